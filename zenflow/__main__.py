@@ -1,0 +1,3 @@
+from zenflow.cli.main import main
+
+raise SystemExit(main())

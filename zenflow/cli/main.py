@@ -1,0 +1,54 @@
+"""``zenflow`` dispatcher: builds the parser from the command table and runs one command."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import Protocol, cast
+
+from zenflow import __version__
+
+
+class Command(Protocol):
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+# (command, module under zenflow.cli, one-line help). Modules are imported only when the parser is
+# built, so a command's heavy dependencies load only for that process.
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("validate", "validate", "validate JobFlow/CronJobFlow YAML files offline"),
+    ("graph", "graph", "print a flow's DAG as a tree, Mermaid or DOT"),
+    ("crd", "crd", "generate the CustomResourceDefinitions from the API models"),
+    ("dev", "dev", "run a local Kubernetes control plane (up | down | status)"),
+    ("controller", "controller", "run the JobFlow controller"),
+    ("webhook", "webhook", "run the validating admission webhook alone"),
+    ("demo", "demo", "start a local control plane and controller, run an example flow live"),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zenflow", description="Run DAGs of Kubernetes Jobs declared as JobFlow resources."
+    )
+    parser.add_argument("--version", action="version", version=f"zenflow {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module_name, help_text in COMMANDS:
+        module = cast(Command, importlib.import_module(f"zenflow.cli.{module_name}"))
+        cmd_parser = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(cmd_parser)
+        cmd_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

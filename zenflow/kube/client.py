@@ -1,0 +1,59 @@
+"""Create API clients from a kubeconfig file or the in-cluster service account."""
+
+from __future__ import annotations
+
+import os
+
+from kubernetes_asyncio import client, config
+from kubernetes_asyncio.config.config_exception import ConfigException
+
+from zenflow.errors import ConfigError
+
+# Every ordinary request carries this timeout (kubernetes-asyncio sets none by default).
+DEFAULT_REQUEST_TIMEOUT_S = 30.0
+
+
+async def load_configuration(
+    kubeconfig: str | None = None, *, context: str | None = None
+) -> client.Configuration:
+    """Resolve the connection: ``kubeconfig`` argument, else ``$KUBECONFIG``, else in-cluster,
+    else ``~/.kube/config``. Raises ConfigError naming what was tried."""
+    cfg = client.Configuration()
+    path = kubeconfig or os.environ.get("KUBECONFIG")
+    try:
+        if path:
+            if not os.path.exists(path):
+                raise ConfigError(f"kubeconfig {path!r} does not exist")
+            await config.load_kube_config(
+                config_file=path, context=context, client_configuration=cfg
+            )
+        elif os.environ.get("KUBERNETES_SERVICE_HOST"):
+            config.load_incluster_config(client_configuration=cfg)
+        else:
+            default = os.path.expanduser("~/.kube/config")
+            if not os.path.exists(default):
+                raise ConfigError(
+                    "no cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a pod"
+                )
+            await config.load_kube_config(
+                config_file=default, context=context, client_configuration=cfg
+            )
+    except ConfigException as exc:
+        raise ConfigError(f"invalid kubeconfig {path or '~/.kube/config'}: {exc}") from exc
+    return cfg
+
+
+def new_api_client(cfg: client.Configuration, *, pool_size: int = 64) -> client.ApiClient:
+    """An ApiClient whose connection pool is sized for many concurrent watches and requests.
+
+    The caller owns it and must ``await api.close()``.
+    """
+    cfg = _copy(cfg)
+    cfg.connection_pool_maxsize = pool_size
+    return client.ApiClient(configuration=cfg)
+
+
+def _copy(cfg: client.Configuration) -> client.Configuration:
+    import copy
+
+    return copy.copy(cfg)
