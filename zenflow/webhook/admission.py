@@ -1,0 +1,280 @@
+"""AdmissionReview v1 handling: bytes in, (HTTP status, JSON body, decision facts) out. Pure.
+
+Invariants:
+- Every well-formed review for a JobFlow or CronJobFlow gets HTTP 200 and a response echoing its
+  ``uid``; a denial's ``status.message`` carries every field-named problem, its
+  ``status.details.causes`` one entry per problem, and the validator's warnings go in
+  ``response.warnings``.
+- Anything that is not such a review (bad JSON, another apiVersion/kind, a resource we do not
+  validate, a body over ``MAX_BODY_BYTES``) gets a 4xx with a ``Status`` body naming the problem.
+  Nothing raises out of ``handle_review``: a crash in the validator denies the request (fail
+  closed, like ``failurePolicy: Fail``) and is reported as result ``error``.
+- On UPDATE, validation problems deny only when the spec changed: metadata-only updates
+  (finalizers, labels, action annotations) of an object stored before a rule tightened still go
+  through, so the controller can always finish and clean up what exists.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from zenflow.api.constants import CRONJOBFLOW_KIND, GROUP, JOBFLOW_KIND
+from zenflow.webhook.update_rules import Approval, check_jobflow_update
+
+MAX_BODY_BYTES: Final = 3 * 1024 * 1024
+REVIEW_API_VERSION: Final = "admission.k8s.io/v1"
+HANDLED_KINDS: Final = frozenset({JOBFLOW_KIND, CRONJOBFLOW_KIND})
+HANDLED_RESOURCES: Final = frozenset({"jobflows", "cronjobflows"})
+
+Result = Literal["allowed", "denied", "rejected", "error"]
+
+
+class ReportLike(Protocol):
+    """What the shared validator returns (``zenflow.core.validation.ValidationReport``)."""
+
+    @property
+    def errors(self) -> Sequence[object]: ...
+
+    @property
+    def warnings(self) -> Sequence[object]: ...
+
+
+Validator = Callable[[Mapping[str, Any]], ReportLike]
+
+
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class GroupVersionKind(_Loose):
+    group: str = ""
+    version: str = ""
+    kind: str = ""
+
+
+class GroupVersionResource(_Loose):
+    group: str = ""
+    version: str = ""
+    resource: str = ""
+
+
+class UserInfo(_Loose):
+    username: str = ""
+    uid: str = ""
+    groups: list[str] = Field(default_factory=list)
+
+
+class AdmissionRequest(_Loose):
+    uid: str = Field(min_length=1)
+    kind: GroupVersionKind
+    resource: GroupVersionResource
+    sub_resource: str = Field(default="", alias="subResource")
+    operation: str
+    name: str = ""
+    namespace: str = ""
+    user_info: UserInfo = Field(default_factory=UserInfo, alias="userInfo")
+    object: dict[str, Any] | None = None
+    old_object: dict[str, Any] | None = Field(default=None, alias="oldObject")
+    dry_run: bool = Field(default=False, alias="dryRun")
+
+
+class AdmissionReview(_Loose):
+    api_version: str = Field(alias="apiVersion")
+    kind: str
+    request: AdmissionRequest
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the server sends back, plus the facts it logs and counts."""
+
+    http_status: int
+    body: dict[str, Any]
+    result: Result
+    kind: str = "unknown"
+    operation: str = "unknown"
+    namespace: str = ""
+    name: str = ""
+    username: str = ""
+    messages: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    approval: Approval | None = None
+    error: str = ""
+
+
+def status_body(code: int, reason: str, message: str) -> dict[str, Any]:
+    """A ``meta/v1 Status`` failure body, for answers that are not AdmissionReviews."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Status",
+        "status": "Failure",
+        "code": code,
+        "reason": reason,
+        "message": message,
+    }
+
+
+def _rejected(code: int, reason: str, message: str) -> Outcome:
+    return Outcome(http_status=code, body=status_body(code, reason, message), result="rejected")
+
+
+def _review_body(
+    uid: str, allowed: bool, *, warnings: Sequence[str] = (), status: Any = None
+) -> dict[str, Any]:
+    response: dict[str, Any] = {"uid": uid, "allowed": allowed}
+    if warnings:
+        response["warnings"] = list(warnings)
+    if status is not None:
+        response["status"] = status
+    return {"apiVersion": REVIEW_API_VERSION, "kind": "AdmissionReview", "response": response}
+
+
+def _denial_status(kind: str, name: str, problems: Sequence[str]) -> dict[str, Any]:
+    what = f'{kind} "{name}"' if name else kind
+    causes = []
+    for problem in problems:
+        path, sep, message = problem.partition(": ")
+        causes.append(
+            {"type": "FieldValueInvalid", "field": path, "message": message}
+            if sep
+            else {"type": "FieldValueInvalid", "message": problem}
+        )
+    return {
+        "status": "Failure",
+        "code": 422,
+        "reason": "Invalid",
+        "message": f"{what} is invalid: " + "; ".join(problems),
+        "details": {"kind": kind, "name": name, "group": GROUP, "causes": causes},
+    }
+
+
+def parse_review(body: bytes) -> AdmissionReview | Outcome:
+    """Parse and check the envelope; an ``Outcome`` is a 4xx answer explaining what is wrong."""
+    if len(body) > MAX_BODY_BYTES:
+        return _rejected(
+            413, "RequestEntityTooLarge", f"body of {len(body)} bytes exceeds {MAX_BODY_BYTES}"
+        )
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return _rejected(400, "BadRequest", f"body is not valid JSON: {exc}")
+    if not isinstance(doc, dict):
+        return _rejected(400, "BadRequest", "body must be a JSON object (an AdmissionReview)")
+    api_version, kind = doc.get("apiVersion"), doc.get("kind")
+    if kind != "AdmissionReview" or api_version != REVIEW_API_VERSION:
+        return _rejected(
+            400,
+            "BadRequest",
+            f"expected kind AdmissionReview in {REVIEW_API_VERSION}, got kind {kind!r} "
+            f"in apiVersion {api_version!r}",
+        )
+    try:
+        return AdmissionReview.model_validate(doc)
+    except ValidationError as exc:
+        problems = "; ".join(
+            ".".join(str(p) for p in err["loc"]) + ": " + err["msg"] for err in exc.errors()
+        )
+        return _rejected(400, "BadRequest", f"malformed AdmissionReview: {problems}")
+
+
+def handle_review(body: bytes, *, validate: Validator) -> Outcome:
+    """Answer one AdmissionReview body. Never raises."""
+    parsed = parse_review(body)
+    if isinstance(parsed, Outcome):
+        return parsed
+    req = parsed.request
+    facts: dict[str, Any] = {
+        "kind": req.kind.kind if req.kind.kind in HANDLED_KINDS else "unknown",
+        "operation": req.operation if req.operation in {"CREATE", "UPDATE"} else "other",
+        "namespace": req.namespace,
+        "name": req.name,
+        "username": req.user_info.username,
+    }
+    if req.kind.group != GROUP or req.kind.kind not in HANDLED_KINDS:
+        return Outcome(
+            http_status=400,
+            body=status_body(
+                400,
+                "BadRequest",
+                f"this webhook validates {', '.join(sorted(HANDLED_KINDS))} in {GROUP}; "
+                f"got kind {req.kind.kind!r} in group {req.kind.group!r}",
+            ),
+            result="rejected",
+            **facts,
+        )
+    if req.operation not in {"CREATE", "UPDATE"} or req.sub_resource:
+        # DELETE/CONNECT and subresources (status, scale) are not ours to judge.
+        return Outcome(http_status=200, body=_review_body(req.uid, True), result="allowed", **facts)
+    obj = req.object
+    if obj is None or (req.operation == "UPDATE" and req.old_object is None):
+        return Outcome(
+            http_status=400,
+            body=status_body(
+                400, "BadRequest", f"{req.operation} review carries no object (or no oldObject)"
+            ),
+            result="rejected",
+            **facts,
+        )
+    name = req.name or str((obj.get("metadata") or {}).get("name") or "")
+    facts["name"] = name
+    try:
+        report = validate(obj)
+        problems = [str(p) for p in report.errors]
+        warnings = [str(w) for w in report.warnings]
+    except Exception as exc:  # a validator bug must deny, not crash the server
+        message = f"internal error while validating: {type(exc).__name__}: {exc}"
+        return Outcome(
+            http_status=200,
+            body=_review_body(
+                req.uid, False, status=_denial_status(req.kind.kind, name, [message])
+            ),
+            result="error",
+            messages=(message,),
+            error=repr(exc),
+            **facts,
+        )
+
+    approval: Approval | None = None
+    if req.operation == "UPDATE" and req.old_object is not None:
+        if req.kind.kind == JOBFLOW_KIND:
+            check = check_jobflow_update(
+                old=req.old_object,
+                new=obj,
+                username=req.user_info.username,
+                groups=tuple(req.user_info.groups),
+            )
+            spec_changed = check.spec_changed
+            problems = (problems if spec_changed else []) + list(check.problems)
+            warnings.extend(check.warnings)
+            approval = check.approval
+        elif req.old_object.get("spec") == obj.get("spec"):
+            problems = []
+
+    if problems:
+        return Outcome(
+            http_status=200,
+            body=_review_body(
+                req.uid,
+                False,
+                warnings=warnings,
+                status=_denial_status(req.kind.kind, name, problems),
+            ),
+            result="denied",
+            messages=tuple(problems),
+            warnings=tuple(warnings),
+            approval=approval,
+            **facts,
+        )
+    return Outcome(
+        http_status=200,
+        body=_review_body(req.uid, True, warnings=warnings),
+        result="allowed",
+        warnings=tuple(warnings),
+        approval=approval,
+        **facts,
+    )
