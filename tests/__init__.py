@@ -1,0 +1,1 @@
+"""zenflow tests: one package per zenflow package (tests/core for zenflow/core, ...)."""
