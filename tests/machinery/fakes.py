@@ -1,0 +1,94 @@
+"""In-memory stand-ins for the I/O boundary (pure unit tests only): a scripted ListerWatcher."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+from collections import deque
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+from typing import Any
+
+ListResult = tuple[builtins.list[dict[str, Any]], str]
+Script = builtins.list[object] | Exception
+
+from zenflow.machinery.listwatch import ListerWatcher
+
+HANG = object()
+"""In a watch script: stay silent (neither yield nor end) until cancelled."""
+
+
+def obj(name: str, rv: str, *, namespace: str = "ns", **extra: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": namespace, "resourceVersion": rv}
+    meta.update(extra)
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta}
+
+
+def event(etype: str, o: dict[str, Any]) -> dict[str, Any]:
+    return {"type": etype, "object": o}
+
+
+def bookmark(rv: str) -> dict[str, Any]:
+    return {
+        "type": "BOOKMARK",
+        "object": {"kind": "ConfigMap", "metadata": {"resourceVersion": rv}},
+    }
+
+
+def gone_event() -> dict[str, Any]:
+    return {
+        "type": "ERROR",
+        "object": {"kind": "Status", "code": 410, "reason": "Expired", "message": "too old"},
+    }
+
+
+@dataclass
+class WatchCall:
+    resource_version: str
+    timeout_seconds: int
+    allow_bookmarks: bool
+
+
+@dataclass
+class ScriptedListerWatcher(ListerWatcher):
+    """``lists``: results (or exceptions) returned by successive ``list`` calls (the last one
+    repeats). ``watches``: per watch call, an exception raised at connect, or a list of raw lines /
+    exceptions (raised mid-stream) / HANG; the stream ends cleanly after its script. Once scripts
+    run out, watches hang."""
+
+    lists: deque[ListResult | Exception] = field(default_factory=deque)
+    watches: deque[Script] = field(default_factory=deque)
+    resource: str = "configmaps"
+    list_calls: int = 0
+    watch_calls: builtins.list[WatchCall] = field(default_factory=list)
+    open_streams: int = 0
+    closed_streams: int = 0
+
+    async def list(self) -> tuple[builtins.list[dict[str, Any]], str]:
+        self.list_calls += 1
+        result = self.lists.popleft() if len(self.lists) > 1 else self.lists[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def watch(
+        self, resource_version: str, *, timeout_seconds: int, allow_bookmarks: bool
+    ) -> AsyncGenerator[object, None]:
+        self.watch_calls.append(WatchCall(resource_version, timeout_seconds, allow_bookmarks))
+        script: Script = self.watches.popleft() if self.watches else [HANG]
+        return self._stream(script)
+
+    async def _stream(self, script: Script) -> AsyncGenerator[object, None]:
+        if isinstance(script, Exception):
+            raise script
+        self.open_streams += 1
+        try:
+            for item in script:
+                if item is HANG:
+                    await asyncio.Event().wait()
+                    continue
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+        finally:
+            self.closed_streams += 1
