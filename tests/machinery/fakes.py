@@ -9,10 +9,10 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
+from zenflow.machinery.listwatch import ListerWatcher
+
 ListResult = tuple[builtins.list[dict[str, Any]], str]
 Script = builtins.list[object] | Exception
-
-from zenflow.machinery.listwatch import ListerWatcher
 
 HANG = object()
 """In a watch script: stay silent (neither yield nor end) until cancelled."""
