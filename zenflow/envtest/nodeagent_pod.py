@@ -1,0 +1,382 @@
+"""One bound pod's life on the local node: the node agent's counterpart of the kubelet's pod
+worker.
+
+The worker runs the init containers one after another, then the containers together, each as a
+local process (mode "exec") or by following the test annotations; it restarts failed containers
+per the pod's restartPolicy with a capped exponential backoff, stops everything when the pod is
+deleted or outlives ``activeDeadlineSeconds`` (SIGTERM, SIGKILL after the grace period), and
+publishes each change of its container records as the pod status. A pod under deletion gets its
+final status written, then is deleted with grace period 0, the kubelet's last word.
+
+Invariant: after :meth:`PodWorker.run` returns no process of the pod is alive and the final
+status has been handed to the writer and flushed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, Literal, Protocol
+
+from zenflow.envtest import nodeagent_spec as specs
+from zenflow.envtest.nodeagent_process import LocalProcess, read_head, read_tail
+from zenflow.envtest.nodeagent_status import (
+    HOST_IP,
+    MESSAGE_DEADLINE_EXCEEDED,
+    REASON_DEADLINE_EXCEEDED,
+    REASON_START_ERROR,
+    START_ERROR_EXIT_CODE,
+    ContainerRecord,
+    build_status,
+    new_records,
+)
+from zenflow.envtest.nodeagent_writer import StatusWriter
+from zenflow.errors import KubeError, NotFoundError
+from zenflow.logging import get_logger
+
+log = get_logger(__name__)
+
+Mode = Literal["exec", "annotations"]
+StopReason = Literal["deleted", "deadline", "gone"]
+DEFAULT_GRACE_S: Final = 30.0
+SIGTERM_EXIT_CODE: Final = 143
+# What the kubelet reports for a container that never ran when its pod was stopped.
+UNKNOWN_EXIT_CODE: Final = 137
+_BASE_ENV_KEYS: Final = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR")
+
+
+class PodApi(Protocol):
+    async def delete_pod_now(self, *, namespace: str, name: str, uid: str) -> None: ...
+
+    async def config_map_data(self, *, namespace: str, name: str) -> dict[str, str] | None: ...
+
+    async def secret_data(self, *, namespace: str, name: str) -> dict[str, str] | None: ...
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    mode: Mode
+    work_dir: Path
+    restart_backoff_base_s: float = 0.5
+    restart_backoff_max_s: float = 10.0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class PodWorker:
+    """Runs one pod. The agent feeds it every newer version of the pod via :meth:`update`."""
+
+    def __init__(
+        self,
+        *,
+        pod: dict[str, Any],
+        api: PodApi,
+        writer: StatusWriter,
+        settings: WorkerSettings,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.pod = pod
+        meta = pod["metadata"]
+        self.namespace: str = meta["namespace"]
+        self.name: str = meta["name"]
+        self.uid: str = meta["uid"]
+        self._api = api
+        self._writer = writer
+        self._settings = settings
+        self._clock = clock
+        spec = pod.get("spec", {})
+        self._restart_policy: str = spec.get("restartPolicy", "Always")
+        self._init_specs: list[dict[str, Any]] = list(spec.get("initContainers") or [])
+        self._main_specs: list[dict[str, Any]] = list(spec.get("containers") or [])
+        self.init = new_records(self._init_specs, waiting_reason="PodInitializing")
+        self.main = new_records(
+            self._main_specs,
+            waiting_reason="PodInitializing" if self._init_specs else "ContainerCreating",
+        )
+        self.start_time = clock()
+        self.stop_reason: StopReason | None = None
+        self._stopped = asyncio.Event()
+        self._grace_s = DEFAULT_GRACE_S
+        self._processes: dict[str, LocalProcess] = {}
+        self._log = log.bind(namespace=self.namespace, pod=self.name, uid=self.uid)
+        self.pod_dir = settings.work_dir / "pods" / f"{self.namespace}_{self.name}_{self.uid}"
+
+    # --- control from the agent -------------------------------------------------------------
+
+    def update(self, pod: dict[str, Any]) -> None:
+        """A newer version of the pod was observed; a deletionTimestamp stops the pod."""
+        self.pod = pod
+        meta = pod.get("metadata", {})
+        if meta.get("deletionTimestamp"):
+            grace = meta.get("deletionGracePeriodSeconds")
+            self.request_stop("deleted", grace_s=float(grace) if grace is not None else None)
+
+    def request_stop(self, reason: StopReason, *, grace_s: float | None = None) -> None:
+        """Stop every container (first request wins; a later one may only shorten the grace)."""
+        if grace_s is not None:
+            self._grace_s = min(self._grace_s, grace_s) if self.stop_reason else grace_s
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            self._log.info("pod_stop_requested", reason=reason, grace_s=self._grace_s)
+        self._stopped.set()
+
+    def kill_now(self) -> None:
+        """Agent shutdown: SIGKILL every process of the pod at once."""
+        for process in self._processes.values():
+            process.kill_now()
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        deadline = self._arm_deadline()
+        try:
+            await self._lifecycle()
+        except Exception as exc:  # one bad pod must not take the agent down
+            self._log.exception("pod_worker_failed")
+            self._fail_remaining(f"node agent error: {exc}")
+            self._publish(final=True)
+        finally:
+            if deadline is not None:
+                deadline.cancel()
+            self.kill_now()
+        await self._writer.flush()
+        if self.stop_reason == "deleted" and not self._writer.pod_gone:
+            await self._delete()
+
+    async def run_lost(self, message: str) -> None:
+        """The pod was running before the agent restarted: its processes are gone. Mark every
+        unfinished container failed, and finish like :meth:`run`."""
+        self._fail_remaining(message)
+        self._publish(final=True)
+        await self._writer.flush()
+        if self.pod.get("metadata", {}).get("deletionTimestamp") and not self._writer.pod_gone:
+            await self._delete()
+
+    async def _lifecycle(self) -> None:
+        try:
+            plan = specs.annotation_plan(self.pod, mode=self._settings.mode)
+        except specs.SpecError as exc:
+            self._fail_remaining(str(exc), reason=REASON_START_ERROR)
+            self._publish(final=True)
+            return
+        if plan is None:
+            self.pod_dir.mkdir(parents=True, exist_ok=True)
+        for record, container in zip(self.init, self._init_specs, strict=True):
+            await self._run_container(record, container, plan)
+            if not record.succeeded:
+                break
+        if all(r.succeeded for r in self.init) and not self._stopped.is_set():
+            for record in self.main:
+                record.waiting_reason = "ContainerCreating"
+            await asyncio.gather(
+                *(
+                    self._run_container(record, container, plan)
+                    for record, container in zip(self.main, self._main_specs, strict=True)
+                )
+            )
+        if self._stopped.is_set():
+            self._fail_remaining("")
+        if self.stop_reason == "deadline":
+            self._publish(
+                final=True, reason=REASON_DEADLINE_EXCEEDED, message=MESSAGE_DEADLINE_EXCEEDED
+            )
+        else:
+            self._publish(final=True)
+
+    async def _run_container(
+        self,
+        record: ContainerRecord,
+        container: Mapping[str, Any],
+        plan: specs.AnnotationPlan | None,
+    ) -> None:
+        """Run one container until it succeeds, fails for good, or the pod stops."""
+        while not self._stopped.is_set():
+            if plan is not None:
+                await self._follow_plan(record, plan)
+            else:
+                await self._exec(record, container)
+            assert record.terminated is not None
+            code = record.terminated.exit_code
+            restart = self._restart_policy == "Always" or (
+                self._restart_policy == "OnFailure" and code != 0
+            )
+            if not restart or self._stopped.is_set():
+                return
+            delay = min(
+                self._settings.restart_backoff_base_s * 2**record.restart_count,
+                self._settings.restart_backoff_max_s,
+            )
+            record.back_off(delay_s=delay)
+            self._publish()
+            self._log.info(
+                "container_restart_backoff",
+                container=record.name,
+                delay_s=delay,
+                exit_code=code,
+                restart_count=record.restart_count,
+            )
+            if await self._sleep_or_stop(delay):
+                return
+
+    async def _follow_plan(self, record: ContainerRecord, plan: specs.AnnotationPlan) -> None:
+        record.start(
+            container_id=f"zenflow://{self.uid}/{record.name}/{record.restart_count}",
+            now=self._clock(),
+        )
+        if plan.duration_s > 0:
+            self._publish()
+            if await self._sleep_or_stop(plan.duration_s):
+                record.finish(exit_code=SIGTERM_EXIT_CODE, message="", now=self._clock())
+                return
+        record.finish(exit_code=plan.exit_code, message=plan.message, now=self._clock())
+        self._log.info(
+            "container_finished",
+            container=record.name,
+            exit_code=plan.exit_code,
+            mode="annotations",
+        )
+
+    async def _exec(self, record: ContainerRecord, container: Mapping[str, Any]) -> None:
+        log_path = self.pod_dir / f"{record.name}.log"
+        term_path = self.pod_dir / f"{record.name}.termination-log"
+        term_path.write_bytes(b"")
+        try:
+            env = await self._container_env(container)
+            argv = specs.build_argv(container=container, env=env, termination_file=str(term_path))
+        except (specs.SpecError, KubeError) as exc:
+            self._start_failed(record, f"container {record.name}: {exc}")
+            return
+        full_env = {key: os.environ[key] for key in _BASE_ENV_KEYS if key in os.environ}
+        full_env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+        full_env.update(HOME=str(self.pod_dir), HOSTNAME=self.name)
+        full_env.update(env)
+        full_env[specs.TERMINATION_LOG_ENV] = str(term_path)
+        try:
+            process = await LocalProcess.start(
+                argv=argv, env=full_env, cwd=self.pod_dir, log_path=log_path
+            )
+        except OSError as exc:
+            self._start_failed(record, f"failed to start {argv[0]!r}: {exc.strerror or exc}")
+            return
+        self._processes[record.name] = process
+        record.start(container_id=f"zenflow://{process.pid}", now=self._clock())
+        self._publish()
+        self._log.info("container_started", container=record.name, pid=process.pid)
+        waiter = asyncio.create_task(process.wait())
+        stopper = asyncio.create_task(self._stopped.wait())
+        try:
+            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+        if waiter.done():
+            code = waiter.result()
+        else:
+            waiter.cancel()
+            code = await process.stop(grace_s=self._grace_s)
+        del self._processes[record.name]
+        message = specs.termination_message(
+            container=container,
+            file_text=read_head(term_path),
+            log_tail=read_tail(log_path) if code != 0 else b"",
+            exit_code=code,
+        )
+        record.finish(exit_code=code, message=message, now=self._clock())
+        self._log.info("container_finished", container=record.name, exit_code=code)
+
+    async def _container_env(self, container: Mapping[str, Any]) -> dict[str, str]:
+        sources = specs.env_sources(container)
+        config_maps: dict[str, dict[str, str]] = {}
+        secrets: dict[str, dict[str, str]] = {}
+        for name in sources.config_maps:
+            data = await self._api.config_map_data(namespace=self.namespace, name=name)
+            if data is not None:
+                config_maps[name] = data
+        for name in sources.secrets:
+            data = await self._api.secret_data(namespace=self.namespace, name=name)
+            if data is not None:
+                secrets[name] = data
+        return specs.resolve_env(
+            pod=self.pod,
+            container=container,
+            config_maps=config_maps,
+            secrets=secrets,
+            host_ip=HOST_IP,
+        )
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _start_failed(self, record: ContainerRecord, message: str) -> None:
+        self._log.warning("container_start_failed", container=record.name, message=message)
+        record.started_at = None
+        record.finish(
+            exit_code=START_ERROR_EXIT_CODE,
+            message=message,
+            now=self._clock(),
+            reason=REASON_START_ERROR,
+        )
+
+    def _fail_remaining(self, message: str, *, reason: str = "") -> None:
+        """Terminate every record that is not terminated: never-started ones as the kubelet
+        reports them (137, ContainerStatusUnknown) unless a reason is given."""
+        for record in [*self.init, *self.main]:
+            if record.state == "terminated":
+                continue
+            if record.state == "waiting" and record.last_terminated is not None:
+                # Stopped during a restart backoff: the last failure is the final state.
+                record.state, record.terminated = "terminated", record.last_terminated
+                record.last_terminated = None
+                record.restart_count -= 1
+                continue
+            record.finish(
+                exit_code=UNKNOWN_EXIT_CODE if record.state == "waiting" else SIGTERM_EXIT_CODE,
+                message=message or "The container could not be located when the pod was terminated",
+                now=self._clock(),
+                reason=reason or "ContainerStatusUnknown",
+            )
+
+    def _publish(self, *, final: bool = False, reason: str = "", message: str = "") -> None:
+        status = build_status(
+            pod=self.pod,
+            init=self.init,
+            main=self.main,
+            start_time=self.start_time,
+            now=self._clock(),
+            final=final,
+            reason=reason,
+            message=message,
+        )
+        self._writer.publish(status)
+
+    async def _sleep_or_stop(self, seconds: float) -> bool:
+        """Sleep; True when the pod was stopped meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopped.wait(), timeout=seconds)
+        return self._stopped.is_set()
+
+    def _arm_deadline(self) -> asyncio.TimerHandle | None:
+        seconds = self.pod.get("spec", {}).get("activeDeadlineSeconds")
+        if seconds is None:
+            return None
+        grace = self.pod.get("spec", {}).get("terminationGracePeriodSeconds")
+        return asyncio.get_running_loop().call_later(
+            float(seconds),
+            lambda: self.request_stop(
+                "deadline", grace_s=float(grace) if grace is not None else DEFAULT_GRACE_S
+            ),
+        )
+
+    async def _delete(self) -> None:
+        try:
+            await self._api.delete_pod_now(namespace=self.namespace, name=self.name, uid=self.uid)
+            self._log.info("pod_deleted")
+        except NotFoundError:
+            pass
+        except KubeError as exc:
+            self._log.warning("pod_delete_failed", error=str(exc))

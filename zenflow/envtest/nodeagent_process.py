@@ -1,0 +1,103 @@
+"""Local processes standing in for container instances (the node agent's "runtime").
+
+Each container instance is one process started in its own session, so its process group holds
+everything it spawns; like a container's cgroup, the whole group is killed when the main process
+exits or the container is stopped. stdout and stderr go to one log file per container.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Final
+
+# Read at most this much of a file the command wrote (the API limit is 4096 bytes).
+_READ_LIMIT: Final = 8192
+
+
+def exit_code_of(returncode: int) -> int:
+    """A shell-style exit code: a process killed by signal N reports 128 + N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+class LocalProcess:
+    """One running container instance. Invariant: the process is its own group leader, so
+    ``pid`` is also the process group id."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self._proc = proc
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    @classmethod
+    async def start(
+        cls,
+        *,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path,
+        log_path: Path,
+    ) -> LocalProcess:
+        """Start ``argv``; OSError (e.g. executable not found) propagates to the caller."""
+        with log_path.open("ab") as log:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                cwd=cwd,
+                env=dict(env),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return cls(proc)
+
+    async def wait(self) -> int:
+        """Wait for the main process, then kill what is left of its group; the exit code."""
+        returncode = await self._proc.wait()
+        _signal_group(self._proc.pid, signal.SIGKILL)
+        return exit_code_of(returncode)
+
+    async def stop(self, *, grace_s: float) -> int:
+        """SIGTERM the group, SIGKILL it after ``grace_s``; the exit code."""
+        if self._proc.returncode is None:
+            _signal_group(self._proc.pid, signal.SIGTERM)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._proc.wait()), timeout=grace_s)
+        _signal_group(self._proc.pid, signal.SIGKILL)
+        return exit_code_of(await self._proc.wait())
+
+    def kill_now(self) -> None:
+        """Synchronous last resort (agent shutdown): SIGKILL the group."""
+        _signal_group(self._proc.pid, signal.SIGKILL)
+
+
+def read_head(path: Path) -> bytes:
+    """The first bytes of a file the command may have written; empty when absent."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(_READ_LIMIT)
+    except OSError:
+        return b""
+
+
+def read_tail(path: Path) -> bytes:
+    """The last bytes of a log file; empty when absent."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - _READ_LIMIT))
+            return handle.read()
+    except OSError:
+        return b""
