@@ -10,9 +10,9 @@ import asyncio
 import heapq
 import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 
 class TimerHandle(Protocol):
@@ -131,3 +131,30 @@ class FakeClock:
             self.advance(delta)
             await self.settle()
             remaining -= delta
+
+
+T = TypeVar("T")
+
+
+async def wait_for(clock: Clock, aw: Awaitable[T], seconds: float) -> T:
+    """``asyncio.wait_for`` on an injected clock: raise TimeoutError (cancelling ``aw``) once
+    ``seconds`` of ``clock`` time pass."""
+    task = asyncio.ensure_future(aw)
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        if not task.done():
+            expired = True
+            task.cancel()
+
+    handle = clock.call_at(clock.now() + seconds, expire)
+    try:
+        return await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if expired and task.cancelled() and (current is None or current.cancelling() == 0):
+            raise TimeoutError(f"timed out after {seconds:.3f}s") from None
+        raise
+    finally:
+        handle.cancel()
