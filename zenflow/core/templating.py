@@ -1,0 +1,177 @@
+"""``{{ … }}`` references in string fields: find them (for the validator) and substitute them
+(for the executor, when it builds a step's Job).
+
+Recognised references (whitespace inside the braces is optional):
+  {{ params.NAME }}                 effective value of a flow param
+  {{ flow.name }} / {{ flow.namespace }} / {{ flow.uid }}
+  {{ steps.STEP.outputs.OUTPUT }}   an output of an upstream step
+  {{ steps.STEP.phase }}            an upstream step's phase (handy in finally steps)
+  {{ matrix.KEY }}                  this shard's value of a matrix key
+  {{ step.name }} / {{ step.attempt }}
+Text in ``{{ }}`` that does not start with one of these roots (e.g. a Go template
+``{{.metadata.name}}`` inside a script) is left untouched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+ROOTS: Final = frozenset({"params", "flow", "steps", "matrix", "step"})
+FLOW_FIELDS: Final = frozenset({"name", "namespace", "uid"})
+STEP_SELF_FIELDS: Final = frozenset({"name", "attempt"})
+
+_BRACES: Final = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_SEGMENT: Final = r"[A-Za-z_][A-Za-z0-9_-]*"
+_ROOT_LIKE: Final = re.compile(rf"^\s*({_SEGMENT})\s*(\.|$)")
+_PATH: Final = re.compile(rf"^\s*({_SEGMENT}(?:\.{_SEGMENT})*)\s*$")
+
+
+class TemplateError(ValueError):
+    """A reference is malformed, or cannot be resolved when substituting."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One ``{{ root.a.b }}`` occurrence, already checked for shape."""
+
+    text: str
+    """The whole match including braces, e.g. ``{{ params.env }}``."""
+    root: str
+    parts: tuple[str, ...]
+    """The path after the root: ``("a", "outputs", "x")`` for ``steps.a.outputs.x``."""
+
+    @property
+    def key(self) -> str:
+        """Canonical dotted form, ``steps.a.outputs.x``."""
+        return ".".join((self.root, *self.parts))
+
+
+def parse_references(text: str) -> tuple[list[Reference], list[str]]:
+    """References in ``text`` and error messages for malformed zenflow references."""
+    if "{{" not in text:
+        return [], []
+    refs: list[Reference] = []
+    errors: list[str] = []
+    for match in _BRACES.finditer(text):
+        inner = match.group(1)
+        root_match = _ROOT_LIKE.match(inner)
+        if root_match is None or root_match.group(1) not in ROOTS:
+            continue  # not ours (e.g. a Go template); left as is
+        path = _PATH.match(inner)
+        if path is None:
+            errors.append(f"malformed reference {match.group(0)!r}")
+            continue
+        root, *parts = path.group(1).split(".")
+        problem = _shape_problem(root, parts)
+        if problem:
+            errors.append(f"{match.group(0)!r}: {problem}")
+            continue
+        refs.append(Reference(match.group(0), root, tuple(parts)))
+    return refs, errors
+
+
+def _shape_problem(root: str, parts: list[str]) -> str | None:
+    if root in {"params", "matrix"}:
+        return None if len(parts) == 1 else f"expected {root}.NAME"
+    if root == "flow":
+        if len(parts) == 1 and parts[0] in FLOW_FIELDS:
+            return None
+        return "expected flow.name, flow.namespace or flow.uid"
+    if root == "step":
+        if len(parts) == 1 and parts[0] in STEP_SELF_FIELDS:
+            return None
+        return "expected step.name or step.attempt"
+    # steps
+    if len(parts) == 3 and parts[1] == "outputs":
+        return None
+    if len(parts) == 2 and parts[1] == "phase":
+        return None
+    return "expected steps.STEP.outputs.NAME or steps.STEP.phase"
+
+
+def iter_strings(tree: Any, path: str) -> Iterator[tuple[str, str]]:
+    """Every string value in a dict/list tree with its field path (``…containers[0].image``)."""
+    stack: list[tuple[str, Any]] = [(path, tree)]
+    while stack:
+        here, node = stack.pop()
+        if isinstance(node, str):
+            yield here, node
+        elif isinstance(node, Mapping):
+            for key, value in reversed(list(node.items())):
+                stack.append((f"{here}.{key}" if here else str(key), value))
+        elif isinstance(node, list):
+            for i in range(len(node) - 1, -1, -1):
+                stack.append((f"{here}[{i}]", node[i]))
+
+
+def find_references(
+    tree: Any, path: str
+) -> tuple[list[tuple[str, Reference]], list[tuple[str, str]]]:
+    """All references in the strings of ``tree`` as (path, ref), and (path, error) pairs."""
+    refs: list[tuple[str, Reference]] = []
+    errors: list[tuple[str, str]] = []
+    for where, text in iter_strings(tree, path):
+        if "{{" not in text:
+            continue
+        found, bad = parse_references(text)
+        refs.extend((where, r) for r in found)
+        errors.extend((where, e) for e in bad)
+    return refs, errors
+
+
+@dataclass(frozen=True)
+class TemplateContext:
+    """Values available to one step's substitution."""
+
+    params: Mapping[str, str] = field(default_factory=dict)
+    flow: Mapping[str, str] = field(default_factory=dict)
+    step_outputs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    step_phases: Mapping[str, str] = field(default_factory=dict)
+    matrix: Mapping[str, str] = field(default_factory=dict)
+    step: Mapping[str, str] = field(default_factory=dict)
+
+    def resolve(self, ref: Reference) -> str:
+        """The value of ``ref``; raises TemplateError when it is not available."""
+        value: str | None
+        if ref.root == "params":
+            value = self.params.get(ref.parts[0])
+        elif ref.root == "flow":
+            value = self.flow.get(ref.parts[0])
+        elif ref.root == "matrix":
+            value = self.matrix.get(ref.parts[0])
+        elif ref.root == "step":
+            value = self.step.get(ref.parts[0])
+        elif ref.parts[1] == "phase":
+            value = self.step_phases.get(ref.parts[0])
+        else:
+            value = self.step_outputs.get(ref.parts[0], {}).get(ref.parts[2])
+        if value is None:
+            raise TemplateError(f"{ref.text}: no value for {ref.key}")
+        return value
+
+
+def render_string(text: str, resolve: Callable[[Reference], str]) -> str:
+    """``text`` with every zenflow reference replaced; malformed ones raise TemplateError."""
+    if "{{" not in text:
+        return text
+    refs, errors = parse_references(text)
+    if errors:
+        raise TemplateError(errors[0])
+    for ref in refs:
+        text = text.replace(ref.text, resolve(ref))
+    return text
+
+
+def render(tree: Any, context: TemplateContext) -> Any:
+    """A copy of a dict/list tree with references substituted in every string (keys too are
+    left as they are). Raises TemplateError on a missing value."""
+    if isinstance(tree, str):
+        return render_string(tree, context.resolve)
+    if isinstance(tree, Mapping):
+        return {k: render(v, context) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [render(v, context) for v in tree]
+    return tree

@@ -1,0 +1,101 @@
+"""The one validator of JobFlow and CronJobFlow objects, used by the webhook, the controller and
+``zenflow validate``.
+
+``validate_object`` never raises on bad input: every problem is returned at once, as a
+``Problem`` naming the field path (``spec.steps[3].dependencies[0]: unknown step "trasnform"``).
+Errors make the object invalid; warnings flag what is allowed but probably a mistake.
+
+Checks are split by concern: structure (pydantic shape → paths) in ``validation_structure``,
+step graph and names in ``validation_steps``, Job templates in ``validation_template``,
+``when``/``{{ }}`` references in ``validation_refs``, schedules in ``validation_cron``.
+All of them are linear in the size of the spec.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from zenflow.api.constants import API_VERSION, CRONJOBFLOW_KIND, JOBFLOW_KIND
+from zenflow.api.cronjobflow import CronJobFlow
+from zenflow.api.jobflow import JobFlow, JobFlowSpec
+from zenflow.core.validation_cron import check_schedule
+from zenflow.core.validation_meta import check_metadata
+from zenflow.core.validation_problems import Collector, Problem, ValidationReport
+from zenflow.core.validation_refs import check_references
+from zenflow.core.validation_steps import check_steps
+from zenflow.core.validation_structure import parse_model
+
+__all__ = [
+    "Problem",
+    "ValidationReport",
+    "validate_cronjobflow",
+    "validate_jobflow",
+    "validate_object",
+    "validate_spec",
+]
+
+
+def validate_object(obj: Mapping[str, Any]) -> ValidationReport:
+    """Validate a JobFlow or CronJobFlow in wire form (a dict parsed from YAML/JSON)."""
+    out = Collector()
+    if not isinstance(obj, Mapping):
+        out.error("", f"expected an object, got {_type_name(obj)}")
+        return out.report()
+    api_version = obj.get("apiVersion")
+    kind = obj.get("kind")
+    if api_version != API_VERSION:
+        out.error("apiVersion", f"must be {API_VERSION!r}, got {api_version!r}")
+    if kind == JOBFLOW_KIND:
+        flow = parse_model(JobFlow, obj, out=out)
+        if flow is not None:
+            _check_jobflow(flow, out=out)
+    elif kind == CRONJOBFLOW_KIND:
+        cron = parse_model(CronJobFlow, obj, out=out)
+        if cron is not None:
+            _check_cronjobflow(cron, out=out)
+    else:
+        out.error("kind", f"must be {JOBFLOW_KIND!r} or {CRONJOBFLOW_KIND!r}, got {kind!r}")
+    return out.report()
+
+
+def validate_jobflow(flow: JobFlow) -> ValidationReport:
+    """Semantic checks of an already parsed JobFlow."""
+    out = Collector()
+    _check_jobflow(flow, out=out)
+    return out.report()
+
+
+def validate_cronjobflow(cron: CronJobFlow) -> ValidationReport:
+    """Semantic checks of an already parsed CronJobFlow."""
+    out = Collector()
+    _check_cronjobflow(cron, out=out)
+    return out.report()
+
+
+def validate_spec(spec: JobFlowSpec, *, path: str = "spec") -> ValidationReport:
+    """Semantic checks of a JobFlow spec alone (paths start with ``path``)."""
+    out = Collector()
+    check_spec(spec, path=path, out=out)
+    return out.report()
+
+
+def check_spec(spec: JobFlowSpec, *, path: str, out: Collector) -> None:
+    graph = check_steps(spec, path=path, out=out)
+    check_references(spec, graph=graph, path=path, out=out)
+
+
+def _check_jobflow(flow: JobFlow, *, out: Collector) -> None:
+    check_metadata(flow.metadata, max_name=253, out=out)
+    check_spec(flow.spec, path="spec", out=out)
+
+
+def _check_cronjobflow(cron: CronJobFlow, *, out: Collector) -> None:
+    # Like CronJob: the created flows are named <name>-<minutes since epoch> (11 more chars).
+    check_metadata(cron.metadata, max_name=52, out=out)
+    check_schedule(cron.spec.schedule, cron.spec.time_zone, path="spec", out=out)
+    check_spec(cron.spec.job_flow_template.spec, path="spec.jobFlowTemplate.spec", out=out)
+
+
+def _type_name(value: object) -> str:
+    return "null" if value is None else type(value).__name__

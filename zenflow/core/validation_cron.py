@@ -1,0 +1,44 @@
+"""Checks of a CronJobFlow's schedule (croniter) and time zone (zoneinfo)."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from croniter import croniter
+
+from zenflow.core.validation_problems import Collector
+
+_MACROS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+
+def normalize_schedule(schedule: str) -> str:
+    """The five-field form of ``schedule`` (macros like @daily expanded)."""
+    text = schedule.strip()
+    return _MACROS.get(text.lower(), text)
+
+
+def check_schedule(schedule: str, time_zone: str | None, *, path: str, out: Collector) -> None:
+    text = normalize_schedule(schedule)
+    if "TZ=" in text or "CRON_TZ=" in text:
+        out.error(f"{path}.schedule", "set the time zone in timeZone, not in the schedule")
+    elif len(text.split()) != 5:
+        out.error(
+            f"{path}.schedule",
+            f'invalid cron schedule {schedule!r}: expected 5 fields "MIN HOUR DOM MON DOW" '
+            "or a macro like @daily",
+        )
+    elif not croniter.is_valid(text):
+        out.error(f"{path}.schedule", f"invalid cron schedule {schedule!r}")
+    if time_zone is not None:
+        try:
+            zoneinfo.ZoneInfo(time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            out.error(f"{path}.timeZone", f"unknown time zone {time_zone!r} (use an IANA name)")

@@ -1,0 +1,349 @@
+"""Checks of the step graph and of each step's own fields: names, duplicates, dependencies,
+cycles, Job vs. Manual rules, retry durations, matrix shape, params, resource templates and
+overall size. Returns the ``StepGraph`` the reference checks build on."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from math import prod
+from typing import Any, Final
+
+from zenflow.api.duration import DurationError, parse_duration
+from zenflow.api.jobflow import JobFlowSpec, Param, ResourceTemplates, Step
+from zenflow.core import limits
+from zenflow.core.dag import Dag
+from zenflow.core.naming import step_name_problem
+from zenflow.core.validation_problems import Collector
+from zenflow.core.validation_template import check_env, check_job_template, check_run
+
+IDENTIFIER: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+OUTPUT_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+DNS1123_SUBDOMAIN: Final = re.compile(
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+)
+_SHARD_SUFFIX: Final = re.compile(r"^(.*)-\d+$")
+
+
+@dataclass
+class StepGraph:
+    """What later checks need: where each step lives, and the two DAGs."""
+
+    paths: dict[str, str] = field(default_factory=dict)
+    """Step name → its path (spec.steps[i] or spec.finally[i]); first occurrence."""
+    steps: dict[str, Step] = field(default_factory=dict)
+    regular: Dag = field(default_factory=lambda: Dag.from_edges((), {}))
+    final: Dag = field(default_factory=lambda: Dag.from_edges((), {}))
+    finally_names: frozenset[str] = frozenset()
+
+
+def check_steps(spec: JobFlowSpec, *, path: str, out: Collector) -> StepGraph:
+    graph = StepGraph()
+    if not spec.steps:
+        out.error(f"{path}.steps", "at least one step is required")
+    located = [(f"{path}.steps[{i}]", s) for i, s in enumerate(spec.steps)]
+    located += [(f"{path}.finally[{i}]", s) for i, s in enumerate(spec.finally_)]
+    for here, step in located:
+        problem = step_name_problem(step.name)
+        if problem:
+            out.error(f"{here}.name", f"invalid step name {step.name!r}: {problem}")
+        first = graph.paths.get(step.name)
+        if first is not None:
+            out.error(f"{here}.name", f'duplicate step name "{step.name}" (also {first}.name)')
+        else:
+            graph.paths[step.name] = here
+            graph.steps[step.name] = step
+    regular_names = {s.name for s in spec.steps}
+    graph.finally_names = frozenset(s.name for s in spec.finally_) - regular_names
+    pod_failure_policy = spec.execution_policy.pod_failure_policy is not None
+    for here, step in located:
+        in_finally = here.startswith(f"{path}.finally")
+        _check_dependencies(
+            step,
+            path=here,
+            allowed=graph.finally_names if in_finally else regular_names,
+            other=regular_names if in_finally else graph.finally_names,
+            in_finally=in_finally,
+            out=out,
+        )
+        _check_step_fields(step, path=here, pod_failure_policy=pod_failure_policy, out=out)
+    _check_shard_name_clashes(located, out=out)
+    graph.regular = Dag.from_edges(
+        (s.name for s in spec.steps),
+        {s.name: [d for d in s.dependencies if d != s.name] for s in spec.steps},
+    )
+    graph.final = Dag.from_edges(
+        (s.name for s in spec.finally_ if s.name in graph.finally_names),
+        {s.name: [d for d in s.dependencies if d != s.name] for s in spec.finally_},
+    )
+    for dag in (graph.regular, graph.final):
+        for cycle in dag.find_cycles():
+            out.error(
+                f"{graph.paths[cycle[0]]}.dependencies",
+                "dependency cycle: " + " -> ".join(cycle),
+            )
+    _check_params(spec.params, path=f"{path}.params", out=out)
+    check_env(spec.env, path=f"{path}.env", out=out)
+    if spec.resource_templates is not None:
+        _check_resource_templates(
+            spec.resource_templates, path=f"{path}.resourceTemplates", out=out
+        )
+    policy = spec.execution_policy.pod_failure_policy
+    if policy is not None and not isinstance(policy.get("rules"), list):
+        out.error(
+            f"{path}.executionPolicy.podFailurePolicy.rules",
+            "required: a list of batch/v1 podFailurePolicy rules",
+        )
+    size = len(spec.model_dump_json(by_alias=True, exclude_none=True))
+    if size > limits.MAX_SPEC_BYTES:
+        out.error(
+            path,
+            f"spec is {size} bytes; at most {limits.MAX_SPEC_BYTES} are allowed so the flow's "
+            "status fits in the object",
+        )
+    return graph
+
+
+def _check_dependencies(
+    step: Step,
+    *,
+    path: str,
+    allowed: set[str] | frozenset[str],
+    other: set[str] | frozenset[str],
+    in_finally: bool,
+    out: Collector,
+) -> None:
+    seen: set[str] = set()
+    for j, dep in enumerate(step.dependencies):
+        here = f"{path}.dependencies[{j}]"
+        if dep == step.name:
+            out.error(here, f'step "{step.name}" cannot depend on itself')
+        elif dep in seen:
+            out.warn(here, f'"{dep}" is listed twice')
+        elif dep in other:
+            if in_finally:
+                out.error(
+                    here,
+                    "finally steps run after every step; depend only on finally steps, "
+                    f'not "{dep}"',
+                )
+            else:
+                out.error(here, f'a step cannot depend on the finally step "{dep}"')
+        elif dep not in allowed:
+            message = f'unknown step "{dep}"'
+            close = difflib.get_close_matches(dep, list(allowed), n=1, cutoff=0.6)
+            if close:
+                message += f' (did you mean "{close[0]}"?)'
+            out.error(here, message)
+        seen.add(dep)
+
+
+def _check_step_fields(step: Step, *, path: str, pod_failure_policy: bool, out: Collector) -> None:
+    if step.type == "Manual":
+        for name, value in (("template", step.template), ("run", step.run)):
+            if value is not None:
+                out.error(f"{path}.{name}", "a Manual step runs nothing: remove it")
+        if step.matrix is not None:
+            out.error(f"{path}.matrix", "a Manual step cannot have a matrix")
+        if step.outputs:
+            out.error(f"{path}.outputs", "a Manual step produces no outputs")
+        if step.retry_policy is not None:
+            out.warn(f"{path}.retryPolicy", "has no effect on a Manual step")
+        if step.timeout_seconds is not None:
+            out.warn(f"{path}.timeoutSeconds", "has no effect on a Manual step")
+    else:
+        if step.template is None and step.run is None:
+            out.error(path, "a Job step needs either template or run")
+        elif step.template is not None and step.run is not None:
+            out.error(f"{path}.run", "set either template or run, not both")
+        if step.message is not None:
+            out.warn(f"{path}.message", "is only shown for Manual steps")
+        if step.template is not None:
+            check_job_template(
+                step.template,
+                path=f"{path}.template",
+                pod_failure_policy=pod_failure_policy,
+                out=out,
+            )
+        if step.run is not None:
+            check_run(step.run, path=f"{path}.run", out=out)
+    if step.retry_policy is not None and step.retry_policy.backoff is not None:
+        backoff = step.retry_policy.backoff
+        bpath = f"{path}.retryPolicy.backoff"
+        base = _duration(backoff.duration, path=f"{bpath}.duration", out=out)
+        cap = None
+        if backoff.max_duration is not None:
+            cap = _duration(backoff.max_duration, path=f"{bpath}.maxDuration", out=out)
+        if base is not None and cap is not None and cap < base:
+            out.warn(f"{bpath}.maxDuration", "is shorter than duration, so every delay is capped")
+        if backoff.factor is not None and backoff.type != "Exponential":
+            out.warn(f"{bpath}.factor", f"is only used by Exponential backoff, not {backoff.type}")
+        if step.retry_policy.limit == 0:
+            out.warn(f"{path}.retryPolicy.limit", "is 0, so the backoff is never used")
+    _check_names(
+        [o.name for o in step.outputs],
+        path=f"{path}.outputs",
+        what="output",
+        pattern=OUTPUT_NAME,
+        out=out,
+    )
+    for i, output in enumerate(step.outputs):
+        source = output.value_from
+        if source is not None and (source.termination_message is None) == (
+            source.json_path is None
+        ):
+            out.error(
+                f"{path}.outputs[{i}].valueFrom",
+                "set exactly one of terminationMessage or jsonPath",
+            )
+    _check_names(
+        [i.name for i in step.inputs],
+        path=f"{path}.inputs",
+        what="input",
+        pattern=IDENTIFIER,
+        out=out,
+    )
+    if step.matrix is not None:
+        _check_matrix(step, path=f"{path}.matrix", out=out)
+    if step.metadata is not None and step.metadata.labels:
+        for key, label in step.metadata.labels.items():
+            if len(label) > 63:
+                out.error(f"{path}.metadata.labels.{key}", "label values are at most 63 chars")
+
+
+def _check_names(
+    names: Sequence[str], *, path: str, what: str, pattern: re.Pattern[str], out: Collector
+) -> None:
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if not pattern.match(name):
+            allowed = (
+                "letters, digits, '_' and '-'"
+                if pattern is OUTPUT_NAME
+                else "letters, digits and '_'"
+            )
+            out.error(
+                f"{path}[{i}].name",
+                f"invalid {what} name {name!r}: {allowed}, not starting with a digit",
+            )
+        if name in seen:
+            out.error(f"{path}[{i}].name", f"duplicate {what} name {name!r}")
+        seen.add(name)
+
+
+def _check_matrix(step: Step, *, path: str, out: Collector) -> None:
+    matrix = step.matrix
+    assert matrix is not None
+    values = matrix.values or {}
+    sources = matrix.from_ or {}
+    if not values and not sources:
+        out.error(path, "a matrix needs at least one key in values or from")
+    if len(values) + len(sources) > limits.MAX_MATRIX_KEYS:
+        out.error(path, f"at most {limits.MAX_MATRIX_KEYS} keys are allowed")
+    for key, items in values.items():
+        here = f"{path}.values.{key}"
+        if not IDENTIFIER.match(key):
+            out.error(here, f"invalid matrix key {key!r}: letters, digits and '_'")
+        if not items:
+            out.error(here, "must list at least one value")
+        if len(items) > limits.MAX_MATRIX_VALUES:
+            out.error(here, f"at most {limits.MAX_MATRIX_VALUES} values are allowed")
+        if len({str(v) for v in items}) != len(items):
+            out.warn(here, "lists a value twice, so the same Job runs twice")
+    for key in sources:
+        here = f"{path}.from.{key}"
+        if not IDENTIFIER.match(key):
+            out.error(here, f"invalid matrix key {key!r}: letters, digits and '_'")
+        if key in values:
+            out.error(here, f"key {key!r} is also in values")
+    shards = prod(len(v) for v in values.values()) if values else 1
+    if shards > limits.MAX_MATRIX_SHARDS:
+        out.error(
+            path,
+            f"expands to {shards} Jobs; at most {limits.MAX_MATRIX_SHARDS} are allowed",
+        )
+
+
+def _check_shard_name_clashes(located: list[tuple[str, Step]], *, out: Collector) -> None:
+    """A step named ``<matrix step>-<n>`` could share Job names with that step's shards."""
+    matrix_steps = {s.name for _, s in located if s.matrix is not None}
+    if not matrix_steps:
+        return
+    for here, step in located:
+        match = _SHARD_SUFFIX.match(step.name)
+        if match and match.group(1) in matrix_steps:
+            out.error(
+                f"{here}.name",
+                f'"{step.name}" clashes with the Job names of matrix step "{match.group(1)}"; '
+                "choose another name",
+            )
+
+
+def _check_params(params: list[Param], *, path: str, out: Collector) -> None:
+    seen: set[str] = set()
+    for i, param in enumerate(params):
+        here = f"{path}[{i}]"
+        if not IDENTIFIER.match(param.name):
+            out.error(
+                f"{here}.name",
+                f"invalid param name {param.name!r}: a letter or '_', then letters, digits "
+                "or '_' (so CEL can read params.NAME)",
+            )
+        if param.name in seen:
+            out.error(f"{here}.name", f"duplicate param name {param.name!r}")
+        seen.add(param.name)
+        value = param.effective
+        if param.required and value is None:
+            out.error(here, f'param "{param.name}" is required: set value or default')
+        if param.enum is not None and value is not None and value not in param.enum:
+            out.error(
+                f"{here}.{'value' if param.value is not None else 'default'}",
+                f"{value!r} is not one of {param.enum}",
+            )
+
+
+def _check_resource_templates(templates: ResourceTemplates, *, path: str, out: Collector) -> None:
+    for field_name, items, kind in (
+        ("volumeClaimTemplates", templates.volume_claim_templates, "PersistentVolumeClaim"),
+        ("configMapTemplates", templates.config_map_templates, "ConfigMap"),
+    ):
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            here = f"{path}.{field_name}[{i}]"
+            _check_resource(item, kind=kind, path=here, seen=seen, out=out)
+
+
+def _check_resource(
+    item: Mapping[str, Any], *, kind: str, path: str, seen: set[str], out: Collector
+) -> None:
+    item_kind = item.get("kind")
+    if item_kind is not None and item_kind != kind:
+        out.error(f"{path}.kind", f"must be {kind!r} when set, got {item_kind!r}")
+    metadata = item.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, Mapping) else None
+    if not isinstance(name, str) or not name:
+        out.error(f"{path}.metadata.name", f"required: the {kind}'s name")
+    elif len(name) > 253 or not DNS1123_SUBDOMAIN.match(name):
+        out.error(f"{path}.metadata.name", f"must be a DNS-1123 subdomain, got {name!r}")
+    elif name in seen:
+        out.error(f"{path}.metadata.name", f"duplicate {kind} name {name!r}")
+    else:
+        seen.add(name)
+    if kind == "PersistentVolumeClaim" and not isinstance(item.get("spec"), Mapping):
+        out.error(f"{path}.spec", "required: the claim's spec (accessModes, resources)")
+    if kind == "ConfigMap":
+        data = item.get("data")
+        if data is not None and (
+            not isinstance(data, Mapping) or not all(isinstance(v, str) for v in data.values())
+        ):
+            out.error(f"{path}.data", "must map keys to strings (quote numbers and booleans)")
+
+
+def _duration(text: str, *, path: str, out: Collector) -> float | None:
+    try:
+        return parse_duration(text)
+    except DurationError as exc:
+        out.error(path, str(exc))
+        return None
