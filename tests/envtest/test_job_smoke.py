@@ -15,7 +15,6 @@ pod and fails the Job with DeadlineExceeded; a pod's own activeDeadlineSeconds f
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -67,11 +66,12 @@ def _terminated(pod: Obj) -> dict[str, Any]:
 
 
 def _alive(pid: int) -> bool:
+    """Whether the process exists and is not a zombie (an exited, unreaped orphan)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
         return False
-    return True
 
 
 def _read_pid(path: Path) -> int:
