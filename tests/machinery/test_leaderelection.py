@@ -9,74 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from zenflow.errors import AlreadyExistsError, ConfigError, ConflictError, UnreachableError
+from tests.machinery.fakes import MemoryLeaseStore
+from zenflow.errors import ConfigError
 from zenflow.machinery.clock import FakeClock
-from zenflow.machinery.leaderelection import (
-    LeaderElectionRecord,
-    LeaderElector,
-    LeaseStore,
-    ObservedLease,
-    default_identity,
-    validate_timings,
-)
-
-
-class MemoryLeaseStore(LeaseStore):
-    """One Lease shared by several electors; ``hang``/``fail`` simulate a broken API server."""
-
-    description = "test/lease"
-
-    def __init__(self) -> None:
-        self.lease: ObservedLease | None = None
-        self.rv = 0
-        self.hang = False
-        self.fail = False
-        self.updates: list[tuple[str, str]] = []  # (holder, resourceVersion sent)
-        self.events: list[str] = []
-        self.before_update: list[Callable[[], None]] = []
-
-    async def _io(self) -> None:
-        if self.hang:
-            await asyncio.Event().wait()
-        if self.fail:
-            raise UnreachableError("connection refused")
-
-    async def get(self) -> ObservedLease | None:
-        await self._io()
-        return self.lease
-
-    async def create(self, record: LeaderElectionRecord) -> ObservedLease:
-        await self._io()
-        if self.lease is not None:
-            raise AlreadyExistsError("exists", status=409, reason="AlreadyExists")
-        return self._store(record)
-
-    async def update(self, record: LeaderElectionRecord, resource_version: str) -> ObservedLease:
-        await self._io()
-        self.updates.append((record.holder_identity, resource_version))
-        for hook in self.before_update:
-            hook()
-        if self.lease is None or self.lease.resource_version != resource_version:
-            raise ConflictError("stale", status=409, reason="Conflict")
-        return self._store(record)
-
-    async def event(self, reason: str, message: str) -> None:
-        self.events.append(message)
-
-    def _store(self, record: LeaderElectionRecord) -> ObservedLease:
-        self.rv += 1
-        self.lease = ObservedLease(record, str(self.rv))
-        return self.lease
-
-    def put(
-        self, holder: str, *, renew: datetime, duration: int = 15, transitions: int = 0
-    ) -> None:
-        self._store(LeaderElectionRecord(holder, duration, renew, renew, transitions))
+from zenflow.machinery.leaderelection import LeaderElector, default_identity, validate_timings
 
 
 def _elector(store: MemoryLeaseStore, clock: FakeClock, identity: str) -> LeaderElector:

@@ -136,6 +136,12 @@ class LeaderElector:
     def is_leader(self) -> bool:
         return self._leading
 
+    def seconds_since_renew(self) -> float:
+        """Time since the start of the last successful acquire/renew (inf if none)."""
+        if self.last_renew is None:
+            return float("inf")
+        return self._clock.now() - self.last_renew
+
     def observed_holder(self) -> str:
         return self._observed.record.holder_identity if self._observed else ""
 

@@ -1,0 +1,181 @@
+"""``LeaseStore`` over kubernetes-asyncio: one coordination.k8s.io/v1 Lease, as raw JSON.
+
+Every request carries a timeout; updates are PUTs carrying the resourceVersion that was read, so
+the API server refuses a stale write with 409 Conflict.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S
+from zenflow.kube.errors import translate, wrapped
+from zenflow.machinery.leaderelection import LeaderElectionRecord, LeaseStore, ObservedLease
+
+
+def format_micro_time(value: datetime | None) -> str | None:
+    """RFC 3339 with microseconds, UTC (Kubernetes MicroTime)."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_micro_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def record_to_spec(record: LeaderElectionRecord) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "holderIdentity": record.holder_identity,
+        "leaseDurationSeconds": record.lease_duration_seconds,
+        "leaseTransitions": record.lease_transitions,
+    }
+    if record.acquire_time is not None:
+        spec["acquireTime"] = format_micro_time(record.acquire_time)
+    if record.renew_time is not None:
+        spec["renewTime"] = format_micro_time(record.renew_time)
+    return spec
+
+
+def lease_from_json(doc: dict[str, Any]) -> ObservedLease:
+    spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
+    assert isinstance(spec, dict)
+    meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+    assert isinstance(meta, dict)
+    holder = spec.get("holderIdentity")
+    duration = spec.get("leaseDurationSeconds")
+    transitions = spec.get("leaseTransitions")
+    record = LeaderElectionRecord(
+        holder_identity=holder if isinstance(holder, str) else "",
+        lease_duration_seconds=duration if isinstance(duration, int) else 0,
+        acquire_time=parse_micro_time(spec.get("acquireTime")),
+        renew_time=parse_micro_time(spec.get("renewTime")),
+        lease_transitions=transitions if isinstance(transitions, int) else 0,
+    )
+    rv = meta.get("resourceVersion")
+    return ObservedLease(record, rv if isinstance(rv, str) else "")
+
+
+class KubeLeaseStore(LeaseStore):
+    def __init__(
+        self,
+        api: client.ApiClient,
+        *,
+        namespace: str,
+        name: str,
+        identity: str = "",
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S,
+    ) -> None:
+        self.description = f"{namespace}/{name}"
+        self._api = api
+        self._namespace = namespace
+        self._name = name
+        self._identity = identity
+        self._timeout = request_timeout
+        self._collection = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+        self._uid = ""
+
+    async def get(self) -> ObservedLease | None:
+        status, doc = await self._call("GET", f"{self._collection}/{self._name}", None)
+        if status == 404:
+            return None
+        return self._parse(status, doc, what="get lease")
+
+    async def create(self, record: LeaderElectionRecord) -> ObservedLease:
+        body = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": self._name, "namespace": self._namespace},
+            "spec": record_to_spec(record),
+        }
+        status, doc = await self._call("POST", self._collection, body)
+        return self._parse(status, doc, what="create lease")
+
+    async def update(self, record: LeaderElectionRecord, resource_version: str) -> ObservedLease:
+        body = {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {
+                "name": self._name,
+                "namespace": self._namespace,
+                "resourceVersion": resource_version,
+            },
+            "spec": record_to_spec(record),
+        }
+        status, doc = await self._call("PUT", f"{self._collection}/{self._name}", body)
+        return self._parse(status, doc, what="update lease")
+
+    async def event(self, reason: str, message: str) -> None:
+        now = format_micro_time(datetime.now(UTC))
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{self._name}.", "namespace": self._namespace},
+            "involvedObject": {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "name": self._name,
+                "namespace": self._namespace,
+                "uid": self._uid,
+            },
+            "reason": reason,
+            "message": message,
+            "type": "Normal",
+            "source": {"component": "zenflow-controller"},
+            "reportingComponent": "zenflow-controller",
+            "reportingInstance": self._identity or "zenflow",
+            "action": reason,
+            "eventTime": now,
+        }
+        status, doc = await self._call("POST", f"/api/v1/namespaces/{self._namespace}/events", body)
+        self._parse(status, doc, what="create event")
+
+    def _parse(self, status: int, doc: object, *, what: str) -> ObservedLease:
+        if not 200 <= status <= 299:
+            exc = ApiException(status=status, reason="")
+            exc.body = (doc if isinstance(doc, str) else json.dumps(doc)).encode()
+            raise translate(exc, what=f"{what} {self.description}") from exc
+        if not isinstance(doc, dict):
+            raise translate(ApiException(status=0, reason="malformed response"), what=f"{what}")
+        meta = doc.get("metadata")
+        if (
+            isinstance(meta, dict)
+            and isinstance(meta.get("uid"), str)
+            and doc.get("kind") == "Lease"
+        ):
+            self._uid = meta["uid"]
+        return lease_from_json(doc)
+
+    async def _call(
+        self, method: str, path: str, body: dict[str, Any] | None
+    ) -> tuple[int, object]:
+        async with wrapped(f"{method} {path}"):
+            resp: aiohttp.ClientResponse = await self._api.call_api(
+                path,
+                method,
+                body=body,
+                header_params={"Accept": "application/json", "Content-Type": "application/json"},
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=aiohttp.ClientTimeout(total=self._timeout),
+            )
+            try:
+                raw = await resp.read()
+            finally:
+                resp.release()
+        try:
+            doc: object = json.loads(raw)
+        except ValueError:
+            doc = raw.decode("utf-8", errors="replace")
+        return resp.status, doc
