@@ -64,6 +64,8 @@ def _scalar_to_str(value: Any) -> Any:
 
 
 ParamValue = Annotated[str, BeforeValidator(_scalar_to_str)]
+# The CRD accepts YAML numbers for param values too (kept as strings by the models).
+_INT_OR_STRING: dict[str, Any] = {"x-kubernetes-int-or-string": True}
 
 
 class Param(ApiModel):
@@ -75,12 +77,15 @@ class Param(ApiModel):
     )
     description: str | None = Field(default=None, description="What the parameter means.")
     default: ParamValue | None = Field(
-        default=None, description="Value used when no value is given."
+        default=None,
+        description="Value used when no value is given.",
+        json_schema_extra=_INT_OR_STRING,
     )
     value: ParamValue | None = Field(
         default=None,
         description="Value for this run (set by CronJobFlow templates or `kubectl jobflow run "
         "--param`); overrides default.",
+        json_schema_extra=_INT_OR_STRING,
     )
     required: bool = Field(
         default=False, description="The flow is invalid unless value or default is set."

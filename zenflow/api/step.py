@@ -15,6 +15,7 @@ from pydantic import Field
 from zenflow.api.common import ApiModel, LabelsAnnotations
 from zenflow.api.duration import DURATION_PATTERN, parse_duration
 from zenflow.core import limits
+from zenflow.core.naming import STEP_NAME_PATTERN
 
 StepType = Literal["Job", "Manual"]
 BackoffType = Literal["Exponential", "Linear", "Fixed"]
@@ -184,7 +185,7 @@ class Step(ApiModel):
     name: str = Field(
         description="Unique step name: a DNS-1123 label starting with a letter, at most "
         f"{limits.MAX_STEP_NAME_LENGTH} characters.",
-        json_schema_extra={"maxLength": limits.MAX_STEP_NAME_LENGTH},
+        json_schema_extra={"maxLength": limits.MAX_STEP_NAME_LENGTH, "pattern": STEP_NAME_PATTERN},
     )
     type: StepType = Field(
         default="Job",
@@ -200,6 +201,8 @@ class Step(ApiModel):
         default_factory=list,
         max_length=limits.MAX_DEPENDENCIES,
         description="Names of steps that must be finished before this one is considered.",
+        # Bounded item length keeps the CRD's CEL rules within the API server's cost budget.
+        json_schema_extra={"items": {"type": "string", "maxLength": limits.MAX_STEP_NAME_LENGTH}},
     )
     template: dict[str, Any] | None = Field(
         default=None,
