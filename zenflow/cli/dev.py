@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -85,6 +84,41 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _spawn_detached(argv: list[str], *, log_path: Path) -> int:
+    """Start ``argv`` in a new session with output to ``log_path``; return its pid. (No Popen
+    object: the process is meant to outlive this one.)"""
+    return os.posix_spawn(
+        argv[0],
+        argv,
+        dict(os.environ),
+        file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_OPEN, 1, str(log_path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+            (os.POSIX_SPAWN_DUP2, 1, 2),
+        ],
+        setsid=True,
+    )
+
+
+def _exit_code(pid: int) -> int | None:
+    """The exit code of our child ``pid`` once it has exited (reaping it), else None."""
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:  # not our child (started by another `zenflow dev up`)
+        return None if _alive(pid) else 0
+    return os.waitstatus_to_exitcode(status) if done else None
+
+
+def _wait_gone(pids: list[int]) -> None:
+    deadline = time.monotonic() + _DOWN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        for pid in pids:
+            _exit_code(pid)  # reaps the devserver when this process started it
+        if not any(_alive(pid) for pid in pids):
+            return
+        time.sleep(0.1)
+
+
 def _running(state_dir: Path) -> DevState | None:
     """The state of a live devserver of ``state_dir``, else None (a stale file is removed)."""
     state = read_state(state_dir)
@@ -122,17 +156,10 @@ def _up(args: argparse.Namespace) -> int:
     argv += ["--mode", args.mode]
     if args.install_crds:
         argv += ["--crds", str(Path(args.install_crds).resolve())]
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    pid = _spawn_detached(argv, log_path=log_path)
     deadline = time.monotonic() + args.timeout
     while True:
-        code = proc.poll()
+        code = _exit_code(pid)
         if code is not None:
             print(
                 f"zenflow dev up: the control plane failed to start (exit {code}); "
@@ -144,8 +171,8 @@ def _up(args: argparse.Namespace) -> int:
         if state is not None and state.phase == "ready":
             break
         if time.monotonic() > deadline:
-            proc.terminate()
-            proc.wait(timeout=_DOWN_TIMEOUT_S)
+            os.kill(pid, signal.SIGTERM)
+            _wait_gone([pid])
             print(
                 f"zenflow dev up: not ready after {args.timeout:.0f}s; stopped it. "
                 f"Last lines of {log_path}:\n{tail(log_path)}",
@@ -197,9 +224,7 @@ def _down(args: argparse.Namespace) -> int:
         return 0
     os.kill(state.pid, signal.SIGTERM)
     pids = [state.pid, *state.processes.values()]
-    deadline = time.monotonic() + _DOWN_TIMEOUT_S
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    _wait_gone(pids)
     left = [pid for pid in pids if _alive(pid)]
     for pid in left:
         os.kill(pid, signal.SIGKILL)
