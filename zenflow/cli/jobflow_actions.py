@@ -1,0 +1,100 @@
+"""What each ``kubectl jobflow`` verb writes, as pure functions returning merge patches.
+
+Every action is a plain JSON merge patch on the JobFlow (the same thing a user can do with
+``kubectl patch --type merge`` or ``kubectl annotate``), so the plugin adds no protocol of its own:
+
+- approve STEP   → ``metadata.annotations[workflow.zen.io/approve] = STEP``
+- cancel         → ``metadata.annotations[workflow.zen.io/cancel] = "true"``
+- retry          → ``metadata.annotations[workflow.zen.io/retry] = <nonce>`` (a new value per
+  request, so a second retry of the same flow is a change the controller sees)
+- retry --step S → the same nonce plus ``workflow.zen.io/retry-step = S``
+- suspend/resume → ``spec.suspend = true/false``
+
+``run`` fills ``spec.params[].value`` from ``--param k=v`` before creating the flow.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from zenflow.api.constants import (
+    ANNOTATION_APPROVE,
+    ANNOTATION_CANCEL,
+    ANNOTATION_RETRY,
+    ANNOTATION_RETRY_STEP,
+    API_VERSION,
+    JOBFLOW_KIND,
+)
+
+CANCEL_VALUE = "true"
+
+Patch = dict[str, Any]
+
+
+class ActionError(ValueError):
+    """A verb's input is unusable; the message says what to fix."""
+
+
+def _annotate(values: Mapping[str, str | None]) -> Patch:
+    return {"metadata": {"annotations": dict(values)}}
+
+
+def approve_patch(step: str) -> Patch:
+    return _annotate({ANNOTATION_APPROVE: step})
+
+
+def cancel_patch() -> Patch:
+    return _annotate({ANNOTATION_CANCEL: CANCEL_VALUE})
+
+
+def retry_nonce(now: datetime) -> str:
+    """A fresh retry value: the request time, RFC 3339 with microseconds (unique per request)."""
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def retry_patch(*, nonce: str, step: str | None) -> Patch:
+    """Retry the failed/skipped steps (``step`` None) or one step and its dependents. A retry of
+    the whole flow removes a leftover retry-step annotation (merge patch ``null``)."""
+    return _annotate({ANNOTATION_RETRY: nonce, ANNOTATION_RETRY_STEP: step})
+
+
+def suspend_patch(*, suspend: bool) -> Patch:
+    return {"spec": {"suspend": suspend}}
+
+
+def parse_params(items: Sequence[str]) -> dict[str, str]:
+    """``["k=v", ...]`` → ``{"k": "v"}``; the value may contain ``=``; a repeated key wins last."""
+    params: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ActionError(f"--param {item!r}: expected NAME=VALUE")
+        params[key] = value
+    return params
+
+
+def with_params(flow: Mapping[str, Any], params: Mapping[str, str]) -> dict[str, Any]:
+    """A copy of the JobFlow document with ``spec.params[].value`` set from ``params``; every
+    name must be a declared param (so a typo never goes unnoticed)."""
+    if flow.get("kind", JOBFLOW_KIND) != JOBFLOW_KIND:
+        raise ActionError(f"expected a {JOBFLOW_KIND}, got kind {flow.get('kind')!r}")
+    doc = copy.deepcopy(dict(flow))
+    doc.setdefault("apiVersion", API_VERSION)
+    doc.setdefault("kind", JOBFLOW_KIND)
+    spec = doc.get("spec")
+    if not isinstance(spec, dict):
+        raise ActionError("the JobFlow has no spec")
+    declared = [p for p in spec.get("params") or [] if isinstance(p, dict)]
+    names = {str(p.get("name")) for p in declared}
+    unknown = sorted(set(params) - names)
+    if unknown:
+        known = ", ".join(sorted(names)) or "none"
+        raise ActionError(f"unknown param(s) {', '.join(unknown)} (declared: {known})")
+    for param in declared:
+        if param.get("name") in params:
+            param["value"] = params[str(param["name"])]
+    return doc

@@ -1,0 +1,235 @@
+"""``kubectl-jobflow``: the kubectl plugin (``kubectl jobflow VERB ...``).
+
+Verbs: ``get [NAME]`` / ``status NAME`` (the step table), ``graph NAME`` (the DAG with phases),
+``approve NAME STEP``, ``suspend NAME``, ``resume NAME``, ``cancel NAME``,
+``retry NAME [--step STEP]`` and ``run -f FILE [--param k=v ...]``. Each write is one merge patch
+(see ``jobflow_actions``) or one create, made with the user's kubeconfig through
+kubernetes_asyncio, so RBAC and the admission webhook see the user exactly as with ``kubectl``.
+
+Exit status: 0 done, 1 the API refused (message printed), 2 bad arguments or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes_asyncio import client, config
+
+from zenflow.api.constants import GROUP, JOBFLOW_PLURAL, VERSION
+from zenflow.cli import flowview
+from zenflow.cli.jobflow_actions import (
+    ActionError,
+    Patch,
+    approve_patch,
+    cancel_patch,
+    parse_params,
+    retry_nonce,
+    retry_patch,
+    suspend_patch,
+    with_params,
+)
+from zenflow.errors import ConfigError
+from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S, load_configuration, new_api_client
+
+MERGE_PATCH = "application/merge-patch+json"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-n", "--namespace", help="namespace (default: the context's)")
+    common.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG)")
+    common.add_argument("--context", help="kubeconfig context to use")
+    common.add_argument("--no-color", action="store_true", help="plain output")
+    parser = argparse.ArgumentParser(
+        prog="kubectl jobflow", description="Inspect and act on zenflow JobFlows."
+    )
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    def verb(name: str, help_text: str, *, flow: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        if flow:
+            p.add_argument("name", metavar="NAME", help="JobFlow name")
+        return p
+
+    get = verb("get", "list JobFlows, or show one flow's steps", flow=False)
+    get.add_argument("name", metavar="NAME", nargs="?", help="JobFlow name")
+    verb("status", "show a flow's phase, progress and steps")
+    graph = verb("graph", "draw a flow's DAG with each step's phase")
+    graph.add_argument("--format", choices=("tree", "mermaid", "dot"), default="tree")
+    approve = verb("approve", "release a Manual step waiting for approval")
+    approve.add_argument("step", metavar="STEP", help="the Manual step to approve")
+    verb("suspend", "start no new steps (running Jobs go on)")
+    verb("resume", "undo suspend")
+    verb("cancel", "terminate the flow's running Jobs and fail it (reason Cancelled)")
+    retry = verb("retry", "re-run the failed and skipped steps of a finished flow")
+    retry.add_argument("--step", help="re-run only this step and its dependents")
+    run = verb("run", "create a JobFlow from a file, with param values", flow=False)
+    run.add_argument("-f", "--filename", required=True, help="JobFlow YAML ('-' for stdin)")
+    run.add_argument(
+        "--param", "-p", action="append", default=[], metavar="NAME=VALUE", help="param value"
+    )
+    run.add_argument("--name", help="metadata.name (default: the file's)")
+    return parser
+
+
+def namespace_of(args: argparse.Namespace) -> str:
+    """``-n``, else the kubeconfig context's namespace, else ``default``."""
+    if args.namespace:
+        return str(args.namespace)
+    try:
+        contexts, active = config.list_kube_config_contexts(config_file=args.kubeconfig)
+    except Exception:  # no kubeconfig at all: in-cluster or error later at load time
+        return "default"
+    chosen = next((c for c in contexts if c.get("name") == args.context), active)
+    ns = (chosen or {}).get("context", {}).get("namespace")
+    return str(ns) if ns else "default"
+
+
+def read_flow_file(path: str) -> dict[str, Any]:
+    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    docs = [d for d in yaml.safe_load_all(text) if d]
+    flows = [d for d in docs if isinstance(d, dict) and d.get("kind", "JobFlow") == "JobFlow"]
+    if len(flows) != 1:
+        raise ActionError(f"{path}: expected exactly one JobFlow, found {len(flows)}")
+    return flows[0]
+
+
+def render_list(items: Sequence[dict[str, Any]], *, now: datetime) -> list[str]:
+    """``kubectl get``-style rows: NAME, PHASE, PROGRESS, AGE."""
+    rows = [("NAME", "PHASE", "PROGRESS", "AGE")]
+    for item in items:
+        view = flowview.snapshot(item)
+        created = flowview.parse_time((item.get("metadata") or {}).get("creationTimestamp"))
+        age = (now - created).total_seconds() if created else None
+        rows.append((view.name, view.phase, view.progress, flowview.format_duration(age)))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return ["   ".join([*(r[i].ljust(widths[i]) for i in range(3)), r[3]]) for r in rows]
+
+
+class Session:
+    """The user's API connection for one verb."""
+
+    def __init__(self, api: client.ApiClient, namespace: str) -> None:
+        self.objects = client.CustomObjectsApi(api)
+        self.namespace = namespace
+
+    async def get(self, name: str) -> dict[str, Any]:
+        obj: dict[str, Any] = await self.objects.get_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, JOBFLOW_PLURAL, name,
+            _request_timeout=DEFAULT_REQUEST_TIMEOUT_S,
+        )  # fmt: skip
+        return obj
+
+    async def list(self) -> list[dict[str, Any]]:
+        out = await self.objects.list_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, JOBFLOW_PLURAL,
+            _request_timeout=DEFAULT_REQUEST_TIMEOUT_S,
+        )  # fmt: skip
+        return list(out.get("items") or [])
+
+    async def patch(self, name: str, body: Patch) -> dict[str, Any]:
+        # A dict body is sent as JSON Patch unless the content type says merge patch.
+        options: dict[str, Any] = {
+            "_content_type": MERGE_PATCH,
+            "_request_timeout": DEFAULT_REQUEST_TIMEOUT_S,
+        }
+        obj: dict[str, Any] = await self.objects.patch_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, JOBFLOW_PLURAL, name, body, **options
+        )
+        return obj
+
+    async def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        obj: dict[str, Any] = await self.objects.create_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, JOBFLOW_PLURAL, body,
+            _request_timeout=DEFAULT_REQUEST_TIMEOUT_S,
+        )  # fmt: skip
+        return obj
+
+
+async def execute(args: argparse.Namespace, session: Session, *, now: datetime) -> list[str]:
+    """Run one verb; returns the lines to print."""
+    color = not args.no_color and sys.stdout.isatty()
+    verb = args.verb
+    if verb == "get" and args.name is None:
+        return render_list(await session.list(), now=now)
+    name = str(getattr(args, "name", None) or "")
+    if verb in ("get", "status"):
+        return flowview.render_table(
+            flowview.snapshot(await session.get(name)), now=now, color=color
+        )
+    if verb == "graph":
+        obj = await session.get(name)
+        if args.format == "tree":
+            return flowview.render_graph(flowview.snapshot(obj), color=color)
+        from zenflow.api.jobflow import JobFlowSpec
+        from zenflow.cli.graph import render
+
+        return [render(JobFlowSpec.model_validate(obj["spec"]), name=name, fmt=args.format)]
+    if verb == "run":
+        doc = with_params(read_flow_file(args.filename), parse_params(args.param))
+        meta = doc.setdefault("metadata", {})
+        if args.name:
+            meta["name"] = args.name
+        meta["namespace"] = session.namespace
+        created = await session.create(doc)
+        return [f"jobflow.{GROUP}/{created['metadata']['name']} created"]
+    patches: dict[str, tuple[Patch, str]] = {
+        "approve": (approve_patch(getattr(args, "step", "") or ""), "approved"),
+        "cancel": (cancel_patch(), "cancel requested"),
+        "suspend": (suspend_patch(suspend=True), "suspended"),
+        "resume": (suspend_patch(suspend=False), "resumed"),
+        "retry": (retry_patch(nonce=retry_nonce(now), step=getattr(args, "step", None)), ""),
+    }
+    body, done = patches[verb]
+    await session.patch(name, body)
+    if verb == "approve":
+        done = f"step {args.step} approved"
+    elif verb == "retry":
+        done = f"retry of step {args.step} requested" if args.step else "retry requested"
+    return [f"jobflow.{GROUP}/{name} {done}"]
+
+
+async def _main(args: argparse.Namespace) -> int:
+    cfg = await load_configuration(args.kubeconfig, context=args.context)
+    api = new_api_client(cfg, pool_size=4)
+    try:
+        lines = await execute(args, Session(api, namespace_of(args)), now=datetime.now(UTC))
+    except client.ApiException as exc:
+        print(f"error: {_api_message(exc)}", file=sys.stderr)
+        return 1
+    finally:
+        await api.close()
+    print("\n".join(lines))
+    return 0
+
+
+def _api_message(exc: client.ApiException) -> str:
+    import json
+
+    try:
+        body = json.loads(exc.body or "")
+        return str(body.get("message") or exc.reason)
+    except (ValueError, AttributeError):
+        return f"{exc.status} {exc.reason}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return asyncio.run(_main(args))
+    except (ActionError, ConfigError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
