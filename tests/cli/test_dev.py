@@ -95,6 +95,7 @@ def test_down_when_nothing_runs_is_a_no_op(
     assert "not running" in capsys.readouterr().out
 
 
+@pytest.mark.integration  # may build the binaries: minutes on a fresh machine
 def test_binaries_prints_their_directory(capsys: pytest.CaptureFixture[str]) -> None:
     assert _dev("binaries") == 0
     directory = Path(capsys.readouterr().out.strip())
