@@ -1,0 +1,109 @@
+"""``zenflow controller`` command line: invalid flags and a missing kubeconfig exit 2 naming the
+flag before anything starts; an unreachable API server is reported with its URL and retried with
+backoff (no traceback, no crash loop) until SIGTERM ends the process cleanly."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from zenflow.cli import controller
+
+# The command alone (its parser and run), as ``zenflow controller`` dispatches to it, so these
+# tests do not depend on every other command's module being importable.
+RUN_CONTROLLER = (
+    "import argparse, sys\n"
+    "from zenflow.cli import controller\n"
+    "parser = argparse.ArgumentParser(prog='zenflow controller')\n"
+    "controller.add_arguments(parser)\n"
+    "sys.exit(controller.run(parser.parse_args(sys.argv[1:])))\n"
+)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="zenflow controller")
+    controller.add_arguments(parser)
+    return controller.run(parser.parse_args(argv))
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        pytest.param(["--workers", "0"], "--workers", id="workers"),
+        pytest.param(["--qps", "0"], "--qps", id="qps"),
+        pytest.param(["--lease-duration", "3"], "--lease-duration", id="lease-duration"),
+        pytest.param(["--http-port", "-1"], "--http-port", id="http-port"),
+    ],
+)
+def test_invalid_flag_exits_2_naming_it(
+    argv: list[str], flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("zenflow controller: ")
+    assert flag in err
+
+
+def test_missing_kubeconfig_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nope.yaml"
+    assert main(["--kubeconfig", str(missing), "--http-port", "0"]) == 2
+    assert str(missing) in capsys.readouterr().err
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def test_unreachable_apiserver_is_named_and_retried_until_sigterm(tmp_path: Path) -> None:
+    url = f"https://127.0.0.1:{_closed_port()}"
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters: [{{name: c, cluster: {{server: '{url}', insecure-skip-tls-verify: true}}}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: x, context: {cluster: c, user: u}}]\n"
+        "current-context: x\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZENFLOW_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUN_CONTROLLER, "--kubeconfig", str(kubeconfig), "--http-port", "0"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    )
+    assert proc.stderr is not None
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            lines.append(line)
+            if sum("apiserver_unreachable" in ln for ln in lines) >= 2:
+                break
+        proc.send_signal(signal.SIGTERM)
+        _, rest = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    output = "".join(lines) + rest
+    unreachable = [ln for ln in lines if "apiserver_unreachable" in ln]
+    assert len(unreachable) >= 2, output
+    assert url in unreachable[0]
+    assert "retry_in_s" in unreachable[0]
+    assert "Traceback" not in output
+    assert proc.returncode == 0

@@ -1,0 +1,80 @@
+"""``zenflow controller``: run the JobFlow controller (informers, leader election, reconcilers).
+
+Exit codes: 0 after a graceful shutdown (SIGTERM/SIGINT); 1 when leadership was lost (the process
+exits so it restarts as a clean standby, like client-go's OnStoppedLeading) or on a fatal error;
+2 for invalid flags or environment values (refused before anything starts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from prometheus_client import CollectorRegistry
+
+from zenflow.controller.setup import setup_controllers
+from zenflow.errors import ConfigError, ZenflowError
+from zenflow.kube.client import load_configuration
+from zenflow.logging import configure_logging, get_logger
+from zenflow.machinery.bootstrap import build_manager, new_controller_api_client, wait_for_apiserver
+from zenflow.machinery.manager import LeadershipLostError
+from zenflow.settings import ControllerSettings, add_settings_arguments, settings_from_args
+
+log = get_logger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_settings_arguments(parser)
+    # Webhook flags (serving the admission webhook in this process) are added here.
+
+
+async def _main(settings: ControllerSettings) -> int:
+    cfg = await load_configuration(settings.kubeconfig, context=settings.context)
+    registry = CollectorRegistry()
+    api = new_controller_api_client(cfg, settings, registry=registry)
+    manager = build_manager(settings, api, registry=registry)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        reachable = await wait_for_apiserver(api, stop=stop)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+    if not reachable:
+        await api.close()
+        return 0
+    setup_controllers(manager, settings, api)
+    log.info(
+        "controller_starting",
+        namespace=settings.namespace or "",
+        leader_election=settings.leader_election,
+        identity=manager.elector.identity if manager.elector else "",
+        workers=settings.workers,
+    )
+    await manager.run()
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = settings_from_args(args)
+    except ConfigError as exc:
+        print(f"zenflow controller: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        return asyncio.run(_main(settings))
+    except LeadershipLostError as exc:
+        log.error("controller_exiting", reason=str(exc))
+        return 1
+    except ConfigError as exc:
+        print(f"zenflow controller: {exc}", file=sys.stderr)
+        return 2
+    except ZenflowError as exc:
+        log.error("controller_failed", error=str(exc))
+        print(f"zenflow controller: {exc}", file=sys.stderr)
+        return 1

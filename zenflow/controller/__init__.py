@@ -1,0 +1,1 @@
+"""The JobFlow controller: reconcilers wired onto the machinery (``setup.setup_controllers``)."""
