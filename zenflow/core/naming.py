@@ -42,8 +42,8 @@ def step_name_problem(name: str) -> str | None:
         return f"must be at most {MAX_STEP_NAME_LENGTH} characters (has {len(name)})"
     if STEP_NAME.match(name) is None:
         return (
-            "must be a DNS-1123 label starting with a letter: lowercase letters, digits and "
-            "'-', starting with a letter and ending with a letter or digit"
+            "must consist of lowercase letters, digits and '-', start with a letter and end "
+            "with a letter or digit (a DNS-1123 label)"
         )
     return None
 

@@ -23,7 +23,7 @@ from zenflow.core.validation_cron import check_schedule
 from zenflow.core.validation_meta import check_metadata
 from zenflow.core.validation_problems import Collector, Problem, ValidationReport
 from zenflow.core.validation_refs import check_references
-from zenflow.core.validation_steps import check_steps
+from zenflow.core.validation_steps import GraphStep, check_graph, check_steps
 from zenflow.core.validation_structure import parse_model
 
 __all__ = [
@@ -50,10 +50,17 @@ def validate_object(obj: Mapping[str, Any]) -> ValidationReport:
         flow = parse_model(JobFlow, obj, out=out)
         if flow is not None:
             _check_jobflow(flow, out=out)
+        else:
+            _check_raw_graph(obj.get("spec"), path="spec", out=out)
     elif kind == CRONJOBFLOW_KIND:
         cron = parse_model(CronJobFlow, obj, out=out)
         if cron is not None:
             _check_cronjobflow(cron, out=out)
+        else:
+            spec = obj.get("spec")
+            template = spec.get("jobFlowTemplate") if isinstance(spec, Mapping) else None
+            inner = template.get("spec") if isinstance(template, Mapping) else None
+            _check_raw_graph(inner, path="spec.jobFlowTemplate.spec", out=out)
     else:
         out.error("kind", f"must be {JOBFLOW_KIND!r} or {CRONJOBFLOW_KIND!r}, got {kind!r}")
     return out.report()
@@ -95,6 +102,35 @@ def _check_cronjobflow(cron: CronJobFlow, *, out: Collector) -> None:
     check_metadata(cron.metadata, max_name=52, out=out)
     check_schedule(cron.spec.schedule, cron.spec.time_zone, path="spec", out=out)
     check_spec(cron.spec.job_flow_template.spec, path="spec.jobFlowTemplate.spec", out=out)
+
+
+def _check_raw_graph(spec: object, *, path: str, out: Collector) -> None:
+    """When the spec does not parse, still check step names, dependencies and cycles of the
+    steps whose name and dependencies are well-formed, so one run reports both kinds."""
+    if not isinstance(spec, Mapping):
+        return
+    lists = []
+    for key in ("steps", "finally"):
+        items = spec.get(key)
+        if items is not None and not isinstance(items, list):
+            return
+        steps = []
+        for item in items or []:
+            if not isinstance(item, Mapping):
+                return
+            name, deps = item.get("name"), item.get("dependencies", [])
+            if not isinstance(name, str) or not isinstance(deps, list):
+                return
+            if not all(isinstance(d, str) for d in deps):
+                return
+            steps.append(GraphStep(name, deps))
+        lists.append(steps)
+    if not lists[0]:
+        return  # "steps missing/empty" is already a structural error
+    graph_out = Collector()
+    check_graph(lists[0], lists[1], path=path, out=graph_out)
+    seen = {str(p) for p in out.errors}
+    out.errors.extend(p for p in graph_out.errors if str(p) not in seen)
 
 
 def _type_name(value: object) -> str:

@@ -39,51 +39,25 @@ class StepGraph:
     finally_names: frozenset[str] = frozenset()
 
 
+@dataclass(frozen=True)
+class GraphStep:
+    """Just what the graph checks need of a step (also built from raw dicts when the spec does
+    not parse, so name and dependency problems are reported together with structural ones)."""
+
+    name: str
+    dependencies: Sequence[str]
+
+
 def check_steps(spec: JobFlowSpec, *, path: str, out: Collector) -> StepGraph:
-    graph = StepGraph()
-    if not spec.steps:
-        out.error(f"{path}.steps", "at least one step is required")
+    graph = check_graph(spec.steps, spec.finally_, path=path, out=out)
     located = [(f"{path}.steps[{i}]", s) for i, s in enumerate(spec.steps)]
     located += [(f"{path}.finally[{i}]", s) for i, s in enumerate(spec.finally_)]
-    for here, step in located:
-        problem = step_name_problem(step.name)
-        if problem:
-            out.error(f"{here}.name", f"invalid step name {step.name!r}: {problem}")
-        first = graph.paths.get(step.name)
-        if first is not None:
-            out.error(f"{here}.name", f'duplicate step name "{step.name}" (also {first}.name)')
-        else:
-            graph.paths[step.name] = here
-            graph.steps[step.name] = step
-    regular_names = {s.name for s in spec.steps}
-    graph.finally_names = frozenset(s.name for s in spec.finally_) - regular_names
+    for _, step in located:
+        graph.steps.setdefault(step.name, step)
     pod_failure_policy = spec.execution_policy.pod_failure_policy is not None
     for here, step in located:
-        in_finally = here.startswith(f"{path}.finally")
-        _check_dependencies(
-            step,
-            path=here,
-            allowed=graph.finally_names if in_finally else regular_names,
-            other=regular_names if in_finally else graph.finally_names,
-            in_finally=in_finally,
-            out=out,
-        )
         _check_step_fields(step, path=here, pod_failure_policy=pod_failure_policy, out=out)
     _check_shard_name_clashes(located, out=out)
-    graph.regular = Dag.from_edges(
-        (s.name for s in spec.steps),
-        {s.name: [d for d in s.dependencies if d != s.name] for s in spec.steps},
-    )
-    graph.final = Dag.from_edges(
-        (s.name for s in spec.finally_ if s.name in graph.finally_names),
-        {s.name: [d for d in s.dependencies if d != s.name] for s in spec.finally_},
-    )
-    for dag in (graph.regular, graph.final):
-        for cycle in dag.find_cycles():
-            out.error(
-                f"{graph.paths[cycle[0]]}.dependencies",
-                "dependency cycle: " + " -> ".join(cycle),
-            )
     _check_params(spec.params, path=f"{path}.params", out=out)
     check_env(spec.env, path=f"{path}.env", out=out)
     if spec.resource_templates is not None:
@@ -106,8 +80,62 @@ def check_steps(spec: JobFlowSpec, *, path: str, out: Collector) -> StepGraph:
     return graph
 
 
+def check_graph(
+    regular: Sequence[GraphStep | Step],
+    final: Sequence[GraphStep | Step],
+    *,
+    path: str,
+    out: Collector,
+) -> StepGraph:
+    """Names (valid, unique across steps and finally), dependencies (known, not self, finally
+    only on finally) and cycles, one error each, in O(steps + dependencies)."""
+    graph = StepGraph()
+    if not regular:
+        out.error(f"{path}.steps", "at least one step is required")
+    located = [(f"{path}.steps[{i}]", s, False) for i, s in enumerate(regular)]
+    located += [(f"{path}.finally[{i}]", s, True) for i, s in enumerate(final)]
+    for here, step, _ in located:
+        problem = step_name_problem(step.name)
+        if problem:
+            out.error(f"{here}.name", f"invalid step name {step.name!r}: {problem}")
+        first = graph.paths.get(step.name)
+        if first is not None:
+            out.error(f"{here}.name", f'duplicate step name "{step.name}" (also {first}.name)')
+        else:
+            graph.paths[step.name] = here
+    regular_names = {s.name for s in regular}
+    graph.finally_names = frozenset(s.name for s in final) - regular_names
+    for here, step, in_finally in located:
+        _check_dependencies(
+            step,
+            path=here,
+            allowed=graph.finally_names if in_finally else regular_names,
+            other=regular_names if in_finally else graph.finally_names,
+            in_finally=in_finally,
+            out=out,
+        )
+    graph.regular = _dag(regular, keep=regular_names)
+    graph.final = _dag(final, keep=graph.finally_names)
+    for dag in (graph.regular, graph.final):
+        for cycle in dag.find_cycles():
+            out.error(
+                f"{graph.paths[cycle[0]]}.dependencies",
+                "dependency cycle: " + " -> ".join(cycle),
+            )
+    return graph
+
+
+def _dag(steps: Sequence[GraphStep | Step], *, keep: set[str] | frozenset[str]) -> Dag:
+    """The graph of the first step of each name, without self-dependencies (reported apart)."""
+    deps: dict[str, list[str]] = {}
+    for step in steps:
+        if step.name in keep and step.name not in deps:
+            deps[step.name] = [d for d in step.dependencies if d != step.name]
+    return Dag.from_edges(deps, deps)
+
+
 def _check_dependencies(
-    step: Step,
+    step: GraphStep | Step,
     *,
     path: str,
     allowed: set[str] | frozenset[str],

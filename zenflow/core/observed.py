@@ -1,0 +1,137 @@
+"""What the planner observes besides the flow itself: the flow's Jobs (as small records parsed
+from the informer cache), outputs read from finished pods, and the flows sharing its
+concurrency group.
+
+Everything here is plain data parsed from raw API dicts; no I/O. A ``JobRecord`` is the only
+view of a Job the planner gets, so it holds exactly what step state is derived from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+from zenflow.api.constants import GROUP, LABEL_ATTEMPT, LABEL_STEP
+
+JobPhase = Literal["Running", "Succeeded", "Failed"]
+
+ANNOTATION_RETRY_COUNT: Final = f"{GROUP}/retry-count"
+"""On each step Job: the step's retryCount when that attempt was created (0 for the first)."""
+LABEL_SHARD: Final = f"{GROUP}/shard"
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """One Job of a flow, as far as step state is concerned."""
+
+    name: str
+    step: str
+    attempt: int
+    phase: JobPhase
+    owned: bool
+    """True when the Job's controller ownerReference is this flow's uid."""
+    retry_count: int = 0
+    reason: str | None = None
+    message: str | None = None
+    created: datetime | None = None
+    finished: datetime | None = None
+    deleting: bool = False
+    shard: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PeerFlow:
+    """Another JobFlow of the same concurrency group (same namespace)."""
+
+    name: str
+    created: datetime
+    policy: str
+    """Its executionPolicy.concurrencyPolicy."""
+    finished: bool
+    started: bool
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Everything the planner sees besides the flow: Jobs by step, freshly read outputs, peers.
+
+    ``outputs`` holds outputs read in this reconcile for steps whose Job succeeded and whose
+    status has none yet; ``output_errors`` why reading failed. ``resource_conflict`` is set when
+    a resource template's name is held by an object the flow does not own."""
+
+    jobs: Mapping[str, Sequence[JobRecord]] = field(default_factory=dict)
+    outputs: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    output_errors: Mapping[str, str] = field(default_factory=dict)
+    peers: Sequence[PeerFlow] = ()
+    resource_conflict: str | None = None
+    create_conflicts: Mapping[str, str] = field(default_factory=dict)
+    """Step → message, for Jobs whose name is held by a Job this flow does not own."""
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An RFC 3339 timestamp as Kubernetes writes it, or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def job_record(job: Mapping[str, Any], *, flow_uid: str) -> JobRecord | None:
+    """The record of a raw batch/v1 Job dict; None when it carries no step label."""
+    meta = job.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    step = labels.get(LABEL_STEP)
+    if not isinstance(step, str) or not step:
+        return None
+    annotations = meta.get("annotations") or {}
+    shard_label = labels.get(LABEL_SHARD)
+    owned = any(
+        isinstance(ref, Mapping) and ref.get("uid") == flow_uid and ref.get("controller") is True
+        for ref in meta.get("ownerReferences") or []
+    )
+    phase, reason, message, finished = _job_outcome(job.get("status") or {})
+    return JobRecord(
+        name=str(meta.get("name", "")),
+        step=step,
+        attempt=_int(labels.get(LABEL_ATTEMPT), 1),
+        phase=phase,
+        owned=owned,
+        retry_count=_int(annotations.get(ANNOTATION_RETRY_COUNT), 0),
+        reason=reason,
+        message=message,
+        created=parse_time(meta.get("creationTimestamp")),
+        finished=finished,
+        deleting=bool(meta.get("deletionTimestamp")),
+        shard=_int(shard_label, 0) if shard_label is not None else None,
+    )
+
+
+def _job_outcome(
+    status: Mapping[str, Any],
+) -> tuple[JobPhase, str | None, str | None, datetime | None]:
+    """Phase from the Job's terminal conditions (Complete/Failed True), as the Job controller
+    sets them; anything else is Running."""
+    for cond in status.get("conditions") or []:
+        if not isinstance(cond, Mapping) or cond.get("status") != "True":
+            continue
+        kind = cond.get("type")
+        when = parse_time(cond.get("lastTransitionTime")) or parse_time(
+            status.get("completionTime")
+        )
+        if kind == "Complete":
+            return "Succeeded", None, None, parse_time(status.get("completionTime")) or when
+        if kind == "Failed":
+            return "Failed", cond.get("reason") or "Failed", cond.get("message"), when
+    return "Running", None, None, None

@@ -1,0 +1,276 @@
+"""The reconcile decision: ``plan(flow, observed, now) -> Plan``, a pure function.
+
+Given the flow (spec + previous status), the Jobs and peers observed in the caches, and the time,
+it returns everything the executor must do — Jobs to create and delete, resource templates to
+ensure, the new status, Events, when to be called again, whether to delete the flow (TTL). It
+never performs I/O, so every semantic rule is unit-tested here, and a controller restarted at
+any instant re-derives the same decisions from (flow, status, Jobs).
+
+Order of decisions for an unfinished flow: cancel annotation, Replace by a newer flow, flow
+deadline, resource conflict (each ends the flow at once: running Jobs deleted, flow Failed);
+Forbid/Replace queueing; then steps in topological order (regular steps, then ``finally`` once
+every regular step is terminal), and the flow's phase from its steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from zenflow.api.constants import ANNOTATION_CANCEL
+from zenflow.api.jobflow import JobFlow
+from zenflow.api.status import (
+    FLOW_TERMINAL_PHASES,
+    REASON_CANCELLED,
+    REASON_DEADLINE_EXCEEDED,
+    REASON_REPLACED,
+    REASON_RESOURCE_CONFLICT,
+    JobFlowStatus,
+    StepStatus,
+    is_step_terminal,
+)
+from zenflow.core.concurrency import decide_concurrency
+from zenflow.core.deadlines import check_flow_deadline
+from zenflow.core.flowstatus import (
+    EventSpec,
+    build_conditions,
+    fill_counts,
+    flow_events,
+    step_events,
+)
+from zenflow.core.observed import Observed, parse_time
+from zenflow.core.stepplan import StepPlanner
+from zenflow.core.stepstate import clip
+from zenflow.core.ttl import decide_ttl
+
+REASON_QUEUED: Final = "Queued"
+
+
+@dataclass(frozen=True, slots=True)
+class JobCreate:
+    """A Job to create for ``attempt`` of ``step``."""
+
+    step: str
+    attempt: int
+    manifest: dict[str, Any]
+
+
+@dataclass
+class Plan:
+    """What one reconcile does. The executor applies it in this order: ensure ``resources``,
+    create ``creates`` and delete ``deletes`` (concurrently), patch ``status`` if it changed,
+    record ``events``, delete the flow if ``delete_flow``; then requeue after
+    ``requeue_after`` seconds if set."""
+
+    status: JobFlowStatus
+    creates: list[JobCreate] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    events: list[EventSpec] = field(default_factory=list)
+    requeue_after: float | None = None
+    delete_flow: bool = False
+
+
+def plan(flow: JobFlow, observed: Observed, now: datetime) -> Plan:
+    """Decide what to do with ``flow`` now."""
+    prev = flow.status or JobFlowStatus()
+    if prev.phase in FLOW_TERMINAL_PHASES:
+        return _finished(flow, prev, now)
+    annotations = flow.metadata.get("annotations") or {}
+    started = prev.start_time is not None or any(observed.jobs.values())
+    decision = decide_concurrency(
+        name=flow.name,
+        created=parse_time(flow.metadata.get("creationTimestamp")) or now,
+        policy=flow.spec.execution_policy.concurrency_policy,
+        started=started,
+        peers=observed.peers,
+    )
+    cancel = annotations.get(ANNOTATION_CANCEL)
+    if cancel is not None and cancel.lower() not in ("", "false"):
+        return _stop(flow, prev, observed, now, REASON_CANCELLED, "cancelled by the user")
+    if decision.replaced_by is not None:
+        message = f"replaced by JobFlow {decision.replaced_by} (concurrencyPolicy Replace)"
+        return _stop(flow, prev, observed, now, REASON_REPLACED, message)
+    deadline = check_flow_deadline(
+        start_time=prev.start_time,
+        active_deadline_seconds=flow.spec.execution_policy.active_deadline_seconds,
+        now=now,
+    )
+    if deadline.exceeded:
+        seconds = flow.spec.execution_policy.active_deadline_seconds
+        message = f"the flow ran longer than activeDeadlineSeconds ({seconds}s)"
+        return _stop(flow, prev, observed, now, REASON_DEADLINE_EXCEEDED, message)
+    if observed.resource_conflict is not None:
+        return _stop(
+            flow, prev, observed, now, REASON_RESOURCE_CONFLICT, observed.resource_conflict
+        )
+    if decision.queued_behind is not None:
+        return _queued(flow, prev, now, decision.queued_behind)
+
+    steps = StepPlanner(flow=flow, observed=observed, previous=prev, now=now)
+    steps.run()
+    status = JobFlowStatus(
+        start_time=prev.start_time or now,
+        observed_generation=flow.generation,
+        steps=steps.ordered_statuses(),
+    )
+    _set_phase(flow, status, steps, now)
+    result = _finish_plan(flow, prev, status, now, queued=None)
+    result.creates = steps.creates
+    result.resources = _resources(flow) if not prev.start_time and not started else []
+    waits = [w for w in (steps.requeue_after, deadline.remaining) if w is not None]
+    if status.phase not in FLOW_TERMINAL_PHASES:
+        result.requeue_after = min(waits) if waits else None
+    return result
+
+
+def _set_phase(flow: JobFlow, status: JobFlowStatus, steps: StepPlanner, now: datetime) -> None:
+    if steps.all_terminal():
+        failed = steps.failed_steps()
+        status.completion_time = now
+        if failed:
+            first = failed[0]
+            detail = ": ".join(x for x in (first.reason, first.message) if x)
+            status.phase = "Failed"
+            status.reason = "StepFailed"
+            status.message = clip(f'step "{first.name}" failed: {detail}')
+        else:
+            status.phase = "Succeeded"
+            status.message = "all steps finished"
+    elif flow.spec.suspend:
+        status.phase = "Suspended"
+        status.reason = "Suspended"
+        status.message = "spec.suspend is true: no new steps start"
+    else:
+        status.phase = "Running"
+        failing = steps.failed_steps()
+        if failing:
+            status.message = clip(
+                f'step "{failing[0].name}" failed; waiting for running steps to finish'
+            )
+
+
+def _finish_plan(
+    flow: JobFlow, prev: JobFlowStatus, status: JobFlowStatus, now: datetime, *, queued: str | None
+) -> Plan:
+    """Counts, conditions and Events for a status whose phase and steps are decided."""
+    fill_counts(status)
+    status.conditions = build_conditions(
+        status=status,
+        previous=prev.conditions,
+        queued_message=queued,
+        suspended=flow.spec.suspend and status.phase not in FLOW_TERMINAL_PHASES,
+        generation=flow.generation,
+        now=now,
+    )
+    previous_steps = {s.name: s for s in prev.steps or []}
+    events = step_events(previous=previous_steps, current=status.steps or [])
+    events += flow_events(previous=flow.status, current=status)
+    result = Plan(status=status, events=events)
+    if status.phase in FLOW_TERMINAL_PHASES:
+        ttl = decide_ttl(
+            completion_time=status.completion_time,
+            ttl_seconds=flow.spec.execution_policy.ttl_seconds_after_finished,
+            now=now,
+        )
+        result.delete_flow = ttl.delete
+        result.requeue_after = ttl.requeue_after
+    return result
+
+
+def _finished(flow: JobFlow, prev: JobFlowStatus, now: datetime) -> Plan:
+    """A finished flow changes no more; only its TTL matters."""
+    ttl = decide_ttl(
+        completion_time=prev.completion_time,
+        ttl_seconds=flow.spec.execution_policy.ttl_seconds_after_finished,
+        now=now,
+    )
+    return Plan(status=prev, delete_flow=ttl.delete, requeue_after=ttl.requeue_after)
+
+
+def _stop(
+    flow: JobFlow,
+    prev: JobFlowStatus,
+    observed: Observed,
+    now: datetime,
+    reason: str,
+    message: str,
+) -> Plan:
+    """End the flow now: running Jobs are deleted, unfinished steps end Failed (if running) or
+    Skipped (if not started), the flow is Failed with ``reason``."""
+    steps = StepPlanner(flow=flow, observed=observed, previous=prev, now=now, frozen=True)
+    steps.run()
+    deletes: list[str] = []
+    out: list[StepStatus] = []
+    for st in steps.ordered_statuses():
+        if st.phase in ("Running", "Retrying"):
+            if st.phase == "Running" and st.job_ref:
+                deletes.append(st.job_ref)
+            st = st.model_copy(
+                update={
+                    "phase": "Failed",
+                    "reason": reason,
+                    "message": clip(f"Job {st.job_ref} terminated: {message}"),
+                    "completion_time": now,
+                    "next_retry_time": None,
+                }
+            )
+        elif not is_step_terminal(st.phase):
+            st = st.model_copy(
+                update={
+                    "phase": "Skipped",
+                    "reason": reason,
+                    "message": clip(f"not run: {message}"),
+                    "completion_time": now,
+                    "next_retry_time": None,
+                }
+            )
+        out.append(st)
+    deletes += [
+        j.name
+        for jobs in observed.jobs.values()
+        for j in jobs
+        if j.owned and j.phase == "Running" and not j.deleting and j.name not in deletes
+    ]
+    status = JobFlowStatus(
+        phase="Failed",
+        reason=reason,
+        message=clip(message),
+        start_time=prev.start_time,
+        completion_time=now,
+        observed_generation=flow.generation,
+        steps=out,
+    )
+    result = _finish_plan(flow, prev, status, now, queued=None)
+    result.deletes = deletes
+    return result
+
+
+def _queued(flow: JobFlow, prev: JobFlowStatus, now: datetime, behind: str) -> Plan:
+    policy = flow.spec.execution_policy.concurrency_policy
+    message = f"queued behind JobFlow {behind} (concurrencyPolicy {policy})"
+    steps = [StepStatus(name=s.name, phase="Pending") for s in flow.spec.all_steps()]
+    status = JobFlowStatus(
+        phase="Pending",
+        reason=REASON_QUEUED,
+        message=message,
+        observed_generation=flow.generation,
+        steps=steps,
+    )
+    return _finish_plan(flow, prev, status, now, queued=message)
+
+
+def _resources(flow: JobFlow) -> list[dict[str, Any]]:
+    """The resource templates to ensure before the first step (PVCs, then ConfigMaps)."""
+    templates = flow.spec.resource_templates
+    if templates is None:
+        return []
+    out = []
+    for kind, items in (
+        ("PersistentVolumeClaim", templates.volume_claim_templates),
+        ("ConfigMap", templates.config_map_templates),
+    ):
+        for item in items:
+            out.append({**item, "apiVersion": "v1", "kind": kind})
+    return out
