@@ -93,8 +93,8 @@ class ControlPlane:
         if self._binaries is None:
             self._binaries = ensure_binaries()
         began = time.monotonic()
-        atexit.register(self.stop)
         for attempt in range(1, _ATTEMPTS + 1):
+            atexit.register(self.stop)  # stop() unregisters it
             try:
                 self._start_once()
                 break
