@@ -258,7 +258,12 @@ async def test_deletion_terminates_process_group_then_deletes(tmp_path: Path) ->
     worker.update(deleting)
     async with asyncio.timeout(10):
         await task
-    assert not _alive(pid)
+
+    async def dead() -> bool:
+        return not _alive(pid)
+
+    # SIGKILL is delivered asynchronously: the child may take a moment to disappear.
+    await eventually(dead, what=f"child {pid} gone", within_s=2, interval_s=0.01)
     assert api.final["phase"] == "Failed"
     assert _terminated(api.final)["exitCode"] == 143
     assert api.deleted == ["p"]

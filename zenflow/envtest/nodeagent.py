@@ -205,7 +205,12 @@ class NodeAgent:
         )
         worker = PodWorker(pod=pod, api=self._api, writer=writer, settings=self._settings)
         self._workers[uid] = worker
-        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        status = pod.get("status") or {}
+        statuses = [
+            *(status.get("initContainerStatuses") or []),
+            *(status.get("containerStatuses") or []),
+        ]
+        # A container that ever started means an earlier agent ran this pod: it cannot resume.
         if any("waiting" not in (s.get("state") or {"waiting": {}}) for s in statuses):
             coro = worker.run_lost(LOST_MESSAGE)
         else:

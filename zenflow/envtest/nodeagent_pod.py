@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Final, Literal, Protocol
 
 from zenflow.envtest import nodeagent_spec as specs
-from zenflow.envtest.nodeagent_process import LocalProcess, read_head, read_tail
+from zenflow.envtest.nodeagent_process import LocalProcess, file_size, read_head, read_tail
 from zenflow.envtest.nodeagent_status import (
     HOST_IP,
     MESSAGE_DEADLINE_EXCEEDED,
@@ -258,6 +258,8 @@ class PodWorker:
         full_env.update(HOME=str(self.pod_dir), HOSTNAME=self.name)
         full_env.update(env)
         full_env[specs.TERMINATION_LOG_ENV] = str(term_path)
+        # The log accumulates every instance of the container; this one's output starts here.
+        log_offset = file_size(log_path)
         try:
             process = await LocalProcess.start(
                 argv=argv, env=full_env, cwd=self.pod_dir, log_path=log_path
@@ -284,7 +286,7 @@ class PodWorker:
         message = specs.termination_message(
             container=container,
             file_text=read_head(term_path),
-            log_tail=read_tail(log_path) if code != 0 else b"",
+            log_tail=read_tail(log_path, since=log_offset) if code != 0 else b"",
             exit_code=code,
         )
         record.finish(exit_code=code, message=message, now=self._clock())

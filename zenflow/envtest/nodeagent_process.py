@@ -91,13 +91,20 @@ def read_head(path: Path) -> bytes:
         return b""
 
 
-def read_tail(path: Path) -> bytes:
-    """The last bytes of a log file; empty when absent."""
+def file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def read_tail(path: Path, *, since: int = 0) -> bytes:
+    """The last bytes of a log file written after offset ``since``; empty when absent."""
     try:
         with path.open("rb") as handle:
             handle.seek(0, os.SEEK_END)
             size = handle.tell()
-            handle.seek(max(0, size - _READ_LIMIT))
+            handle.seek(max(since, size - _READ_LIMIT, 0))
             return handle.read()
     except OSError:
         return b""
