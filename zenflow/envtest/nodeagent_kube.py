@@ -229,12 +229,12 @@ class AgentApi:
                         line = bytes(buffer[:end])
                         del buffer[: end + 1]
                         if line.strip():
-                            yield _event(json.loads(line), what=what)
+                            yield decode_event(json.loads(line), what=what)
         finally:
             response.release()
 
 
-def _event(doc: Obj, *, what: str) -> tuple[str, Obj]:
+def decode_event(doc: Obj, *, what: str) -> tuple[str, Obj]:
     kind = str(doc.get("type", ""))
     obj: Obj = doc.get("object") or {}
     if kind == "ERROR":
