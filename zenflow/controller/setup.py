@@ -1,23 +1,67 @@
 """Registration point of zenflow's controllers on the Manager (called by ``zenflow controller``).
 
 ``setup_controllers`` builds the shared informers (JobFlows, CronJobFlows, zenflow's Jobs) and
-adds them to the manager; the reconcilers register their controllers here too, each one as a
-``needs_leader=True`` runnable fed by these informers' event handlers.
+adds them to the manager, then the JobFlow controller: a rate-limited queue of flow keys fed by
+
+  * the JobFlow informer: every add/update/delete queues the flow; when a flow starts,
+    finishes or goes away, the other flows of its concurrency group are queued too (Forbid
+    queues wait on it; Replace cancels on it);
+  * the Job informer: every event queues the owning flow at once (owner reference → key; not
+    delayed, not rate-limited), so a Job's completion reaches its flow's reconcile immediately;
+
+and its workers (``needs_leader=True``), plus the Event recorder.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from kubernetes_asyncio import client
 
+from zenflow.api.constants import JOBFLOW_KIND
+from zenflow.controller.events import EventRecorder
+from zenflow.controller.executor import Executor
+from zenflow.controller.metrics import FlowMetrics
+from zenflow.controller.observed import GROUP_INDEX, group_index
+from zenflow.controller.reconciler import JobFlowReconciler
 from zenflow.machinery.bootstrap import ZenflowInformers, build_informers
+from zenflow.machinery.controller import Controller
+from zenflow.machinery.informer import Informer, owner_key
 from zenflow.machinery.manager import Manager
+from zenflow.machinery.ratelimiting import RateLimitingQueue
+from zenflow.machinery.reconcile import ObjectKey, key_of
 from zenflow.settings import ControllerSettings
+
+JOBFLOW_CONTROLLER = "jobflow"
+
+
+@dataclass(frozen=True, slots=True)
+class JobFlowController:
+    """What ``setup_controllers`` built (tests and the benchmark read counters from it)."""
+
+    informers: ZenflowInformers
+    queue: RateLimitingQueue[ObjectKey]
+    reconciler: JobFlowReconciler
+    executor: Executor
+    recorder: EventRecorder
+    controller: Controller
+
+
+class _RecorderRunnable:
+    name = "event-recorder"
+
+    def __init__(self, recorder: EventRecorder) -> None:
+        self._recorder = recorder
+
+    async def run(self) -> None:
+        await self._recorder.run()
 
 
 def setup_controllers(
     manager: Manager, settings: ControllerSettings, api_client: client.ApiClient
-) -> ZenflowInformers:
-    """Wire informers (and, once registered below, controllers) into ``manager``."""
+) -> JobFlowController:
+    """Wire informers and the JobFlow controller into ``manager``."""
     informers = build_informers(
         api_client,
         namespace=settings.namespace,
@@ -26,6 +70,67 @@ def setup_controllers(
     )
     for informer in informers.all():
         manager.add_informer(informer)
-    # Controllers: build a RateLimitingQueue[ObjectKey] (metrics=manager.metrics.queue(name)),
-    # route informer events to it, and add Controller(...) with needs_leader=True.
-    return informers
+    queue: RateLimitingQueue[ObjectKey] = RateLimitingQueue(
+        JOBFLOW_CONTROLLER, metrics=manager.metrics.queue(JOBFLOW_CONTROLLER)
+    )
+    executor = Executor(api_client)
+    recorder = EventRecorder(lambda ns, event: executor.create_event(namespace=ns, event=event))
+    reconciler = JobFlowReconciler(
+        flows=informers.jobflows,
+        jobs=informers.jobs,
+        executor=executor,
+        recorder=recorder,
+        metrics=FlowMetrics(manager.registry),
+    )
+    route_events(flows=informers.jobflows, jobs=informers.jobs, queue=queue)
+    controller = Controller(
+        JOBFLOW_CONTROLLER,
+        queue,
+        reconciler.reconcile_safely,
+        workers=settings.workers,
+        metrics=manager.metrics,
+        on_terminal=reconciler.record_terminal,
+    )
+    manager.add_runnable(controller, needs_leader=True)
+    manager.add_runnable(_RecorderRunnable(recorder), needs_leader=True)
+    return JobFlowController(informers, queue, reconciler, executor, recorder, controller)
+
+
+def route_events(*, flows: Informer, jobs: Informer, queue: RateLimitingQueue[ObjectKey]) -> None:
+    """Informer event handlers that queue flow keys (handlers only enqueue)."""
+    flows.add_indexer(GROUP_INDEX, group_index)
+
+    def queue_peers(obj: dict[str, Any]) -> None:
+        for value in group_index(obj):
+            for peer in flows.store.index_keys(GROUP_INDEX, value):
+                queue.add(peer)
+
+    def on_flow_add(obj: dict[str, Any]) -> None:
+        queue.add(key_of(obj))
+        queue_peers(obj)
+
+    def on_flow_update(old: dict[str, Any], new: dict[str, Any]) -> None:
+        queue.add(key_of(new))
+        before = old.get("status") or {}
+        after = new.get("status") or {}
+        if (before.get("phase"), before.get("startTime")) != (
+            after.get("phase"),
+            after.get("startTime"),
+        ):
+            queue_peers(new)
+
+    def on_flow_delete(obj: dict[str, Any]) -> None:
+        queue.add(key_of(obj))
+        queue_peers(obj)
+
+    flows.add_event_handler(on_flow_add, on_flow_update, on_flow_delete)
+
+    def on_job(obj: dict[str, Any]) -> None:
+        key = owner_key(obj, JOBFLOW_KIND)
+        if key is not None:
+            queue.add(key)
+
+    def on_job_update(old: dict[str, Any], new: dict[str, Any]) -> None:
+        on_job(new)
+
+    jobs.add_event_handler(on_job, on_job_update, on_job)
