@@ -6,7 +6,9 @@ errors (no command, missing executable, missing config map, invalid annotation);
 containers run first and in order, and a failed one stops the pod; OnFailure restarts with
 restartCount and lastState; deletion SIGTERMs the process group (and its children), writes a
 final Failed status, then deletes the pod; activeDeadlineSeconds fails the pod with
-DeadlineExceeded; annotation-driven containers follow their exit code, message and duration.
+DeadlineExceeded; annotation-driven containers follow their exit code, message and duration;
+sidecars (init containers with restartPolicy Always) run beside the containers, do not decide
+the phase, and are stopped once the containers are done.
 """
 
 from __future__ import annotations
@@ -308,3 +310,46 @@ async def test_annotated_pod_stopped_during_its_duration(tmp_path: Path) -> None
         await task
     assert _terminated(api.final)["exitCode"] == 143
     assert api.deleted == []
+
+
+async def test_sidecar_runs_beside_the_containers_and_is_stopped_after(tmp_path: Path) -> None:
+    api = FakeApi()
+    seen = tmp_path / "seen"
+    sidecar_pid = tmp_path / "sidecar"
+    # The sidecar publishes its pid atomically; the main container waits for it, copies it.
+    sidecar_script = f"echo $$$$ > {sidecar_pid}.tmp; mv {sidecar_pid}.tmp {sidecar_pid}; sleep 300"
+    main_script = f"while [ ! -s {sidecar_pid} ]; do sleep 0.01; done; cat {sidecar_pid} > {seen}"
+    pod = _pod(
+        {"name": "main", "command": ["sh", "-c", main_script]},
+        init=[
+            {"name": "proxy", "restartPolicy": "Always", "command": ["sh", "-c", sidecar_script]}
+        ],
+        terminationGracePeriodSeconds=2,
+    )
+    async with asyncio.timeout(10):
+        await _worker(pod, api, tmp_path).run()
+    assert api.final["phase"] == "Succeeded"
+    sidecar = api.final["initContainerStatuses"][0]
+    assert sidecar["state"]["terminated"]["exitCode"] == 143
+    pid = int(_read(seen))
+
+    async def dead() -> bool:
+        return not _alive(pid)
+
+    await eventually(dead, what="sidecar gone", within_s=2, interval_s=0.01)
+    running = [s for s in api.statuses if "running" in s["initContainerStatuses"][0]["state"]]
+    assert running
+    assert running[0]["phase"] in ("Pending", "Running")
+
+
+async def test_annotated_pod_with_sidecar(tmp_path: Path) -> None:
+    api = FakeApi()
+    pod = _pod(
+        {"name": "main"},
+        init=[{"name": "proxy", "restartPolicy": "Always"}],
+        annotations={ANNOTATION_EXIT_CODE: "0"},
+    )
+    async with asyncio.timeout(5):
+        await _worker(pod, api, tmp_path, mode="annotations").run()
+    assert api.final["phase"] == "Succeeded"
+    assert api.final["initContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 143

@@ -2,7 +2,9 @@
 worker.
 
 The worker runs the init containers one after another, then the containers together, each as a
-local process (mode "exec") or by following the test annotations; it restarts failed containers
+local process (mode "exec") or by following the test annotations; sidecars (init containers with
+restartPolicy Always) start in their turn, run beside the rest and are stopped once the
+containers are done. It restarts failed containers
 per the pod's restartPolicy with a capped exponential backoff, stops everything when the pod is
 deleted or outlives ``activeDeadlineSeconds`` (SIGTERM, SIGKILL after the grace period), and
 publishes each change of its container records as the pod status. A pod under deletion gets its
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,9 +25,9 @@ from pathlib import Path
 from typing import Any, Final, Literal, Protocol
 
 from zenflow.envtest import nodeagent_spec as specs
-from zenflow.envtest.nodeagent_process import LocalProcess, file_size, read_head, read_tail
+from zenflow.envtest.nodeagent_exec import EnvApi, ExecPaths, collect_message, prepare, run_to_exit
+from zenflow.envtest.nodeagent_process import LocalProcess, file_size
 from zenflow.envtest.nodeagent_status import (
-    HOST_IP,
     MESSAGE_DEADLINE_EXCEEDED,
     REASON_DEADLINE_EXCEEDED,
     REASON_START_ERROR,
@@ -47,15 +48,10 @@ DEFAULT_GRACE_S: Final = 30.0
 SIGTERM_EXIT_CODE: Final = 143
 # What the kubelet reports for a container that never ran when its pod was stopped.
 UNKNOWN_EXIT_CODE: Final = 137
-_BASE_ENV_KEYS: Final = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR")
 
 
-class PodApi(Protocol):
+class PodApi(EnvApi, Protocol):
     async def delete_pod_now(self, *, namespace: str, name: str, uid: str) -> None: ...
-
-    async def config_map_data(self, *, namespace: str, name: str) -> dict[str, str] | None: ...
-
-    async def secret_data(self, *, namespace: str, name: str) -> dict[str, str] | None: ...
 
 
 @dataclass(frozen=True)
@@ -95,15 +91,19 @@ class PodWorker:
         self._restart_policy: str = spec.get("restartPolicy", "Always")
         self._init_specs: list[dict[str, Any]] = list(spec.get("initContainers") or [])
         self._main_specs: list[dict[str, Any]] = list(spec.get("containers") or [])
-        self.init = new_records(self._init_specs, waiting_reason="PodInitializing")
+        self.init = new_records(self._init_specs, waiting_reason="PodInitializing", init=True)
         self.main = new_records(
             self._main_specs,
             waiting_reason="PodInitializing" if self._init_specs else "ContainerCreating",
         )
         self.start_time = clock()
         self.stop_reason: StopReason | None = None
+        # Invariant: _stopped (the pod stops) implies _sidecars_stopped.
         self._stopped = asyncio.Event()
-        self._grace_s = DEFAULT_GRACE_S
+        self._sidecars_stopped = asyncio.Event()
+        self._started: dict[str, asyncio.Event] = {}
+        grace = spec.get("terminationGracePeriodSeconds")
+        self._grace_s = float(grace) if grace is not None else DEFAULT_GRACE_S
         self._processes: dict[str, LocalProcess] = {}
         self._log = log.bind(namespace=self.namespace, pod=self.name, uid=self.uid)
         self.pod_dir = settings.work_dir / "pods" / f"{self.namespace}_{self.name}_{self.uid}"
@@ -126,6 +126,7 @@ class PodWorker:
             self.stop_reason = reason
             self._log.info("pod_stop_requested", reason=reason, grace_s=self._grace_s)
         self._stopped.set()
+        self._sidecars_stopped.set()
 
     def kill_now(self) -> None:
         """Agent shutdown: SIGKILL every process of the pod at once."""
@@ -168,19 +169,28 @@ class PodWorker:
             return
         if plan is None:
             self.pod_dir.mkdir(parents=True, exist_ok=True)
-        for record, container in zip(self.init, self._init_specs, strict=True):
-            await self._run_container(record, container, plan)
-            if not record.succeeded:
-                break
-        if all(r.succeeded for r in self.init) and not self._stopped.is_set():
-            for record in self.main:
-                record.waiting_reason = "ContainerCreating"
-            await asyncio.gather(
-                *(
-                    self._run_container(record, container, plan)
-                    for record, container in zip(self.main, self._main_specs, strict=True)
+        sidecars: list[asyncio.Task[None]] = []
+        try:
+            for record, container in zip(self.init, self._init_specs, strict=True):
+                if record.sidecar:
+                    sidecars.append(await self._start_sidecar(record, container, plan))
+                    continue
+                await self._run_container(record, container, plan, stopped=self._stopped)
+                if not record.succeeded:
+                    break
+            if all(r.initialized for r in self.init) and not self._stopped.is_set():
+                for record in self.main:
+                    record.waiting_reason = "ContainerCreating"
+                await asyncio.gather(
+                    *(
+                        self._run_container(record, container, plan, stopped=self._stopped)
+                        for record, container in zip(self.main, self._main_specs, strict=True)
+                    )
                 )
-            )
+        finally:
+            # The containers are done (or the pod stops): the sidecars go too.
+            self._sidecars_stopped.set()
+            await asyncio.gather(*sidecars)
         if self._stopped.is_set():
             self._fail_remaining("")
         if self.stop_reason == "deadline":
@@ -190,24 +200,54 @@ class PodWorker:
         else:
             self._publish(final=True)
 
+    async def _start_sidecar(
+        self,
+        record: ContainerRecord,
+        container: Mapping[str, Any],
+        plan: specs.AnnotationPlan | None,
+    ) -> asyncio.Task[None]:
+        """Start a sidecar (restarted whatever its exit code until the containers are done);
+        return once it started, failed to start, or the pod stops."""
+        started = self._started[record.name] = asyncio.Event()
+        task = asyncio.create_task(
+            self._run_container(
+                record, container, plan, stopped=self._sidecars_stopped, sidecar=True
+            )
+        )
+        waiter = asyncio.create_task(started.wait())
+        stopper = asyncio.create_task(self._stopped.wait())
+        try:
+            await asyncio.wait({waiter, stopper, task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+            stopper.cancel()
+        return task
+
     async def _run_container(
         self,
         record: ContainerRecord,
         container: Mapping[str, Any],
         plan: specs.AnnotationPlan | None,
+        *,
+        stopped: asyncio.Event,
+        sidecar: bool = False,
     ) -> None:
-        """Run one container until it succeeds, fails for good, or the pod stops."""
-        while not self._stopped.is_set():
-            if plan is not None:
-                await self._follow_plan(record, plan)
+        """Run one container until it succeeds, fails for good, or ``stopped`` is set."""
+        while not stopped.is_set():
+            if sidecar and plan is not None:
+                await self._idle_sidecar(record, stopped)
+            elif plan is not None:
+                await self._follow_plan(record, plan, stopped)
             else:
-                await self._exec(record, container)
+                await self._exec(record, container, stopped)
             assert record.terminated is not None
             code = record.terminated.exit_code
-            restart = self._restart_policy == "Always" or (
-                self._restart_policy == "OnFailure" and code != 0
+            restart = (
+                sidecar
+                or self._restart_policy == "Always"
+                or (self._restart_policy == "OnFailure" and code != 0)
             )
-            if not restart or self._stopped.is_set():
+            if not restart or stopped.is_set():
                 return
             delay = min(
                 self._settings.restart_backoff_base_s * 2**record.restart_count,
@@ -222,17 +262,30 @@ class PodWorker:
                 exit_code=code,
                 restart_count=record.restart_count,
             )
-            if await self._sleep_or_stop(delay):
+            if await self._sleep_or_stop(delay, stopped):
                 return
 
-    async def _follow_plan(self, record: ContainerRecord, plan: specs.AnnotationPlan) -> None:
-        record.start(
-            container_id=f"zenflow://{self.uid}/{record.name}/{record.restart_count}",
-            now=self._clock(),
+    def _mark_started(self, record: ContainerRecord, *, container_id: str) -> None:
+        record.start(container_id=container_id, now=self._clock())
+        if (started := self._started.get(record.name)) is not None:
+            started.set()
+
+    async def _idle_sidecar(self, record: ContainerRecord, stopped: asyncio.Event) -> None:
+        """An annotation-driven sidecar runs nothing and lasts until it is stopped."""
+        self._mark_started(record, container_id=f"zenflow://{self.uid}/{record.name}")
+        self._publish()
+        await stopped.wait()
+        record.finish(exit_code=SIGTERM_EXIT_CODE, message="", now=self._clock())
+
+    async def _follow_plan(
+        self, record: ContainerRecord, plan: specs.AnnotationPlan, stopped: asyncio.Event
+    ) -> None:
+        self._mark_started(
+            record, container_id=f"zenflow://{self.uid}/{record.name}/{record.restart_count}"
         )
         if plan.duration_s > 0:
             self._publish()
-            if await self._sleep_or_stop(plan.duration_s):
+            if await self._sleep_or_stop(plan.duration_s, stopped):
                 record.finish(exit_code=SIGTERM_EXIT_CODE, message="", now=self._clock())
                 return
         record.finish(exit_code=plan.exit_code, message=plan.message, now=self._clock())
@@ -243,74 +296,39 @@ class PodWorker:
             mode="annotations",
         )
 
-    async def _exec(self, record: ContainerRecord, container: Mapping[str, Any]) -> None:
-        log_path = self.pod_dir / f"{record.name}.log"
-        term_path = self.pod_dir / f"{record.name}.termination-log"
-        term_path.write_bytes(b"")
+    async def _exec(
+        self, record: ContainerRecord, container: Mapping[str, Any], stopped: asyncio.Event
+    ) -> None:
+        paths = ExecPaths.for_container(pod_dir=self.pod_dir, name=record.name)
         try:
-            env = await self._container_env(container)
-            argv = specs.build_argv(container=container, env=env, termination_file=str(term_path))
+            argv, env = await prepare(api=self._api, pod=self.pod, container=container, paths=paths)
         except (specs.SpecError, KubeError) as exc:
             self._start_failed(record, f"container {record.name}: {exc}")
             return
-        full_env = {key: os.environ[key] for key in _BASE_ENV_KEYS if key in os.environ}
-        full_env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
-        full_env.update(HOME=str(self.pod_dir), HOSTNAME=self.name)
-        full_env.update(env)
-        full_env[specs.TERMINATION_LOG_ENV] = str(term_path)
         # The log accumulates every instance of the container; this one's output starts here.
-        log_offset = file_size(log_path)
+        log_offset = file_size(paths.log)
         try:
             process = await LocalProcess.start(
-                argv=argv, env=full_env, cwd=self.pod_dir, log_path=log_path
+                argv=argv, env=env, cwd=paths.cwd, log_path=paths.log
             )
         except OSError as exc:
             self._start_failed(record, f"failed to start {argv[0]!r}: {exc.strerror or exc}")
             return
         self._processes[record.name] = process
-        record.start(container_id=f"zenflow://{process.pid}", now=self._clock())
+        self._mark_started(record, container_id=f"zenflow://{process.pid}")
         self._publish()
         self._log.info("container_started", container=record.name, pid=process.pid)
-        waiter = asyncio.create_task(process.wait())
-        stopper = asyncio.create_task(self._stopped.wait())
         try:
-            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            code = await run_to_exit(
+                process=process, stopped=stopped, grace_s=lambda: self._grace_s
+            )
         finally:
-            stopper.cancel()
-        if waiter.done():
-            code = waiter.result()
-        else:
-            waiter.cancel()
-            code = await process.stop(grace_s=self._grace_s)
-        del self._processes[record.name]
-        message = specs.termination_message(
-            container=container,
-            file_text=read_head(term_path),
-            log_tail=read_tail(log_path, since=log_offset) if code != 0 else b"",
-            exit_code=code,
+            del self._processes[record.name]
+        message = collect_message(
+            container=container, paths=paths, log_offset=log_offset, exit_code=code
         )
         record.finish(exit_code=code, message=message, now=self._clock())
         self._log.info("container_finished", container=record.name, exit_code=code)
-
-    async def _container_env(self, container: Mapping[str, Any]) -> dict[str, str]:
-        sources = specs.env_sources(container)
-        config_maps: dict[str, dict[str, str]] = {}
-        secrets: dict[str, dict[str, str]] = {}
-        for name in sources.config_maps:
-            data = await self._api.config_map_data(namespace=self.namespace, name=name)
-            if data is not None:
-                config_maps[name] = data
-        for name in sources.secrets:
-            data = await self._api.secret_data(namespace=self.namespace, name=name)
-            if data is not None:
-                secrets[name] = data
-        return specs.resolve_env(
-            pod=self.pod,
-            container=container,
-            config_maps=config_maps,
-            secrets=secrets,
-            host_ip=HOST_IP,
-        )
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -356,11 +374,11 @@ class PodWorker:
         )
         self._writer.publish(status)
 
-    async def _sleep_or_stop(self, seconds: float) -> bool:
-        """Sleep; True when the pod was stopped meanwhile."""
+    async def _sleep_or_stop(self, seconds: float, stopped: asyncio.Event) -> bool:
+        """Sleep; True when ``stopped`` was set meanwhile."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopped.wait(), timeout=seconds)
-        return self._stopped.is_set()
+            await asyncio.wait_for(stopped.wait(), timeout=seconds)
+        return stopped.is_set()
 
     def _arm_deadline(self) -> asyncio.TimerHandle | None:
         seconds = self.pod.get("spec", {}).get("activeDeadlineSeconds")

@@ -70,10 +70,14 @@ class Terminated:
 @dataclass
 class ContainerRecord:
     """The runtime view of one container. Invariant: ``state == "terminated"`` iff
-    ``terminated`` is set; ``state == "running"`` implies ``started_at`` is set."""
+    ``terminated`` is set; ``state == "running"`` implies ``started_at`` is set. A ``sidecar``
+    is an init container with restartPolicy Always: it runs beside the containers and counts as
+    initialized once it has started."""
 
     name: str
     image: str
+    sidecar: bool = False
+    ever_started: bool = False
     state: StateName = "waiting"
     waiting_reason: str = "ContainerCreating"
     waiting_message: str = ""
@@ -85,6 +89,7 @@ class ContainerRecord:
 
     def start(self, *, container_id: str, now: datetime) -> None:
         self.state = "running"
+        self.ever_started = True
         self.container_id = container_id
         self.started_at = now
         self.terminated = None
@@ -115,6 +120,11 @@ class ContainerRecord:
     def succeeded(self) -> bool:
         return self.terminated is not None and self.terminated.exit_code == 0
 
+    @property
+    def initialized(self) -> bool:
+        """For an init container: whether the containers after it may start."""
+        return self.ever_started if self.sidecar else self.succeeded
+
     def to_json(self, *, init: bool) -> dict[str, Any]:
         state: dict[str, Any]
         if self.state == "running":
@@ -132,7 +142,7 @@ class ContainerRecord:
             "name": self.name,
             "image": self.image,
             "imageID": IMAGE_ID_PREFIX + self.image,
-            "ready": self.succeeded if init else self.state == "running",
+            "ready": self.succeeded if init and not self.sidecar else self.state == "running",
             "started": self.state == "running",
             "restartCount": self.restart_count,
             "state": state,
@@ -146,11 +156,14 @@ class ContainerRecord:
 
 
 def new_records(
-    containers: Sequence[Mapping[str, Any]], *, waiting_reason: str
+    containers: Sequence[Mapping[str, Any]], *, waiting_reason: str, init: bool = False
 ) -> list[ContainerRecord]:
     return [
         ContainerRecord(
-            name=c["name"], image=c.get("image") or "none", waiting_reason=waiting_reason
+            name=c["name"],
+            image=c.get("image") or "none",
+            waiting_reason=waiting_reason,
+            sidecar=init and c.get("restartPolicy") == "Always",
         )
         for c in containers
     ]
@@ -165,11 +178,15 @@ def compute_phase(
 ) -> str:
     """The pod phase, like the kubelet's getPhase. ``final`` means nothing will run or restart
     any more (the pod was stopped, or the agent gave up on it): then the pod is Succeeded when
-    every container succeeded, else Failed."""
+    every container succeeded, else Failed. Sidecars never decide the phase."""
     if final:
-        done = all(r.succeeded for r in init) and all(r.succeeded for r in main)
+        done = all(r.succeeded for r in init if not r.sidecar) and all(r.succeeded for r in main)
         return "Succeeded" if done else "Failed"
     for record in init:
+        if record.sidecar:
+            if not record.ever_started:
+                return "Pending"
+            continue
         if record.state == "terminated" and not record.succeeded and restart_policy == "Never":
             return "Failed"
         if not record.succeeded:
@@ -244,7 +261,7 @@ def build_status(
     terminal = phase in ("Succeeded", "Failed")
     existing = (pod.get("status") or {}).get("conditions") or []
     previous = {c["type"]: c for c in existing}
-    initialized = all(r.succeeded for r in init)
+    initialized = all(r.initialized for r in init)
     unready = [r.name for r in main if r.state != "running"]
     if terminal:
         ready_reason, ready_message = "PodCompleted", ""
@@ -252,7 +269,7 @@ def build_status(
         ready_reason = "ContainersNotReady"
         ready_message = f"containers with unready status: [{' '.join(unready)}]"
     if not initialized:
-        pending = [r.name for r in init if not r.succeeded]
+        pending = [r.name for r in init if not r.initialized]
         init_reason = "ContainersNotInitialized"
         init_message = f"containers with incomplete status: [{' '.join(pending)}]"
     else:
