@@ -257,3 +257,25 @@ def test_pod_level_reason_and_final_phase() -> None:
     )
     assert (status["phase"], status["reason"]) == ("Failed", "DeadlineExceeded")
     assert status["message"].startswith("Pod was active")
+
+
+def test_started_sidecar_counts_as_initialized_and_never_decides_the_phase() -> None:
+    init = new_records(
+        [{"name": "proxy", "image": "p", "restartPolicy": "Always"}],
+        waiting_reason="PodInitializing",
+        init=True,
+    )
+    main = new_records([{"name": "c", "image": "img"}], waiting_reason="PodInitializing")
+    assert init[0].sidecar
+    status = build_status(pod=_pod(), init=init, main=main, start_time=T0, now=T0)
+    assert status["phase"] == "Pending"
+    init[0].start(container_id="zenflow://5", now=T0)
+    main[0].start(container_id="zenflow://6", now=T0)
+    status = build_status(pod=_pod(), init=init, main=main, start_time=T0, now=T0)
+    assert status["phase"] == "Running"
+    assert _conditions(status)["Initialized"]["status"] == "True"
+    assert status["initContainerStatuses"][0]["ready"] is True
+    main[0].finish(exit_code=0, message="", now=T1)
+    init[0].finish(exit_code=143, message="", now=T1)
+    final = build_status(pod=_pod(), init=init, main=main, start_time=T0, now=T1, final=True)
+    assert final["phase"] == "Succeeded"
