@@ -223,6 +223,8 @@ class NodeAgent:
             finally:
                 self._workers.pop(uid, None)
                 self._finished.add(uid)
+                if worker.stop_reason == "deleted":
+                    self._deleting.add(uid)  # the worker made the final delete itself
 
         self._spawn(run_and_forget(), name=f"pod:{meta['namespace']}/{meta['name']}")
 
