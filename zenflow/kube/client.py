@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 
 from kubernetes_asyncio import client, config
@@ -19,28 +20,34 @@ async def load_configuration(
     """Resolve the connection: ``kubeconfig`` argument, else ``$KUBECONFIG``, else in-cluster,
     else ``~/.kube/config``. Raises ConfigError naming what was tried."""
     cfg = client.Configuration()
-    path = kubeconfig or os.environ.get("KUBECONFIG")
+    path = _kubeconfig_path(kubeconfig)
     try:
-        if path:
-            if not os.path.exists(path):
-                raise ConfigError(f"kubeconfig {path!r} does not exist")
+        if path is None:
+            config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
+        else:
             await config.load_kube_config(
                 config_file=path, context=context, client_configuration=cfg
             )
-        elif os.environ.get("KUBERNETES_SERVICE_HOST"):
-            config.load_incluster_config(client_configuration=cfg)
-        else:
-            default = os.path.expanduser("~/.kube/config")
-            if not os.path.exists(default):
-                raise ConfigError(
-                    "no cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a pod"
-                )
-            await config.load_kube_config(
-                config_file=default, context=context, client_configuration=cfg
-            )
     except ConfigException as exc:
-        raise ConfigError(f"invalid kubeconfig {path or '~/.kube/config'}: {exc}") from exc
+        raise ConfigError(f"invalid kubeconfig {path or '(in-cluster)'}: {exc}") from exc
     return cfg
+
+
+def _kubeconfig_path(explicit: str | None) -> str | None:
+    """The kubeconfig file to use, or None for in-cluster configuration."""
+    path = explicit or os.environ.get("KUBECONFIG")
+    if path:
+        if not os.path.exists(path):
+            raise ConfigError(f"kubeconfig {path!r} does not exist")
+        return path
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return None
+    default = os.path.expanduser("~/.kube/config")
+    if not os.path.exists(default):
+        raise ConfigError(
+            "no cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a pod"
+        )
+    return default
 
 
 def new_api_client(cfg: client.Configuration, *, pool_size: int = 64) -> client.ApiClient:
@@ -48,12 +55,6 @@ def new_api_client(cfg: client.Configuration, *, pool_size: int = 64) -> client.
 
     The caller owns it and must ``await api.close()``.
     """
-    cfg = _copy(cfg)
+    cfg = copy.copy(cfg)
     cfg.connection_pool_maxsize = pool_size
     return client.ApiClient(configuration=cfg)
-
-
-def _copy(cfg: client.Configuration) -> client.Configuration:
-    import copy
-
-    return copy.copy(cfg)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -47,7 +46,7 @@ def translate(exc: BaseException, *, what: str) -> KubeError:
         if status == 410:
             return GoneError(text, status=status, reason=reason)
         return KubeError(text, status=status, reason=reason)
-    if isinstance(exc, aiohttp.ClientError | asyncio.TimeoutError | OSError):
+    if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
         return UnreachableError(f"{what}: API server unreachable: {exc!r}")
     return KubeError(f"{what}: {exc!r}")
 
@@ -57,5 +56,5 @@ async def wrapped(what: str) -> AsyncIterator[None]:
     """Run the body, re-raising client-library errors as zenflow errors (cause chained)."""
     try:
         yield
-    except (ApiException, aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+    except (ApiException, aiohttp.ClientError, TimeoutError, OSError) as exc:
         raise translate(exc, what=what) from exc
