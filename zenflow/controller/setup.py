@@ -14,6 +14,8 @@ and its workers (``needs_leader=True``), plus the Event recorder.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +36,7 @@ from zenflow.machinery.reconcile import ObjectKey, key_of
 from zenflow.settings import ControllerSettings
 
 JOBFLOW_CONTROLLER = "jobflow"
+STOP_FLUSH_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,13 +52,24 @@ class JobFlowController:
 
 
 class _RecorderRunnable:
+    """Runs the Event recorder; ``stop`` writes what is queued (bounded), then ends it."""
+
     name = "event-recorder"
 
     def __init__(self, recorder: EventRecorder) -> None:
         self._recorder = recorder
+        self._task: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
+        self._task = asyncio.current_task()
         await self._recorder.run()
+
+    async def stop(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(STOP_FLUSH_TIMEOUT_S):
+                await self._recorder.flush()
+        if self._task is not None:
+            self._task.cancel()
 
 
 def setup_controllers(

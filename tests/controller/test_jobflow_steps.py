@@ -1,0 +1,278 @@
+"""End to end on the real control plane (items 1-4 of issue 5): step execution, readiness and
+failure, retries, time limits.
+
+Aspects: a diamond runs in dependency order with Jobs named per (flow, step, attempt), labelled
+``jobflow=<flow>`` and owned by the flow; continueOnFailure lets dependents run and the flow
+Succeeds; a failure without it fails the flow, skips dependents and lets a running sibling
+finish; failFast false lets independent branches go on; parallelism caps running steps;
+exponential retries create attempts at the configured spacing and count retryCount; the
+flow-wide backoffLimit stops retries; a step timeout fails the attempt (DeadlineExceeded); a
+flow deadline terminates running Jobs (flow Failed, DeadlineExceeded); podFailurePolicy reaches
+the Job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+import pytest
+import pytest_asyncio
+from kubernetes_asyncio import client
+
+from tests.controller.jobflow_harness import (
+    Running,
+    condition,
+    jobflow,
+    running_controller,
+    step,
+    step_status,
+)
+from zenflow.api.constants import LABEL_ATTEMPT, LABEL_JOBFLOW, LABEL_MANAGED_BY, LABEL_STEP
+
+pytestmark = pytest.mark.integration
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def zf(kube_config: client.Configuration, namespace: str) -> AsyncIterator[Running]:
+    async with running_controller(kube_config, namespace) as running:
+        yield running
+
+
+def _ts(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+async def test_diamond_runs_in_dependency_order(zf: Running) -> None:
+    flow = jobflow(
+        "diamond",
+        [
+            step("a", seconds=0.3),
+            step("b", "a", seconds=0.5),
+            step("c", "a", seconds=0.2),
+            step("d", "b", "c"),
+        ],
+    )
+    created = await zf.create(flow)
+    done = await zf.wait_phase("diamond")
+    status = done["status"]
+    assert status["phase"] == "Succeeded", status
+    assert status["progress"] == "4/4"
+    steps = {n: step_status(done, n) for n in "abcd"}
+    assert all(s["phase"] == "Succeeded" for s in steps.values())
+    # Each step started after its dependencies finished.
+    for name, deps in {"b": "a", "c": "a", "d": "bc"}.items():
+        for dep in deps:
+            assert _ts(steps[name]["startTime"]) >= _ts(steps[dep]["completionTime"])
+    jobs = {j["metadata"]["name"]: j for j in await zf.jobs("diamond")}
+    assert sorted(jobs) == ["diamond-a-1", "diamond-b-1", "diamond-c-1", "diamond-d-1"]
+    for name, job in jobs.items():
+        labels = job["metadata"]["labels"]
+        assert labels["jobflow"] == "diamond"
+        assert labels[LABEL_JOBFLOW] == "diamond"
+        assert labels[LABEL_STEP] == name.split("-")[1]
+        assert labels[LABEL_ATTEMPT] == "1"
+        assert labels[LABEL_MANAGED_BY] == "zenflow"
+        assert job["spec"]["template"]["metadata"]["labels"]["jobflow"] == "diamond"
+        (owner,) = job["metadata"]["ownerReferences"]
+        assert owner["uid"] == created["metadata"]["uid"]
+        assert owner["controller"] is True
+        assert owner["blockOwnerDeletion"] is True
+    created_at = {n: _ts(j["metadata"]["creationTimestamp"]) for n, j in jobs.items()}
+    assert created_at["diamond-a-1"] <= created_at["diamond-b-1"] <= created_at["diamond-d-1"]
+    assert created_at["diamond-c-1"] <= created_at["diamond-d-1"]
+    assert status["observedGeneration"] == created["metadata"]["generation"]
+    ready = condition(done, "Ready")
+    completed = condition(done, "Completed")
+    assert ready is not None and ready["status"] == "True"
+    assert completed is not None and completed["status"] == "True"
+
+
+async def test_continue_on_failure_lets_dependents_run(zf: Running) -> None:
+    await zf.create(
+        jobflow(
+            "cof",
+            [
+                step("flaky", exit_code=3, continueOnFailure=True),
+                step("after", "flaky"),
+            ],
+        )
+    )
+    done = await zf.wait_phase("cof")
+    assert done["status"]["phase"] == "Succeeded", done["status"]
+    assert step_status(done, "flaky")["phase"] == "Failed"
+    assert step_status(done, "after")["phase"] == "Succeeded"
+
+
+async def test_failure_fails_flow_skips_dependents_and_lets_siblings_finish(zf: Running) -> None:
+    await zf.create(
+        jobflow(
+            "ff",
+            [
+                step("root"),
+                step("bad", "root", exit_code=2),
+                step("slow", "root", seconds=2.0),
+                step("child", "bad"),
+                step("later", "slow"),
+            ],
+        )
+    )
+    done = await zf.wait_phase("ff")
+    status = done["status"]
+    assert status["phase"] == "Failed"
+    assert status["reason"] == "StepFailed"
+    assert 'step "bad" failed' in status["message"]
+    failed = condition(done, "Failed")
+    assert failed is not None and failed["status"] == "True" and failed["reason"] == "StepFailed"
+    assert step_status(done, "bad")["phase"] == "Failed"
+    child = step_status(done, "child")
+    assert (child["phase"], child["reason"]) == ("Skipped", "UpstreamFailed")
+    assert '"bad"' in child["message"]
+    # The sibling that was running went on to success; what would start after it did not.
+    assert step_status(done, "slow")["phase"] == "Succeeded"
+    later = step_status(done, "later")
+    assert (later["phase"], later["reason"]) == ("Skipped", "FailFast")
+    names = sorted(j["metadata"]["name"] for j in await zf.jobs("ff"))
+    assert names == ["ff-bad-1", "ff-root-1", "ff-slow-1"]
+
+
+async def test_fail_fast_false_lets_independent_branches_go_on(zf: Running) -> None:
+    await zf.create(
+        jobflow(
+            "nff",
+            [
+                step("bad", exit_code=1),
+                step("slow", seconds=1.0),
+                step("later", "slow"),
+                step("child", "bad"),
+            ],
+            executionPolicy={"failFast": False},
+        )
+    )
+    done = await zf.wait_phase("nff")
+    assert done["status"]["phase"] == "Failed"
+    assert step_status(done, "later")["phase"] == "Succeeded"
+    assert step_status(done, "child")["phase"] == "Skipped"
+
+
+async def test_parallelism_caps_running_steps(zf: Running) -> None:
+    await zf.create(
+        jobflow(
+            "par",
+            [step(f"s{i}", seconds=0.8) for i in range(4)],
+            executionPolicy={"parallelism": 2},
+        )
+    )
+    done = await zf.wait_phase("par")
+    assert done["status"]["phase"] == "Succeeded"
+    spans = [(_ts(st["startTime"]), _ts(st["completionTime"])) for st in done["status"]["steps"]]
+    # At no step start were more than 2 steps in flight (whole-second timestamps: compare
+    # each start against steps that finished strictly later).
+    for start, _ in spans:
+        in_flight = sum(1 for s, e in spans if s <= start < e)
+        assert in_flight <= 2, spans
+
+
+async def test_exponential_retries_are_spaced_and_counted(zf: Running) -> None:
+    await zf.create(
+        jobflow(
+            "retry",
+            [
+                step(
+                    "flaky",
+                    exit_code=1,
+                    retryPolicy={
+                        "limit": 2,
+                        "backoff": {"type": "Exponential", "duration": "2s", "factor": 2},
+                    },
+                )
+            ],
+        )
+    )
+    done = await zf.wait_phase("retry", timeout=60)
+    st = step_status(done, "flaky")
+    assert (st["phase"], st["retryCount"], st["attempt"]) == ("Failed", 2, 3)
+    assert done["status"]["retries"] == 2
+    jobs = {int(j["metadata"]["labels"][LABEL_ATTEMPT]): j for j in await zf.jobs("retry")}
+    assert sorted(jobs) == [1, 2, 3]
+
+    def failed_at(job: dict[str, object]) -> datetime:
+        conds = job["status"]["conditions"]  # type: ignore[index]
+        (cond,) = [c for c in conds if c["type"] == "Failed"]
+        return _ts(cond["lastTransitionTime"])
+
+    def created(job: dict[str, object]) -> datetime:
+        return _ts(job["metadata"]["creationTimestamp"])  # type: ignore[index]
+
+    gap1 = (created(jobs[2]) - failed_at(jobs[1])).total_seconds()
+    gap2 = (created(jobs[3]) - failed_at(jobs[2])).total_seconds()
+    # Timestamps have whole-second precision: allow ±1 s around 2 s and 4 s.
+    assert 1.0 <= gap1 <= 3.0, gap1
+    assert 3.0 <= gap2 <= 5.0, gap2
+
+
+async def test_backoff_limit_is_a_flow_wide_budget(zf: Running) -> None:
+    policy = {"limit": 3}
+    await zf.create(
+        jobflow(
+            "budget",
+            [
+                step("x", exit_code=1, retryPolicy=policy),
+                step("y", exit_code=1, retryPolicy=policy),
+            ],
+            executionPolicy={"backoffLimit": 1, "failFast": False},
+        )
+    )
+    done = await zf.wait_phase("budget")
+    assert done["status"]["phase"] == "Failed"
+    assert done["status"]["retries"] == 1
+    assert len(await zf.jobs("budget")) == 3
+    reasons = {step_status(done, n)["reason"] for n in "xy"}
+    assert "BackoffLimitExceeded" in reasons
+
+
+async def test_step_timeout_fails_the_attempt(zf: Running) -> None:
+    await zf.create(jobflow("tmo", [step("sleepy", seconds=30, timeoutSeconds=1)]))
+    done = await zf.wait_phase("tmo", timeout=45)
+    st = step_status(done, "sleepy")
+    assert (st["phase"], st["reason"]) == ("Failed", "DeadlineExceeded")
+    (job,) = await zf.jobs("tmo")
+    assert job["spec"]["activeDeadlineSeconds"] == 1
+    assert job["spec"]["backoffLimit"] == 0
+    assert done["status"]["reason"] == "StepFailed"
+
+
+async def test_flow_deadline_terminates_running_jobs(zf: Running) -> None:
+    await zf.create(
+        jobflow(
+            "dl",
+            [step("long", seconds=60), step("next", "long")],
+            executionPolicy={"activeDeadlineSeconds": 2},
+        )
+    )
+    done = await zf.wait_phase("dl", timeout=30)
+    status = done["status"]
+    assert (status["phase"], status["reason"]) == ("Failed", "DeadlineExceeded")
+    assert step_status(done, "long")["phase"] == "Failed"
+    assert step_status(done, "long")["reason"] == "DeadlineExceeded"
+    assert step_status(done, "next")["phase"] == "Skipped"
+    # The running Job was deleted (gone, or going with a deletionTimestamp).
+    for _ in range(50):
+        jobs = await zf.jobs("dl")
+        if all(j["metadata"].get("deletionTimestamp") for j in jobs):
+            break
+        await asyncio.sleep(0.1)
+    assert all(j["metadata"].get("deletionTimestamp") for j in jobs), jobs
+
+
+async def test_pod_failure_policy_is_passed_to_each_job(zf: Running) -> None:
+    policy = {"rules": [{"action": "FailJob", "onExitCodes": {"operator": "In", "values": [42]}}]}
+    await zf.create(
+        jobflow("pfp", [step("boom", exit_code=42)], executionPolicy={"podFailurePolicy": policy})
+    )
+    done = await zf.wait_phase("pfp")
+    (job,) = await zf.jobs("pfp")
+    assert job["spec"]["podFailurePolicy"]["rules"][0]["action"] == "FailJob"
+    st = step_status(done, "boom")
+    assert (st["phase"], st["reason"]) == ("Failed", "PodFailurePolicy")
