@@ -66,29 +66,35 @@ class Running:
         return obj
 
     async def patch(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        obj: dict[str, Any] = await self.custom.patch_namespaced_custom_object(
-            GROUP,
-            VERSION,
-            self.namespace,
-            JOBFLOW_PLURAL,
-            name,
-            body,
-            _content_type=MERGE_PATCH,
+        """A JSON merge patch of the flow (as ``kubectl patch --type merge``)."""
+        path = f"/apis/{GROUP}/{VERSION}/namespaces/{self.namespace}/{JOBFLOW_PLURAL}/{name}"
+        resp = await self.api.call_api(
+            path,
+            "PATCH",
+            header_params={"Accept": "application/json", "Content-Type": MERGE_PATCH},
+            body=body,
+            auth_settings=["BearerToken"],
+            _preload_content=False,
         )
-        return obj
+        try:
+            assert resp.status == 200, await resp.text()
+            doc: dict[str, Any] = json.loads(await resp.read())
+        finally:
+            resp.release()
+        return doc
 
     async def wait_for(
         self,
         name: str,
         predicate: Callable[[dict[str, Any]], bool],
         *,
-        timeout: float = 60.0,
+        within: float = 60.0,
         what: str = "condition",
     ) -> dict[str, Any]:
         """Poll the flow until ``predicate`` holds; fails with the last status."""
         last: dict[str, Any] = {}
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(within):
                 while True:
                     try:
                         last = await self.get(name)
@@ -101,16 +107,16 @@ class Running:
                     await asyncio.sleep(0.1)
         except TimeoutError:
             raise AssertionError(
-                f"flow {name}: {what} not reached in {timeout}s; last status: {last.get('status')}"
+                f"flow {name}: {what} not reached in {within}s; last status: {last.get('status')}"
             ) from None
 
     async def wait_phase(
-        self, name: str, phases: tuple[str, ...] = ("Succeeded", "Failed"), timeout: float = 60.0
+        self, name: str, phases: tuple[str, ...] = ("Succeeded", "Failed"), within: float = 60.0
     ) -> dict[str, Any]:
         return await self.wait_for(
             name,
             lambda o: (o.get("status") or {}).get("phase") in phases,
-            timeout=timeout,
+            within=within,
             what=f"phase in {phases}",
         )
 

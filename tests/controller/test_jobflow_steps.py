@@ -85,8 +85,10 @@ async def test_diamond_runs_in_dependency_order(zf: Running) -> None:
     assert status["observedGeneration"] == created["metadata"]["generation"]
     ready = condition(done, "Ready")
     completed = condition(done, "Completed")
-    assert ready is not None and ready["status"] == "True"
-    assert completed is not None and completed["status"] == "True"
+    assert ready is not None
+    assert ready["status"] == "True"
+    assert completed is not None
+    assert completed["status"] == "True"
 
 
 async def test_continue_on_failure_lets_dependents_run(zf: Running) -> None:
@@ -124,7 +126,9 @@ async def test_failure_fails_flow_skips_dependents_and_lets_siblings_finish(zf: 
     assert status["reason"] == "StepFailed"
     assert 'step "bad" failed' in status["message"]
     failed = condition(done, "Failed")
-    assert failed is not None and failed["status"] == "True" and failed["reason"] == "StepFailed"
+    assert failed is not None
+    assert failed["status"] == "True"
+    assert failed["reason"] == "StepFailed"
     assert step_status(done, "bad")["phase"] == "Failed"
     child = step_status(done, "child")
     assert (child["phase"], child["reason"]) == ("Skipped", "UpstreamFailed")
@@ -190,7 +194,7 @@ async def test_exponential_retries_are_spaced_and_counted(zf: Running) -> None:
             ],
         )
     )
-    done = await zf.wait_phase("retry", timeout=60)
+    done = await zf.wait_phase("retry", within=60)
     st = step_status(done, "flaky")
     assert (st["phase"], st["retryCount"], st["attempt"]) == ("Failed", 2, 3)
     assert done["status"]["retries"] == 2
@@ -234,7 +238,7 @@ async def test_backoff_limit_is_a_flow_wide_budget(zf: Running) -> None:
 
 async def test_step_timeout_fails_the_attempt(zf: Running) -> None:
     await zf.create(jobflow("tmo", [step("sleepy", seconds=30, timeoutSeconds=1)]))
-    done = await zf.wait_phase("tmo", timeout=45)
+    done = await zf.wait_phase("tmo", within=45)
     st = step_status(done, "sleepy")
     assert (st["phase"], st["reason"]) == ("Failed", "DeadlineExceeded")
     (job,) = await zf.jobs("tmo")
@@ -251,7 +255,7 @@ async def test_flow_deadline_terminates_running_jobs(zf: Running) -> None:
             executionPolicy={"activeDeadlineSeconds": 2},
         )
     )
-    done = await zf.wait_phase("dl", timeout=30)
+    done = await zf.wait_phase("dl", within=30)
     status = done["status"]
     assert (status["phase"], status["reason"]) == ("Failed", "DeadlineExceeded")
     assert step_status(done, "long")["phase"] == "Failed"
