@@ -117,11 +117,11 @@ def test_examples_are_valid(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_table_covers_every_broken_flow() -> None:
     assert sorted(p.name[:-5] for p in INVALID.glob("*.yaml")) == sorted(
-        case.values[0] for case in TABLE
+        str(case.values[0]) for case in TABLE
     )
 
 
-@pytest.mark.parametrize(("name", "expected"), TABLE, ids=[c.values[0] for c in TABLE])
+@pytest.mark.parametrize(("name", "expected"), TABLE, ids=[str(c.values[0]) for c in TABLE])
 def test_broken_flows_exit_1_with_the_expected_message(
     name: str, expected: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
