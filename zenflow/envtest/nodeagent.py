@@ -320,6 +320,10 @@ async def serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     cfg = await load_configuration(args.kubeconfig)
     api_client = new_api_client(cfg)
+    # kubernetes-asyncio's aiohttp session trusts the environment: every request then looks up
+    # ~/.netrc and proxy variables in a worker thread. The agent talks to a loopback apiserver
+    # only, so it skips that per-request cost.
+    api_client.rest_client.pool_manager._trust_env = False
     try:
         agent = NodeAgent(
             api=AgentApi(api_client),
