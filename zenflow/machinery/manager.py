@@ -182,6 +182,7 @@ class Manager:
             lost = leading.done() and not leading.cancelled() and leading.exception() is None
             if lost:
                 await self._cancel(self._leader_tasks)
+                log.info("leader_runnables_stopped", reason="leadership_lost")
             else:
                 await self._stop_leader_work()
                 await self._cancel([leading])
@@ -219,6 +220,7 @@ class Manager:
         except TimeoutError:
             log.warning("leader_runnables_drain_timeout", timeout_s=self.shutdown_timeout)
         await self._cancel(self._leader_tasks)
+        log.info("leader_runnables_stopped", reason="shutdown")
 
     async def _cancel(self, tasks: list[asyncio.Task[None]]) -> None:
         for t in tasks:
