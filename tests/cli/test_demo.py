@@ -1,0 +1,227 @@
+"""``zenflow demo`` (zenflow.cli.demo, zenflow.demo):
+
+Unit: the live view writes one stamped line per transition when not on a terminal and redraws
+the table in place on one; the controller command line is accepted by ``zenflow controller``'s
+own parser; the flow file is found or the error names it; the kubectl hints.
+
+Integration (real binaries, run as a subprocess with stdout not a TTY): the demo runs the example
+flow to completion, exits 0 and prints a summary saying Succeeded, leaving no process behind; a
+run interrupted by SIGINT mid-flow exits 130 and every process it started (controller, node
+agent and its pods, kube-controller-manager, kube-apiserver, etcd) is gone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from zenflow.cli import demo as demo_cli
+from zenflow.cli.flowview import snapshot
+from zenflow.demo.live import LiveView
+from zenflow.demo.runner import DemoError, controller_argv, load_flow
+from zenflow.settings import add_settings_arguments, settings_from_args
+
+T0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
+FLOW = {
+    "metadata": {"name": "demo", "namespace": "default"},
+    "spec": {"steps": [{"name": "a"}, {"name": "b", "dependencies": ["a"]}]},
+}
+
+
+def with_status(**steps: str) -> dict[str, object]:
+    return {
+        **FLOW,
+        "status": {
+            "phase": "Running",
+            "steps": [{"name": n, "phase": p, "attempt": 1} for n, p in steps.items()],
+        },
+    }
+
+
+class FakeTTY(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_live_view_prints_transitions_when_not_a_terminal() -> None:
+    out = io.StringIO()
+    view = LiveView(out, started=T0)
+    assert not view.tty
+    view.update(snapshot(FLOW), now=T0)
+    view.update(snapshot(with_status(a="Running")), now=T0 + timedelta(seconds=1.5))
+    view.update(snapshot(with_status(a="Running")), now=T0 + timedelta(seconds=2))
+    assert out.getvalue().splitlines() == [
+        "[   0.0s] flow demo: - -> Pending (0/2)",
+        "[   1.5s] step a: Pending -> Running (attempt 1)",
+        "[   1.5s] flow demo: Pending -> Running (0/2)",
+    ]
+
+
+def test_live_view_redraws_in_place_on_a_terminal() -> None:
+    out = FakeTTY()
+    view = LiveView(out, started=T0)
+    assert view.tty
+    view.update(snapshot(FLOW), now=T0)
+    first = out.getvalue()
+    assert "\x1b[" in first
+    assert "\x1b[4F" not in first  # nothing to erase yet
+    view.update(snapshot(with_status(a="Succeeded")), now=T0)
+    second = out.getvalue()[len(first) :]
+    assert second.startswith("\x1b[4F\x1b[J")  # header + column titles + 2 steps
+    view.note("hello")
+    assert out.getvalue().endswith("\x1b[4F\x1b[Jhello\n")
+
+
+def test_controller_command_line_is_valid_for_zenflow_controller(tmp_path: Path) -> None:
+    argv = controller_argv(tmp_path / "kubeconfig")
+    assert argv[:4] == [sys.executable, "-m", "zenflow", "controller"]
+    parser = argparse.ArgumentParser()
+    add_settings_arguments(parser)
+    settings = settings_from_args(parser.parse_args(argv[4:]), env={})
+    assert settings.kubeconfig == str(tmp_path / "kubeconfig")
+    assert not settings.leader_election
+    assert settings.http_port == 0
+
+
+def test_load_flow(tmp_path: Path) -> None:
+    assert load_flow(Path(demo_cli._default("examples/demo.yaml")))["kind"] == "JobFlow"
+    empty = tmp_path / "x.yaml"
+    empty.write_text("kind: ConfigMap\n")
+    with pytest.raises(DemoError, match="holds no JobFlow"):
+        load_flow(empty)
+    with pytest.raises(DemoError, match="cannot read the flow"):
+        load_flow(tmp_path / "missing.yaml")
+
+
+# -- integration --------------------------------------------------------------------------------
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live descendant of ``pid`` (children in new sessions included), from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+class DemoProcess:
+    """``zenflow demo`` as a subprocess whose output and descendants are collected."""
+
+    def __init__(self) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "zenflow", "demo", "--timeout", "240"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=Path(demo_cli.__file__).resolve().parents[2],
+        )
+        self.lines: list[str] = []
+        self.seen: set[int] = set()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def sample(self) -> None:
+        self.seen |= descendants(self.proc.pid)
+
+    def wait_for(self, text: str, *, within: float) -> None:
+        deadline = time.monotonic() + within
+        while not any(text in line for line in self.lines):
+            assert self.proc.poll() is None, "\n".join(self.lines)
+            assert time.monotonic() < deadline, f"no {text!r} in:\n" + "\n".join(self.lines)
+            self.sample()
+            time.sleep(0.2)
+
+    def finish(self, *, within: float) -> int:
+        deadline = time.monotonic() + within
+        while self.proc.poll() is None:
+            assert time.monotonic() < deadline, "\n".join(self.lines)
+            self.sample()
+            time.sleep(0.2)
+        self.close()
+        return self.proc.returncode
+
+    def close(self) -> None:
+        """Kill the demo if a failed assertion left it running; close the pipe."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(timeout=10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+    def leftovers(self) -> list[int]:
+        time.sleep(0.5)
+        return sorted(pid for pid in self.seen if alive(pid))
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(300)
+def test_demo_runs_the_flow_to_success_and_leaves_nothing() -> None:
+    demo = DemoProcess()
+    try:
+        demo.wait_for("flow demo: Pending -> Running", within=120)
+        code = demo.finish(within=240)
+    finally:
+        demo.close()
+    output = "\n".join(demo.lines)
+    assert code == 0, output
+    assert "JobFlow default/demo Succeeded" in output
+    assert "fetch-orders    Succeeded" in output
+    assert "2 attempts" in output
+    assert "kubectl get jobs -l jobflow=demo" in output
+    assert len(demo.seen) >= 5  # etcd, apiserver, controller manager, node agent, controller
+    assert demo.leftovers() == []
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(300)
+def test_sigint_mid_flow_stops_everything() -> None:
+    demo = DemoProcess()
+    try:
+        demo.wait_for("step fetch-users: Pending -> Running", within=120)
+        demo.sample()
+        demo.proc.send_signal(signal.SIGINT)
+        code = demo.finish(within=60)
+    finally:
+        demo.close()
+    output = "\n".join(demo.lines)
+    assert code == 130, output
+    assert "SIGINT, stopping everything" in output
+    assert "controller and control plane stopped" in output
+    assert demo.leftovers() == []
