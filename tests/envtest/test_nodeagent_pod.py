@@ -155,7 +155,9 @@ async def test_invalid_annotation_fails_the_pod(tmp_path: Path) -> None:
     pod = _pod({"name": "c", "command": ["true"]}, annotations={ANNOTATION_EXIT_CODE: "x"})
     await _worker(pod, api, tmp_path).run()
     assert api.final["phase"] == "Failed"
-    assert "not an integer" in _terminated(api.final)["message"]
+    terminated = _terminated(api.final)
+    assert (terminated["exitCode"], terminated["reason"]) == (128, "StartError")
+    assert "not an integer" in terminated["message"]
 
 
 async def test_config_map_env(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from zenflow.envtest.nodeagent_process import LocalProcess, file_size
 from zenflow.envtest.nodeagent_status import (
     MESSAGE_DEADLINE_EXCEEDED,
     REASON_DEADLINE_EXCEEDED,
+    REASON_ERROR,
     REASON_START_ERROR,
     START_ERROR_EXIT_CODE,
     ContainerRecord,
@@ -141,7 +142,7 @@ class PodWorker:
             await self._lifecycle()
         except Exception as exc:  # one bad pod must not take the agent down
             self._log.exception("pod_worker_failed")
-            self._fail_remaining(f"node agent error: {exc}")
+            self._fail_remaining(f"node agent error: {exc}", reason=REASON_ERROR)
             self._publish(final=True)
         finally:
             if deadline is not None:
@@ -164,7 +165,9 @@ class PodWorker:
         try:
             plan = specs.annotation_plan(self.pod, mode=self._settings.mode)
         except specs.SpecError as exc:
-            self._fail_remaining(str(exc), reason=REASON_START_ERROR)
+            self._fail_remaining(
+                str(exc), reason=REASON_START_ERROR, exit_code=START_ERROR_EXIT_CODE
+            )
             self._publish(final=True)
             return
         if plan is None:
@@ -342,9 +345,11 @@ class PodWorker:
             reason=REASON_START_ERROR,
         )
 
-    def _fail_remaining(self, message: str, *, reason: str = "") -> None:
-        """Terminate every record that is not terminated: never-started ones as the kubelet
-        reports them (137, ContainerStatusUnknown) unless a reason is given."""
+    def _fail_remaining(
+        self, message: str, *, reason: str = "", exit_code: int | None = None
+    ) -> None:
+        """Terminate every record that is not terminated: by default never-started ones as the
+        kubelet reports them (137, ContainerStatusUnknown), running ones as SIGTERMed (143)."""
         for record in [*self.init, *self.main]:
             if record.state == "terminated":
                 continue
@@ -354,8 +359,9 @@ class PodWorker:
                 record.last_terminated = None
                 record.restart_count -= 1
                 continue
+            default_code = UNKNOWN_EXIT_CODE if record.state == "waiting" else SIGTERM_EXIT_CODE
             record.finish(
-                exit_code=UNKNOWN_EXIT_CODE if record.state == "waiting" else SIGTERM_EXIT_CODE,
+                exit_code=default_code if exit_code is None else exit_code,
                 message=message or "The container could not be located when the pod was terminated",
                 now=self._clock(),
                 reason=reason or "ContainerStatusUnknown",
