@@ -22,6 +22,7 @@ from typing import Any
 from kubernetes_asyncio import client
 
 from zenflow.api.constants import JOBFLOW_KIND
+from zenflow.controller.cron import setup_cron_controller
 from zenflow.controller.events import EventRecorder
 from zenflow.controller.executor import Executor
 from zenflow.controller.metrics import FlowMetrics
@@ -107,6 +108,8 @@ def setup_controllers(
     )
     manager.add_runnable(controller, needs_leader=True)
     manager.add_runnable(_RecorderRunnable(recorder), needs_leader=True)
+    # CronJobFlows (zenflow.controller.cron): their own queue and controller on the same caches.
+    setup_cron_controller(manager, informers, api_client)
     return JobFlowController(informers, queue, reconciler, executor, recorder, controller)
 
 
