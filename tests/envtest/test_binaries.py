@@ -137,7 +137,7 @@ def test_missing_go_says_what_to_install(tmp_path: Path) -> None:
     with pytest.raises(BinariesError) as info:
         ensure_binaries(env={"PATH": str(tmp_path)}, cache_dir=tmp_path / "cache", progress=None)
     message = str(info.value)
-    assert "no `go` is on PATH" in message
+    assert "no `go` is on PATH" in message  # (plus a hint when /usr/local/go/bin has one)
     assert "apt-get install golang-go" in message
     assert "KUBEBUILDER_ASSETS" in message
 

@@ -48,6 +48,10 @@ _NO_GO_HINT: Final = (
     "kube-controller-manager"
 )
 
+# Where the official Go tarball (and this project's machine image) installs Go; named in the
+# error when `go` is not on PATH.
+_IMAGE_GO: Final = "/usr/local/go/bin/go"
+
 Progress = Callable[[str], None]
 
 
@@ -90,9 +94,12 @@ def ensure_binaries(
     assets = env.get(ASSETS_ENV, "")
     if assets:
         found = _from_assets(Path(assets))
-        kubectl = found.get("kubectl") or _ensure_cached(cache, ("kubectl",), env, say)["kubectl"]
+        kubectl = (
+            found.get("kubectl")
+            or _ensure_cached(cache=cache, names=("kubectl",), env=env, say=say)["kubectl"]
+        )
         return _binaries(Path(assets), {**found, "kubectl": kubectl})
-    paths = _ensure_cached(cache, ALL, env, say)
+    paths = _ensure_cached(cache=cache, names=ALL, env=env, say=say)
     return _binaries(cache / "bin", paths)
 
 
@@ -126,15 +133,15 @@ def _from_assets(assets: Path) -> dict[str, Path]:
 
 
 def _ensure_cached(
-    cache: Path, names: tuple[str, ...], env: dict[str, str], say: Progress
+    *, cache: Path, names: tuple[str, ...], env: dict[str, str], say: Progress
 ) -> dict[str, Path]:
     bin_dir = cache / "bin"
     paths = {name: bin_dir / name for name in names}
     if all(_executable(path) for path in paths.values()):
         return paths
-    go = _find_go(env)
+    go = _find_go(env=env)
     cache.mkdir(parents=True, exist_ok=True)
-    with _build_lock(cache, say):
+    with _build_lock(cache=cache, say=say):
         missing = [name for name in names if not _executable(paths[name])]
         if missing:
             _GoBuild(go=go, cache=cache, env=env, say=say).build(missing)
@@ -142,7 +149,7 @@ def _ensure_cached(
 
 
 @contextmanager
-def _build_lock(cache: Path, say: Progress) -> Iterator[None]:
+def _build_lock(*, cache: Path, say: Progress) -> Iterator[None]:
     with open(cache / ".build.lock", "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -155,12 +162,17 @@ def _build_lock(cache: Path, say: Progress) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _find_go(env: Mapping[str, str]) -> str:
+def _find_go(*, env: Mapping[str, str]) -> str:
     go = shutil.which("go", path=env.get("PATH", os.defpath))
     hint = _NO_GO_HINT.format(min=".".join(map(str, MIN_GO)))
     if go is None:
+        found = (
+            f" ({_IMAGE_GO} exists: add {Path(_IMAGE_GO).parent} to PATH)"
+            if _executable(Path(_IMAGE_GO))
+            else ""
+        )
         raise BinariesError(
-            f"the Kubernetes binaries are not built yet and no `go` is on PATH: {hint}"
+            f"the Kubernetes binaries are not built yet and no `go` is on PATH{found}: {hint}"
         )
     out = subprocess.run(
         [go, "version"], capture_output=True, text=True, env=dict(env), check=False
