@@ -6,12 +6,15 @@ plane (with its node agent executing pods as local processes; pods annotated per
 each test gets its own namespace. The CRDs in the repository's ``crds/`` directory are applied
 when it holds YAML files. Only tests that request these fixtures start a control plane, and such
 tests are marked ``integration`` automatically, so ``pytest -m "not integration"`` never starts
-one. Missing binaries fail the requesting tests with the error saying what to install or set.
+one. The binaries are ensured (built if need be) once collection is done and before any
+integration test runs; if they cannot be had, tests using ``control_plane`` fail with the error
+saying what to install or set.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -20,11 +23,13 @@ import pytest
 import pytest_asyncio
 from kubernetes_asyncio import client
 
+from zenflow.envtest.binaries import BinariesError, ensure_binaries
 from zenflow.envtest.controlplane import ControlPlane
 from zenflow.kube.client import new_api_client
 
 _FIXTURES = frozenset({"control_plane", "kube_config", "api_client", "namespace"})
 _NAMESPACE_READY_TIMEOUT_S = 30.0
+_BINARIES_ERROR = pytest.StashKey[BinariesError]()
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -35,9 +40,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Build the binaries (minutes, once per machine) before any integration test runs, so the
+    build is not counted against a test's timeout; a failure is raised by ``control_plane``."""
+    if not any(item.get_closest_marker("integration") for item in session.items):
+        return
+    capture = session.config.pluginmanager.getplugin("capturemanager")
+    try:
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            ensure_binaries()
+    except BinariesError as exc:
+        session.config.stash[_BINARIES_ERROR] = exc
+
+
 @pytest.fixture(scope="session")
 def control_plane(pytestconfig: pytest.Config) -> Iterator[ControlPlane]:
     """The session's control plane: etcd, kube-apiserver, kube-controller-manager, node agent."""
+    error = pytestconfig.stash.get(_BINARIES_ERROR, None)
+    if error is not None:
+        raise error
     plane = ControlPlane(node_agent=True, node_agent_mode="exec")
     plane.start()
     try:
