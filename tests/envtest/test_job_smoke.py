@@ -10,7 +10,9 @@ $ZENFLOW_TERMINATION_LOG) reaches the pod status; the pod's env (value, fieldRef
 reaches the process; annotation-driven pods end with the given exit code and message; deleting a
 pod SIGTERMs its process and the pod disappears; restartPolicy OnFailure restarts the container
 (restartCount, lastState) until it succeeds; a Job's activeDeadlineSeconds terminates its running
-pod and fails the Job with DeadlineExceeded; a pod's own activeDeadlineSeconds fails the pod.
+pod and fails the Job with DeadlineExceeded; a pod's own activeDeadlineSeconds fails the pod;
+init containers run first and a sidecar is stopped when the Job's container is done; an
+OnFailure Job exhausting its backoffLimit fails and its pod is stopped and deleted.
 """
 
 from __future__ import annotations
@@ -289,3 +291,44 @@ async def test_pod_active_deadline_fails_the_pod(
     found: Obj = await eventually(failed, what="pod Failed")
     assert found["status"]["reason"] == "DeadlineExceeded"
     assert _terminated(found)["exitCode"] == 143
+
+
+async def test_init_containers_and_a_sidecar_in_a_job(
+    api_client: client.ApiClient, namespace: str, tmp_path: Path
+) -> None:
+    order = tmp_path / "order"
+    job = job_manifest("init", ["sh", "-c", f"echo main >> {order}"], grace_s=2)
+    job["spec"]["template"]["spec"]["initContainers"] = [
+        {"name": "setup", "image": "busybox", "command": ["sh", "-c", f"echo setup >> {order}"]},
+        {
+            "name": "proxy",
+            "image": "busybox",
+            "restartPolicy": "Always",
+            "command": ["sleep", "300"],
+        },
+    ]
+    await create_job(api_client, namespace, job)
+    await _job_condition(api_client, namespace, "init", "Complete")
+    assert order.read_text() == "setup\nmain\n"
+    pod = await _only_pod(api_client, namespace, "init")
+    setup, proxy = pod["status"]["initContainerStatuses"]
+    assert setup["state"]["terminated"]["exitCode"] == 0
+    assert "terminated" in proxy["state"]
+    assert pod["status"]["phase"] == "Succeeded"
+
+
+async def test_on_failure_exhausting_the_backoff_limit_fails_the_job(
+    api_client: client.ApiClient, namespace: str
+) -> None:
+    job = job_manifest(
+        "crashy", ["sh", "-c", "exit 2"], backoff_limit=1, restart_policy="OnFailure"
+    )
+    await create_job(api_client, namespace, job)
+    failed = await _job_condition(api_client, namespace, "crashy", "Failed")
+    assert failed["reason"] == "BackoffLimitExceeded"
+
+    async def pods_gone() -> bool:
+        # The Job controller deletes the still-active pod; the agent stops it and deletes it.
+        return not await job_pods(api_client, namespace, "crashy")
+
+    await eventually(pods_gone, what="the failed job's pod deleted")
