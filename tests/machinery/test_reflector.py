@@ -241,3 +241,10 @@ def test_backoff_doubles_to_cap_with_jitter_and_resets_after_healthy_spell() -> 
     assert len({round(w / base, 6) for w, base in zip(waits, bases, strict=True)}) > 1  # jitter
     clock.advance(121.0)
     assert 0.8 <= b.next() <= 1.6
+
+
+async def test_list_items_without_identity_are_dropped_not_fatal() -> None:
+    lw = _lw([([obj("a", "5"), {"metadata": {}}, {"kind": "x"}], "10")], [])
+    async with Harness(lw) as h:
+        assert h.sink.calls == [("replace", ["a"])]
+        assert len(lw.watch_calls) == 1

@@ -86,7 +86,12 @@ class Reflector:
                 continue
             self.lists += 1
             self.resource_version = rv
-            self._sink.replace(items, rv)
+            well_formed = [i for i in items if _has_identity(i)]
+            if len(well_formed) != len(items):
+                self._log.warning(
+                    "informer_list_items_dropped", count=len(items) - len(well_formed)
+                )
+            self._sink.replace(well_formed, rv)
             self._log.debug("informer_listed", items=len(items), resource_version=rv)
             await self._watch_until_gone()
 
@@ -140,6 +145,14 @@ class Reflector:
             error=repr(exc) if exc is not None else None,
             resource_version=self.resource_version,
         )
+
+
+def _has_identity(obj: dict[str, Any]) -> bool:
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        return False
+    name, namespace = meta.get("name"), meta.get("namespace", "")
+    return isinstance(name, str) and bool(name) and isinstance(namespace, str)
 
 
 def _reason(exc: BaseException) -> str:
