@@ -10,3 +10,69 @@ Layers, each building on the last (see /shared/CONTROLLER_SEMANTICS.md):
 - ``leaderelection``: a coordination.k8s.io Lease lock.
 - ``controller``/``manager``/``http``: workers, runnables, probes and metrics endpoints.
 """
+
+from zenflow.machinery.clock import Clock, FakeClock, RealClock
+from zenflow.machinery.controller import Controller
+from zenflow.machinery.delaying import DelayingQueue
+from zenflow.machinery.informer import OWNER_INDEX, Informer, owner_indexer, owner_key
+from zenflow.machinery.leaderelection import LeaderElector, LeaseStore, default_identity
+from zenflow.machinery.listwatch import ListerWatcher
+from zenflow.machinery.manager import LeadershipLostError, Manager, Runnable
+from zenflow.machinery.metrics import MachineryMetrics, machinery_metrics
+from zenflow.machinery.queue import WorkQueue
+from zenflow.machinery.ratelimit import (
+    BucketRateLimiter,
+    ItemExponentialFailureRateLimiter,
+    MaxOfRateLimiter,
+    RateLimiter,
+    default_controller_rate_limiter,
+)
+from zenflow.machinery.ratelimiting import RateLimitingQueue
+from zenflow.machinery.reconcile import (
+    ObjectKey,
+    Outcome,
+    Result,
+    TerminalError,
+    handle_result,
+    key_of,
+    make_key,
+    split_key,
+)
+from zenflow.machinery.store import Store
+
+__all__ = [
+    "OWNER_INDEX",
+    "BucketRateLimiter",
+    "Clock",
+    "Controller",
+    "DelayingQueue",
+    "FakeClock",
+    "Informer",
+    "ItemExponentialFailureRateLimiter",
+    "LeaderElector",
+    "LeadershipLostError",
+    "LeaseStore",
+    "ListerWatcher",
+    "MachineryMetrics",
+    "Manager",
+    "MaxOfRateLimiter",
+    "ObjectKey",
+    "Outcome",
+    "RateLimiter",
+    "RateLimitingQueue",
+    "RealClock",
+    "Result",
+    "Runnable",
+    "Store",
+    "TerminalError",
+    "WorkQueue",
+    "default_controller_rate_limiter",
+    "default_identity",
+    "handle_result",
+    "key_of",
+    "machinery_metrics",
+    "make_key",
+    "owner_indexer",
+    "owner_key",
+    "split_key",
+]
