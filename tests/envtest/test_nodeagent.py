@@ -5,7 +5,8 @@ Aspects: unscheduled pods of the default scheduler are bound once and started wi
 for the watch; pods of other schedulers, other nodes, or already bound elsewhere are left
 alone; a pod is run at most once, even when events repeat after it finished; finished pods
 under deletion get the final delete; a pod found running after an agent restart is marked
-failed (its processes are gone); a relist stops workers of pods that vanished; the CLI defaults.
+failed (its processes are gone); binding is retried while the server is unavailable but not
+when refused; a relist stops workers of pods that vanished; the CLI defaults.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from zenflow.envtest.nodeagent import DEFAULT_NODE_NAME, LOST_MESSAGE, NodeAgent
 from zenflow.envtest.nodeagent_kube import AgentApi
 from zenflow.envtest.nodeagent_pod import WorkerSettings
 from zenflow.envtest.nodeagent_spec import ANNOTATION_DURATION_SECONDS, ANNOTATION_EXIT_CODE
+from zenflow.errors import KubeError, UnreachableError
 
 NODE = "zenflow-local"
 
@@ -26,10 +28,13 @@ NODE = "zenflow-local"
 class FakeAgentApi:
     def __init__(self) -> None:
         self.bound: list[str] = []
+        self.bind_failures: list[KubeError] = []
         self.statuses: dict[str, list[dict[str, Any]]] = {}
         self.deleted: list[str] = []
 
     async def bind_pod(self, *, namespace: str, name: str, uid: str, node: str) -> None:
+        if self.bind_failures:
+            raise self.bind_failures.pop(0)
         self.bound.append(name)
 
     async def patch_pod_status(
@@ -150,6 +155,39 @@ async def test_deleted_event_stops_the_worker(tmp_path: Path) -> None:
     agent.handle("DELETED", _pod("long", node=NODE, annotations=annotations))
     await _settle(api, "long", "Failed")
     assert api.deleted == []
+
+
+async def test_relist_stops_workers_of_vanished_pods_and_handles_the_rest(tmp_path: Path) -> None:
+    api = FakeAgentApi()
+    agent = _agent(api, tmp_path)
+    annotations = {ANNOTATION_EXIT_CODE: "0", ANNOTATION_DURATION_SECONDS: "300"}
+    agent.handle("ADDED", _pod("vanished", node=NODE, annotations=annotations))
+    await _settle(api, "vanished", "Running")
+    agent.resync([_pod("new")])
+    await _settle(api, "vanished", "Failed")
+    await _settle(api, "new", "Succeeded")
+    assert api.bound == ["new"]
+
+
+async def test_binding_is_retried_while_the_server_is_unavailable(tmp_path: Path) -> None:
+    api = FakeAgentApi()
+    api.bind_failures = [UnreachableError("down"), KubeError("overloaded", status=429)]
+    agent = _agent(api, tmp_path)
+    agent.handle("ADDED", _pod("a"))
+    await _settle(api, "a", "Succeeded")
+    assert api.bound == ["a"]
+
+
+async def test_refused_binding_is_not_retried(tmp_path: Path) -> None:
+    api = FakeAgentApi()
+    api.bind_failures = [KubeError("forbidden", status=403)]
+    agent = _agent(api, tmp_path)
+    agent.handle("ADDED", _pod("a"))
+    await asyncio.sleep(0.3)
+    agent.handle("MODIFIED", _pod("a"))
+    await asyncio.sleep(0.05)
+    assert api.bound == []
+    assert api.statuses == {}
 
 
 def test_cli_defaults() -> None:

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from zenflow.envtest.nodeagent_kube import AgentApi
+from zenflow.envtest.nodeagent_kube import AgentApi, retryable
 from zenflow.envtest.nodeagent_node import NodeHeartbeat
 from zenflow.envtest.nodeagent_pod import Mode, PodWorker, WorkerSettings
 from zenflow.envtest.nodeagent_spec import (
@@ -61,7 +61,6 @@ DEFAULT_SCHEDULERS: Final = ("", "default-scheduler")
 TERMINAL_PHASES: Final = ("Succeeded", "Failed")
 RETRY_BASE_S: Final = 0.1
 RETRY_MAX_S: Final = 5.0
-BIND_ATTEMPTS: Final = 5
 LOST_MESSAGE: Final = "the node agent restarted while the pod was running; its processes are gone"
 
 
@@ -128,7 +127,7 @@ class NodeAgent:
             try:
                 if resource_version is None:
                     pods, resource_version = await self._api.list_pods()
-                    self._resync(pods)
+                    self.resync(pods)
                 async with contextlib.aclosing(
                     self._api.watch_pods(resource_version=resource_version)
                 ) as events:
@@ -147,7 +146,7 @@ class NodeAgent:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_S)
 
-    def _resync(self, pods: list[dict[str, Any]]) -> None:
+    def resync(self, pods: list[dict[str, Any]]) -> None:
         """A fresh list: pods that vanished unseen are gone; every listed pod is re-handled."""
         listed = {pod["metadata"]["uid"] for pod in pods}
         for uid, worker in list(self._workers.items()):
@@ -237,7 +236,8 @@ class NodeAgent:
         meta = pod["metadata"]
         namespace, name, uid = meta["namespace"], meta["name"], meta["uid"]
         delay = RETRY_BASE_S
-        for attempt in range(1, BIND_ATTEMPTS + 1):
+        # Retried until bound, refused for good, or the pod is deleted (DELETED clears _binding).
+        while uid in self._binding:
             try:
                 await self._api.bind_pod(namespace=namespace, name=name, uid=uid, node=self._node)
             except (ConflictError, NotFoundError) as exc:
@@ -245,13 +245,10 @@ class NodeAgent:
                 log.info("pod_bind_skipped", namespace=namespace, pod=name, error=str(exc))
                 return
             except KubeError as exc:
-                log.warning(
-                    "pod_bind_failed",
-                    namespace=namespace,
-                    pod=name,
-                    error=str(exc),
-                    attempt=attempt,
-                )
+                if not retryable(exc):
+                    log.error("pod_bind_refused", namespace=namespace, pod=name, error=str(exc))
+                    return
+                log.warning("pod_bind_failed", namespace=namespace, pod=name, error=str(exc))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_S)
                 continue
@@ -261,7 +258,6 @@ class NodeAgent:
             if uid not in self._workers and uid not in self._finished:
                 self._start_worker(bound)
             return
-        self._binding.discard(uid)
 
     async def _delete_finished(self, pod: dict[str, Any]) -> None:
         meta = pod["metadata"]

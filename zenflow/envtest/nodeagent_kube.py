@@ -18,7 +18,13 @@ import aiohttp
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from zenflow.errors import AlreadyExistsError, GoneError, KubeError, NotFoundError
+from zenflow.errors import (
+    AlreadyExistsError,
+    GoneError,
+    KubeError,
+    NotFoundError,
+    UnreachableError,
+)
 from zenflow.kube.errors import translate, wrapped
 
 REQUEST_TIMEOUT_S: Final = 30.0
@@ -27,6 +33,13 @@ WATCH_TIMEOUT_S: Final = 300
 MERGE_PATCH: Final = "application/merge-patch+json"
 
 Obj = dict[str, Any]
+
+
+def retryable(exc: KubeError) -> bool:
+    """Whether repeating the request may succeed: the server was unreachable, overloaded
+    (429) or failing (5xx)."""
+    status = exc.status or 0
+    return isinstance(exc, UnreachableError) or status in (0, 429) or status >= 500
 
 
 async def _json(response: Any, *, what: str) -> Obj:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Final, Protocol
 
-from zenflow.errors import ConflictError, KubeError, NotFoundError, UnreachableError
+from zenflow.envtest.nodeagent_kube import retryable
+from zenflow.errors import ConflictError, KubeError, NotFoundError
 from zenflow.logging import get_logger
 
 log = get_logger(__name__)
@@ -27,14 +28,6 @@ class StatusApi(Protocol):
     async def patch_pod_status(
         self, *, namespace: str, name: str, uid: str, status: dict[str, Any]
     ) -> None: ...
-
-
-def _retryable(exc: KubeError) -> bool:
-    return (
-        isinstance(exc, UnreachableError)
-        or exc.status in (None, 0, 429)
-        or (exc.status or 0) >= 500
-    )
 
 
 class StatusWriter:
@@ -102,7 +95,7 @@ class StatusWriter:
                 self.pod_gone = True
                 return
             except KubeError as exc:
-                if not _retryable(exc):
+                if not retryable(exc):
                     log.error(
                         "pod_status_rejected",
                         pod=self._name,
