@@ -13,9 +13,16 @@ pod bound to it in one asyncio task (:mod:`nodeagent_pod`): containers as local 
 :mod:`nodeagent_spec`) in mode "annotations" or whenever a pod carries the exit-code annotation.
 Pod status is real, written through pods/status, so the real Job controller reacts to it.
 
-Layers: this module (process entry, event dispatch) → ``nodeagent_pod`` (one pod's lifecycle) →
-``nodeagent_spec`` / ``nodeagent_status`` (pure) and ``nodeagent_process`` (local processes) →
-``nodeagent_kube`` (API requests).
+Layers: this module (process entry, event dispatch) and ``nodeagent_node`` (Node, Lease,
+heartbeat) → ``nodeagent_pod`` (one pod's lifecycle) → ``nodeagent_exec`` (one container
+instance) and ``nodeagent_writer`` (latest-wins status writes) → ``nodeagent_spec`` /
+``nodeagent_status`` (pure) and ``nodeagent_process`` (local processes) → ``nodeagent_kube``
+(API requests on JSON dicts).
+
+Limits: images, volumes, resources, probes, securityContext, ports and workingDir are ignored;
+processes run as the agent's user in a per-pod directory and share the host's network (podIP
+is 127.0.0.1). If the agent itself is SIGKILLed, its pods' processes (each in its own session)
+outlive it; SIGTERM/SIGINT kill them all.
 """
 
 from __future__ import annotations
