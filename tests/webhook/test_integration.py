@@ -316,3 +316,27 @@ async def test_stopped_webhook_refuses_quickly_then_recovers(webhook: Webhook) -
     await webhook.restart()
     out = await webhook.kubectl("create", "-f", "-", input=flow)
     assert "jobflow.workflow.zen.io/while-down created" in out.stdout
+
+
+async def test_hung_webhook_is_cut_off_at_timeout_seconds(webhook: Webhook) -> None:
+    """A webhook that accepts connections and never answers costs timeoutSeconds, not a hang."""
+    await webhook.server.stop()
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(-1)
+        writer.close()
+
+    hung = await asyncio.start_server(swallow, "127.0.0.1", webhook.port)
+    try:
+        started = time.monotonic()
+        out = await webhook.kubectl(
+            "create", "-f", "-", input=json.dumps(jobflow("while-hung", step("a"))), check=False
+        )
+        elapsed = time.monotonic() - started
+    finally:
+        hung.close()
+        await hung.wait_closed()
+    assert out.returncode != 0
+    assert 'failed calling webhook "validate.workflow.zen.io"' in out.stderr, out.stderr
+    assert TIMEOUT_SECONDS - 0.5 <= elapsed < TIMEOUT_SECONDS + 5, elapsed
+    await webhook.restart()
