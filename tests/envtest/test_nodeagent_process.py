@@ -2,8 +2,9 @@
 
 Aspects: exit codes (normal and by signal); stop sends SIGTERM first and SIGKILL after the grace
 period to a process ignoring SIGTERM; the whole process group dies with the main process;
-output goes to the log file; reading a file's head and a log's tail (with an offset, capped,
-missing files).
+output goes to the log file; orphans of an earlier agent (processes working in its pods
+directory) are killed at start, other processes are not; reading a file's head and a log's
+tail (with an offset, capped, missing files).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from zenflow.envtest.nodeagent_process import (
     LocalProcess,
     exit_code_of,
     file_size,
+    kill_orphans,
     read_head,
     read_tail,
 )
@@ -101,3 +104,20 @@ def test_read_head_and_tail(tmp_path: Path) -> None:
     assert len(read_tail(path)) == 8192
     assert read_tail(path, since=10_000) == b"END"
     assert file_size(path) == 10_003
+
+
+def test_kill_orphans_only_touches_processes_in_the_pods_directory(tmp_path: Path) -> None:
+    pod_dir = tmp_path / "pods" / "ns_p_uid"
+    other_dir = tmp_path / "elsewhere"
+    pod_dir.mkdir(parents=True)
+    other_dir.mkdir()
+    orphan = subprocess.Popen(["sleep", "300"], cwd=pod_dir, start_new_session=True)
+    bystander = subprocess.Popen(["sleep", "300"], cwd=other_dir, start_new_session=True)
+    try:
+        assert kill_orphans(tmp_path / "pods") == [orphan.pid]
+        assert orphan.wait(timeout=5) == -signal.SIGKILL
+        assert bystander.poll() is None
+    finally:
+        for proc in (orphan, bystander):
+            proc.kill()
+            proc.wait(timeout=5)

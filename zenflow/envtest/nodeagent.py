@@ -21,8 +21,9 @@ instance) and ``nodeagent_writer`` (latest-wins status writes) → ``nodeagent_s
 
 Limits: images, volumes, resources, probes, securityContext, ports and workingDir are ignored;
 processes run as the agent's user in a per-pod directory and share the host's network (podIP
-is 127.0.0.1). If the agent itself is SIGKILLed, its pods' processes (each in its own session)
-outlive it; SIGTERM/SIGINT kill them all.
+is 127.0.0.1). SIGTERM/SIGINT kill every pod process; if the agent itself is SIGKILLed, its
+pods' processes (each in its own session) outlive it until the next agent started on the same
+work directory kills them.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from typing import Any, Final
 from zenflow.envtest.nodeagent_kube import AgentApi, retryable
 from zenflow.envtest.nodeagent_node import NodeHeartbeat
 from zenflow.envtest.nodeagent_pod import Mode, PodWorker, WorkerSettings
+from zenflow.envtest.nodeagent_process import kill_orphans
 from zenflow.envtest.nodeagent_spec import (
     ANNOTATION_DURATION_SECONDS,
     ANNOTATION_EXIT_CODE,
@@ -347,6 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.work_dir = args.work_dir.resolve()
     configure_logging(args.log_level, args.log_format)
     args.work_dir.mkdir(parents=True, exist_ok=True)
+    if orphans := kill_orphans(args.work_dir / "pods"):
+        log.warning("orphan_processes_killed", pids=orphans, work_dir=str(args.work_dir))
     try:
         asyncio.run(serve(args))
     except ZenflowError as exc:

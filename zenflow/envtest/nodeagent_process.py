@@ -108,3 +108,23 @@ def read_tail(path: Path, *, since: int = 0) -> bytes:
             return handle.read()
     except OSError:
         return b""
+
+
+def kill_orphans(pods_dir: Path) -> list[int]:
+    """SIGKILL every process whose working directory lies under ``pods_dir``: container
+    processes left behind by an earlier agent that died without stopping them (the agent runs
+    each container in its pod's directory there). Returns the pids signalled."""
+    root = str(pods_dir.resolve())
+    killed: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cwd = os.readlink(entry / "cwd")
+        except OSError:  # gone meanwhile, or not ours to inspect
+            continue
+        if cwd == root or cwd.startswith(root + os.sep):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(int(entry.name))
+    return killed
