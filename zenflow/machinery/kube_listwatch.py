@@ -60,6 +60,8 @@ class KubeListerWatcher(ListerWatcher):
         self.path = collection_path(
             group=group, version=version, plural=plural, namespace=namespace
         )
+        # Named in every error, so an unreachable or misconfigured server is obvious in logs.
+        self.url = f"{api.configuration.host}{self.path}"
         self._selector = label_selector
         self._page_size = page_size
         self._timeout = request_timeout
@@ -80,7 +82,7 @@ class KubeListerWatcher(ListerWatcher):
                 query.append(("limit", limit))
             if token:
                 query.append(("continue", token))
-            doc = await self._get_json(query, what=f"list {self.resource}")
+            doc = await self._get_json(query, what=f"list {self.url}")
             page = doc.get("items")
             meta = doc.get("metadata")
             if not isinstance(page, list) or not isinstance(meta, dict):
@@ -111,7 +113,7 @@ class KubeListerWatcher(ListerWatcher):
     async def watch(
         self, resource_version: str, *, timeout_seconds: int, allow_bookmarks: bool
     ) -> AsyncGenerator[object, None]:
-        what = f"watch {self.resource}"
+        what = f"watch {self.url}"
         query: builtins.list[tuple[str, Any]] = [
             ("watch", "true"),
             ("timeoutSeconds", timeout_seconds),
