@@ -5,7 +5,8 @@ Aspects: a command's exit code, log file and termination message; FallbackToLogs
 errors (no command, missing executable, missing config map, invalid annotation); init
 containers run first and in order, and a failed one stops the pod; OnFailure restarts with
 restartCount and lastState; deletion SIGTERMs the process group (and its children), writes a
-final Failed status, then deletes the pod; activeDeadlineSeconds fails the pod with
+final Failed status, then deletes the pod, and a forced delete cuts a graceful stop short;
+activeDeadlineSeconds fails the pod with
 DeadlineExceeded; annotation-driven containers follow their exit code, message and duration;
 sidecars (init containers with restartPolicy Always) run beside the containers, do not decide
 the phase, and are stopped once the containers are done.
@@ -355,3 +356,23 @@ async def test_annotated_pod_with_sidecar(tmp_path: Path) -> None:
         await _worker(pod, api, tmp_path, mode="annotations").run()
     assert api.final["phase"] == "Succeeded"
     assert api.final["initContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 143
+
+
+async def test_forced_delete_cuts_a_graceful_stop_short(tmp_path: Path) -> None:
+    api = FakeApi()
+    ready = tmp_path / "ready"
+    script = f"trap '' TERM; touch {ready}; while :; do sleep 0.05; done"
+    worker = _worker(_pod({"name": "c", "command": ["sh", "-c", script]}), api, tmp_path)
+    task = asyncio.create_task(worker.run())
+
+    async def trapped() -> bool:
+        return ready.exists()
+
+    await eventually(trapped, what="trap installed", within_s=10, interval_s=0.01)
+    worker.request_stop("deleted", grace_s=300)
+    await asyncio.sleep(0.1)
+    assert not task.done()
+    worker.request_stop("gone", grace_s=0)
+    async with asyncio.timeout(5):
+        await task
+    assert _terminated(api.final)["exitCode"] == 137

@@ -126,6 +126,9 @@ class PodWorker:
         if self.stop_reason is None:
             self.stop_reason = reason
             self._log.info("pod_stop_requested", reason=reason, grace_s=self._grace_s)
+        elif grace_s == 0:
+            # A forced delete (or the pod vanished) during a graceful stop: no more waiting.
+            self.kill_now()
         self._stopped.set()
         self._sidecars_stopped.set()
 
