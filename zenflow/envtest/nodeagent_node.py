@@ -9,6 +9,7 @@ does (more often than a kubelet's 5-minute status report, which is cheap here).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import platform
 import uuid
@@ -18,7 +19,7 @@ from typing import Any, Final
 from zenflow import __version__
 from zenflow.envtest.nodeagent_kube import AgentApi
 from zenflow.envtest.nodeagent_status import HOST_IP, rfc3339
-from zenflow.errors import KubeError
+from zenflow.errors import KubeError, NotFoundError
 from zenflow.logging import get_logger
 
 log = get_logger(__name__)
@@ -170,5 +171,10 @@ class NodeHeartbeat:
                 await self._api.renew_lease(lease_manifest(node=self._name, now=datetime.now(UTC)))
                 if tick % STATUS_EVERY_RENEWALS == 0:
                     await self._post_status()
+            except NotFoundError:
+                # Someone deleted the Node: register it again, as a kubelet would.
+                log.warning("node_missing", node=self._name)
+                with contextlib.suppress(KubeError):
+                    await self.register()
             except KubeError as exc:
                 log.warning("node_heartbeat_failed", node=self._name, error=str(exc))
