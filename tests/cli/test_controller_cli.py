@@ -106,4 +106,5 @@ def test_unreachable_apiserver_is_named_and_retried_until_sigterm(tmp_path: Path
     assert url in unreachable[0]
     assert "retry_in_s" in unreachable[0]
     assert "Traceback" not in output
+    assert "Unclosed" not in output  # the API client was closed
     assert proc.returncode == 0
