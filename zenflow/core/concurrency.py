@@ -2,7 +2,8 @@
 
 The group of a flow is its ``workflow.zen.io/concurrency-group`` label, else its
 ``generateName`` prefix, else none (the flow is alone). Flows are ordered by
-(creationTimestamp, name): "older" and "newer" below refer to that order.
+(creationTimestamp, name): "older" and "newer" below refer to that order. creationTimestamp has
+whole-second precision, so flows created within the same second are ordered by name.
 
 - Allow: flows run together.
 - Forbid: a flow that has not started waits (Pending, condition Queued naming the flow ahead)
