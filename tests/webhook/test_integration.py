@@ -340,3 +340,44 @@ async def test_hung_webhook_is_cut_off_at_timeout_seconds(webhook: Webhook) -> N
     assert 'failed calling webhook "validate.workflow.zen.io"' in out.stderr, out.stderr
     assert TIMEOUT_SECONDS - 0.5 <= elapsed < TIMEOUT_SECONDS + 5, elapsed
     await webhook.restart()
+
+
+async def test_configuration_created_after_start_gets_its_ca_bundle(
+    control_plane: ControlPlane, api_client: client.ApiClient, namespace: str, tmp_path: Path
+) -> None:
+    """`kubectl apply -k` may start the pods before the configuration exists: patch it soon."""
+    config_name = f"zenflow-late-{namespace}"
+    source = SecretCertSource(
+        api=api_client,
+        namespace=namespace,
+        secret_name=SECRET,
+        hosts=service_hosts("zenflow-webhook", namespace, ["127.0.0.1"]),
+        work_dir=tmp_path,
+        webhook_config_name=config_name,
+    )
+    server = WebhookServer(source=source, host="127.0.0.1", port=0, registry=CollectorRegistry())
+    admission = client.AdmissionregistrationV1Api(api_client)
+    await server.start()
+    try:
+        assert server.ready
+        assert not source.settled
+        await asyncio.to_thread(
+            control_plane.kubectl,
+            "create",
+            "-f",
+            "-",
+            input=json.dumps(webhook_configuration(config_name, namespace, server.port)),
+        )
+        deadline = time.monotonic() + 15
+        while True:
+            config = await admission.read_validating_webhook_configuration(config_name)
+            if config.webhooks[0].client_config.ca_bundle:
+                break
+            assert time.monotonic() < deadline, "caBundle never patched"
+            await asyncio.sleep(0.2)
+        secret = await client.CoreV1Api(api_client).read_namespaced_secret(SECRET, namespace)
+        assert config.webhooks[0].client_config.ca_bundle == secret.data["ca.crt"]
+        assert source.settled
+    finally:
+        await server.stop()
+        await admission.delete_validating_webhook_configuration(config_name)

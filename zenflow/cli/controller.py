@@ -21,16 +21,28 @@ from zenflow.logging import configure_logging, get_logger
 from zenflow.machinery.bootstrap import build_manager, new_controller_api_client, wait_for_apiserver
 from zenflow.machinery.manager import LeadershipLostError
 from zenflow.settings import ControllerSettings, add_settings_arguments, settings_from_args
+from zenflow.webhook.options import (
+    WebhookOptions,
+    add_webhook_arguments,
+    build_server,
+    options_from_args,
+)
+from zenflow.webhook.runnable import WebhookRunnable
 
 log = get_logger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_settings_arguments(parser)
-    # Webhook flags (serving the admission webhook in this process) are added here.
+    parser.add_argument(
+        "--no-webhook",
+        action="store_true",
+        help="do not serve the admission webhook in this process (run `zenflow webhook` alone)",
+    )
+    add_webhook_arguments(parser)
 
 
-async def _main(settings: ControllerSettings) -> int:
+async def _main(settings: ControllerSettings, webhook: WebhookOptions | None = None) -> int:
     cfg = await load_configuration(settings.kubeconfig, context=settings.context)
     registry = CollectorRegistry()
     api = new_controller_api_client(cfg, settings, registry=registry)
@@ -48,6 +60,10 @@ async def _main(settings: ControllerSettings) -> int:
         await api.close()
         return 0
     setup_controllers(manager, settings, api)
+    if webhook is not None:
+        # Every replica serves admission reviews, leader or not.
+        server = build_server(webhook, api=api, registry=registry)
+        manager.add_runnable(WebhookRunnable(server), needs_leader=False)
     log.info(
         "controller_starting",
         namespace=settings.namespace or "",
@@ -62,12 +78,13 @@ async def _main(settings: ControllerSettings) -> int:
 def run(args: argparse.Namespace) -> int:
     try:
         settings = settings_from_args(args)
+        webhook = None if args.no_webhook else options_from_args(args)
     except ConfigError as exc:
         print(f"zenflow controller: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
     try:
-        return asyncio.run(_main(settings))
+        return asyncio.run(_main(settings, webhook))
     except LeadershipLostError as exc:
         log.error("controller_exiting", reason=str(exc))
         return 1

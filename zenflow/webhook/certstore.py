@@ -62,6 +62,12 @@ class CertFiles:
 
 
 class CertSource(Protocol):
+    @property
+    def settled(self) -> bool:
+        """False while something is still to be done (e.g. a caBundle not yet patched because
+        its configuration does not exist yet): the server then re-checks sooner."""
+        ...
+
     async def refresh(self) -> CertFiles:
         """Make sure the certificate is current; return where it is."""
         ...
@@ -80,6 +86,8 @@ def _describe(cert_path: Path, key_path: Path) -> CertFiles:
 
 class FileCertSource:
     """``tls.crt``/``tls.key`` in a directory, maintained by someone else (e.g. cert-manager)."""
+
+    settled = True
 
     def __init__(self, directory: Path) -> None:
         self._dir = directory
@@ -127,6 +135,7 @@ class SecretCertSource:
         self._config_name = webhook_config_name
         self._renew_before = renew_before
         self._now = now
+        self.settled = False
 
     async def refresh(self) -> CertFiles:
         bundle = await self.ensure_secret()
@@ -135,8 +144,15 @@ class SecretCertSource:
         # Key first: a reader never sees a new certificate next to an old key for long.
         _write_atomic(key_path, bundle.key_pem)
         _write_atomic(cert_path, bundle.cert_pem)
+        self.settled = True
         if self._config_name:
-            await self.sync_ca_bundle(bundle)
+            try:
+                await self.sync_ca_bundle(bundle)
+            except NotFoundError:
+                # Applied in the same `kubectl apply -k` as the Deployment, the configuration
+                # may not exist yet: serve anyway and patch it at the next (sooner) check.
+                self.settled = False
+                log.warning("webhook_configuration_missing", config=self._config_name)
         return _describe(cert_path, key_path)
 
     async def _read(self) -> tuple[CertBundle | None, str | None]:

@@ -42,6 +42,7 @@ from zenflow.webhook.metrics import webhook_metrics
 log = get_logger(__name__)
 
 DEFAULT_PORT = 9443
+UNSETTLED_SYNC_INTERVAL = 2.0  # seconds between checks while the caBundle is not in place
 VALIDATE_PATH = "/validate"
 
 
@@ -232,7 +233,8 @@ class WebhookServer:
 
     async def _sync_loop(self) -> None:
         while True:
-            await asyncio.sleep(self._sync_interval)
+            unsettled = min(UNSETTLED_SYNC_INTERVAL, self._sync_interval)
+            await asyncio.sleep(self._sync_interval if self._source.settled else unsettled)
             try:
                 await self.sync_certificate()
             except (ZenflowError, OSError, ValueError, ssl.SSLError) as exc:
