@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -44,6 +44,10 @@ class Dag:
     nodes: tuple[str, ...]
     _deps: Mapping[str, tuple[str, ...]]
     _dependents: Mapping[str, tuple[str, ...]]
+    # Derived results (the topological order), filled on first use; not part of equality.
+    _cache: dict[str, tuple[str, ...] | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @classmethod
     def from_edges(cls, nodes: Iterable[str], deps: Mapping[str, Iterable[str]]) -> Dag:
@@ -57,6 +61,16 @@ class Dag:
             for d in kept:
                 rev[d].append(node)
         return cls(tuple(order), dep_map, {n: tuple(v) for n, v in rev.items()})
+
+    @classmethod
+    def from_clean_edges(cls, deps: Mapping[str, tuple[str, ...]]) -> Dag:
+        """Build from name → deps (spec order) already known to be clean: every dependency is a
+        key, none repeated. The validator's fast path; ``from_edges`` checks all of that."""
+        rev: dict[str, list[str]] = {n: [] for n in deps}
+        for node, node_deps in deps.items():
+            for d in node_deps:
+                rev[d].append(node)
+        return cls(tuple(deps), dict(deps), {n: tuple(v) for n, v in rev.items()})
 
     @classmethod
     def from_steps(cls, steps: Iterable[HasDependencies]) -> Dag:
@@ -97,6 +111,17 @@ class Dag:
     def topological_order(self) -> list[str]:
         """Every node after all its dependencies; ties broken by spec order (Kahn's algorithm
         with a FIFO seeded in spec order). Raises CycleError."""
+        order = self._kahn()
+        if order is None:
+            cycle = self.find_cycle()
+            assert cycle is not None  # Kahn stalls only on a cycle
+            raise CycleError(cycle)
+        return list(order)
+
+    def _kahn(self) -> tuple[str, ...] | None:
+        """Topological order, or None when there is a cycle; computed once per Dag."""
+        if "order" in self._cache:
+            return self._cache["order"]
         indegree = {n: len(self._deps[n]) for n in self.nodes}
         queue = deque(n for n in self.nodes if indegree[n] == 0)
         out: list[str] = []
@@ -107,11 +132,9 @@ class Dag:
                 indegree[child] -= 1
                 if indegree[child] == 0:
                     queue.append(child)
-        if len(out) != len(self.nodes):
-            cycle = self.find_cycle()
-            assert cycle is not None  # Kahn stalls only on a cycle
-            raise CycleError(cycle)
-        return out
+        result = tuple(out) if len(out) == len(self.nodes) else None
+        self._cache["order"] = result
+        return result
 
     def levels(self) -> list[list[str]]:
         """Nodes grouped by longest distance from a root (what can run together)."""
@@ -126,6 +149,8 @@ class Dag:
     def find_cycles(self) -> list[list[str]]:
         """One concrete cycle per strongly connected component that has one, as
         ``[a, b, c, a]`` in execution direction: b depends on a, c on b, a on c."""
+        if self._kahn() is not None:
+            return []  # the cheap check: acyclic graphs (the usual case) skip Tarjan
         order = {n: i for i, n in enumerate(self.nodes)}
         cycles: list[list[str]] = []
         for component in _strongly_connected(self.nodes, self._deps):

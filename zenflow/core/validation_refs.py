@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pydantic_core
+
 from zenflow.api.jobflow import JobFlowSpec, Step
 from zenflow.core import expressions, templating
 from zenflow.core.dag import CycleError, Dag
@@ -46,10 +48,12 @@ def check_references(spec: JobFlowSpec, *, graph: StepGraph, path: str, out: Col
     params = {p.name for p in spec.params}
     used_params: set[str] = set()
     checker = _Checker(graph=graph, params=params, used_params=used_params, out=out)
-    located = [(f"{path}.steps[{i}]", s, False) for i, s in enumerate(spec.steps)]
-    located += [(f"{path}.finally[{i}]", s, True) for i, s in enumerate(spec.finally_)]
-    for here, step, in_finally in located:
-        checker.check_step(step, path=here, in_finally=in_finally)
+    for section, steps, in_finally in (
+        ("steps", spec.steps, False),
+        ("finally", spec.finally_, True),
+    ):
+        for i, step in enumerate(steps):
+            checker.check_step(step, path=f"{path}.{section}[{i}]", in_finally=in_finally)
     for i, env in enumerate(spec.env):
         checker.check_strings(env, path=f"{path}.env[{i}]", step=None, in_finally=False)
     for i, param in enumerate(spec.params):
@@ -79,12 +83,20 @@ class _Checker:
             self.check_strings(
                 step.template, path=f"{path}.template", step=step, in_finally=in_finally
             )
-        if step.run is not None:
+        run = step.run
+        data = pydantic_core.to_json(run) if run is not None else b""
+        if run is not None and b"{{" in data:
+            fields = {
+                "image": run.image,
+                "command": run.command,
+                "args": run.args,
+                "script": run.script,
+                "env": run.env,
+                "workingDir": run.working_dir,
+                "resources": run.resources,
+            }  # the wire names, for field paths in messages
             self.check_strings(
-                step.run.model_dump(by_alias=True, exclude_none=True),
-                path=f"{path}.run",
-                step=step,
-                in_finally=in_finally,
+                fields, path=f"{path}.run", step=step, in_finally=in_finally, text=data.decode()
             )
         for i, item in enumerate(step.inputs):
             self.check_strings(
@@ -100,30 +112,62 @@ class _Checker:
                     source, path=f"{path}.matrix.from.{key}", step=step, in_finally=in_finally
                 )
 
-    def check_strings(self, tree: Any, *, path: str, step: Step | None, in_finally: bool) -> None:
+    def check_strings(
+        self,
+        tree: Any,
+        *,
+        path: str,
+        step: Step | None,
+        in_finally: bool,
+        text: str | None = None,
+    ) -> None:
+        """Check the references in every string of ``tree`` (``text``: its JSON, if known).
+
+        Fast path: scan the JSON text (serialized in C) for references and check them without
+        field paths. Only when that finds a problem is the tree walked to name the fields."""
+        if text is not None:
+            pass
+        elif isinstance(tree, str):
+            text = tree
+        else:
+            data = pydantic_core.to_json(tree, fallback=str)
+            if b"{{" not in data:
+                return
+            text = data.decode()
+        if "{{" not in text:
+            return
+        found, bad = templating.parse_references(text)
+        if not bad and all(
+            self._ref_problem(ref, step=step, in_finally=in_finally) is None for ref in found
+        ):
+            return
         refs, errors = templating.find_references(tree, path)
         for where, message in errors:
             self.out.error(where, message)
         for where, ref in refs:
-            self._check_template_ref(ref, path=where, step=step, in_finally=in_finally)
+            problem = self._ref_problem(ref, step=step, in_finally=in_finally)
+            if problem is not None:
+                self.out.error(where, problem)
 
-    def _check_template_ref(
-        self, ref: templating.Reference, *, path: str, step: Step | None, in_finally: bool
-    ) -> None:
+    def _ref_problem(
+        self, ref: templating.Reference, *, step: Step | None, in_finally: bool
+    ) -> str | None:
+        """What is wrong with one ``{{ }}`` reference, or None (records param use)."""
         if ref.root == "params":
-            self._param(ref.parts[0], path=path, shown=ref.text)
-        elif ref.root == "matrix":
+            return self._param(ref.parts[0], shown=ref.text)
+        if ref.root == "matrix":
             keys = _matrix_keys(step)
             if ref.parts[0] not in keys:
                 where = "this step's matrix" if keys else "a step without a matrix"
-                self.out.error(path, f"{ref.text}: no matrix key {ref.parts[0]!r} in {where}")
+                return f"{ref.text}: no matrix key {ref.parts[0]!r} in {where}"
         elif ref.root == "steps":
             output = ref.parts[2] if ref.parts[1] == "outputs" else None
-            self._step(
-                ref.parts[0], output, path=path, shown=ref.text, step=step, in_finally=in_finally
+            return self._step(
+                ref.parts[0], output, shown=ref.text, step=step, in_finally=in_finally
             )
         elif ref.root == "step" and step is None:
-            self.out.error(path, f"{ref.text} is only available inside a step")
+            return f"{ref.text} is only available inside a step"
+        return None
 
     def _check_when(self, step: Step, *, path: str, in_finally: bool) -> None:
         assert step.when is not None
@@ -137,7 +181,7 @@ class _Checker:
         for ref in compiled.references:
             if ref.root == "params":
                 if ref.name is not None:
-                    self._param(ref.name, path=path, shown=f"params.{ref.name}")
+                    self._report(path, self._param(ref.name, shown=f"params.{ref.name}"))
                 else:
                     self.used_params.update(self.params)
             elif ref.root == "flow":
@@ -150,14 +194,10 @@ class _Checker:
                         f"steps.{ref.name} has no field {ref.field!r} (phase, outputs, retries)",
                     )
                 output = ref.key if ref.field == "outputs" else None
-                self._step(
-                    ref.name,
-                    output,
-                    path=path,
-                    shown=f"steps.{ref.name}",
-                    step=step,
-                    in_finally=in_finally,
+                problem = self._step(
+                    ref.name, output, shown=f"steps.{ref.name}", step=step, in_finally=in_finally
                 )
+                self._report(path, problem)
 
     def _check_matrix_source(self, source: str, *, path: str, step: Step, in_finally: bool) -> None:
         refs, errors = templating.parse_references(source)
@@ -178,46 +218,45 @@ class _Checker:
             )
             return
         ref = refs[0]
-        self._step(
-            ref.parts[0], ref.parts[2], path=path, shown=ref.text, step=step, in_finally=in_finally
+        problem = self._step(
+            ref.parts[0], ref.parts[2], shown=ref.text, step=step, in_finally=in_finally
         )
+        self._report(path, problem)
 
-    def _param(self, name: str, *, path: str, shown: str) -> None:
+    def _report(self, path: str, problem: str | None) -> None:
+        if problem is not None:
+            self.out.error(path, problem)
+
+    def _param(self, name: str, *, shown: str) -> str | None:
         self.used_params.add(name)
-        if name not in self.params:
-            self.out.error(path, f"{shown}: unknown param {name!r}")
+        return None if name in self.params else f"{shown}: unknown param {name!r}"
 
     def _step(
         self,
         name: str,
         output: str | None,
         *,
-        path: str,
         shown: str,
         step: Step | None,
         in_finally: bool,
-    ) -> None:
+    ) -> str | None:
         target = self.graph.steps.get(name)
         if target is None:
-            self.out.error(path, f'{shown}: unknown step "{name}"')
-            return
+            return f'{shown}: unknown step "{name}"'
         if step is not None:
             if name == step.name:
-                self.out.error(path, f"{shown}: a step cannot refer to itself")
-                return
+                return f"{shown}: a step cannot refer to itself"
             if not self._finished_before(name, step.name, in_finally=in_finally):
-                self.out.error(
-                    path,
+                return (
                     f'{shown}: step "{name}" is not guaranteed to finish before '
-                    f'"{step.name}"; add it to dependencies (directly or indirectly)',
+                    f'"{step.name}"; add it to dependencies (directly or indirectly)'
                 )
         elif name in self.graph.finally_names:
-            self.out.error(path, f"{shown}: flow-wide fields cannot refer to a finally step")
-        if output is not None and output not in _output_names(target):
+            return f"{shown}: flow-wide fields cannot refer to a finally step"
+        if output is not None and not any(o.name == output for o in target.outputs):
             declared = ", ".join(sorted(_output_names(target))) or "none"
-            self.out.error(
-                path, f'{shown}: step "{name}" declares no output {output!r} (declared: {declared})'
-            )
+            return f'{shown}: step "{name}" declares no output {output!r} (declared: {declared})'
+        return None
 
     def _finished_before(self, name: str, of: str, *, in_finally: bool) -> bool:
         if in_finally:

@@ -15,7 +15,8 @@ from zenflow.api.duration import DurationError, parse_duration
 from zenflow.api.jobflow import JobFlowSpec, Param, ResourceTemplates, Step
 from zenflow.core import limits
 from zenflow.core.dag import Dag
-from zenflow.core.naming import step_name_problem
+from zenflow.core.limits import MAX_STEP_NAME_LENGTH
+from zenflow.core.naming import STEP_NAME, step_name_problem
 from zenflow.core.validation_problems import Collector
 from zenflow.core.validation_template import check_env, check_job_template, check_run
 
@@ -88,50 +89,61 @@ def check_graph(
     out: Collector,
 ) -> StepGraph:
     """Names (valid, unique across steps and finally), dependencies (known, not self, finally
-    only on finally) and cycles, one error each, in O(steps + dependencies)."""
+    only on finally) and cycles, one error each, in one pass: O(steps + dependencies)."""
     graph = StepGraph()
     if not regular:
         out.error(f"{path}.steps", "at least one step is required")
-    located = [(f"{path}.steps[{i}]", s, False) for i, s in enumerate(regular)]
-    located += [(f"{path}.finally[{i}]", s, True) for i, s in enumerate(final)]
-    for here, step, _ in located:
-        problem = step_name_problem(step.name)
-        if problem:
-            out.error(f"{here}.name", f"invalid step name {step.name!r}: {problem}")
-        first = graph.paths.get(step.name)
-        if first is not None:
-            out.error(f"{here}.name", f'duplicate step name "{step.name}" (also {first}.name)')
-        else:
-            graph.paths[step.name] = here
+    paths = graph.paths
     regular_names = {s.name for s in regular}
-    graph.finally_names = frozenset(s.name for s in final) - regular_names
-    for here, step, in_finally in located:
-        _check_dependencies(
-            step,
-            path=here,
-            allowed=graph.finally_names if in_finally else regular_names,
-            other=regular_names if in_finally else graph.finally_names,
-            in_finally=in_finally,
-            out=out,
-        )
-    graph.regular = _dag(regular, keep=regular_names)
-    graph.final = _dag(final, keep=graph.finally_names)
-    for dag in (graph.regular, graph.final):
+    finally_names = frozenset(s.name for s in final) - regular_names
+    graph.finally_names = finally_names
+    sections = (
+        ("steps", regular, regular_names, finally_names, False),
+        ("finally", final, finally_names, regular_names, True),
+    )
+    dags = []
+    for section, steps, allowed, other, in_finally in sections:
+        deps_of: dict[str, tuple[str, ...]] = {}
+        for i, step in enumerate(steps):
+            name = step.name
+            if len(name) > MAX_STEP_NAME_LENGTH or STEP_NAME.match(name) is None:
+                problem = step_name_problem(name)
+                out.error(f"{path}.{section}[{i}].name", f"invalid step name {name!r}: {problem}")
+            first = paths.get(name)
+            if first is not None:
+                out.error(
+                    f"{path}.{section}[{i}].name",
+                    f'duplicate step name "{name}" (also {first}.name)',
+                )
+            else:
+                paths[name] = f"{path}.{section}[{i}]"
+            deps = step.dependencies
+            kept: Sequence[str] = ()
+            if deps:
+                # Fast path: every dependency known, none repeated, none on itself.
+                if name in deps or len(set(deps)) != len(deps) or not allowed.issuperset(deps):
+                    _check_dependencies(
+                        step,
+                        path=f"{path}.{section}[{i}]",
+                        allowed=allowed,
+                        other=other,
+                        in_finally=in_finally,
+                        out=out,
+                    )
+                    kept = [d for d in dict.fromkeys(deps) if d in allowed and d != name]
+                else:
+                    kept = deps
+            if name in allowed and name not in deps_of:
+                deps_of[name] = tuple(kept)
+        dags.append(Dag.from_clean_edges(deps_of))
+    graph.regular, graph.final = dags
+    for dag in dags:
         for cycle in dag.find_cycles():
             out.error(
                 f"{graph.paths[cycle[0]]}.dependencies",
                 "dependency cycle: " + " -> ".join(cycle),
             )
     return graph
-
-
-def _dag(steps: Sequence[GraphStep | Step], *, keep: set[str] | frozenset[str]) -> Dag:
-    """The graph of the first step of each name, without self-dependencies (reported apart)."""
-    deps: dict[str, list[str]] = {}
-    for step in steps:
-        if step.name in keep and step.name not in deps:
-            deps[step.name] = [d for d in step.dependencies if d != step.name]
-    return Dag.from_edges(deps, deps)
 
 
 def _check_dependencies(
@@ -210,6 +222,25 @@ def _check_step_fields(step: Step, *, path: str, pod_failure_policy: bool, out: 
             out.warn(f"{bpath}.factor", f"is only used by Exponential backoff, not {backoff.type}")
         if step.retry_policy.limit == 0:
             out.warn(f"{path}.retryPolicy.limit", "is 0, so the backoff is never used")
+    if step.outputs:
+        _check_outputs(step, path=path, out=out)
+    if step.inputs:
+        _check_names(
+            [i.name for i in step.inputs],
+            path=f"{path}.inputs",
+            what="input",
+            pattern=IDENTIFIER,
+            out=out,
+        )
+    if step.matrix is not None:
+        _check_matrix(step, path=f"{path}.matrix", out=out)
+    if step.metadata is not None and step.metadata.labels:
+        for key, label in step.metadata.labels.items():
+            if len(label) > 63:
+                out.error(f"{path}.metadata.labels.{key}", "label values are at most 63 chars")
+
+
+def _check_outputs(step: Step, *, path: str, out: Collector) -> None:
     _check_names(
         [o.name for o in step.outputs],
         path=f"{path}.outputs",
@@ -226,19 +257,6 @@ def _check_step_fields(step: Step, *, path: str, pod_failure_policy: bool, out: 
                 f"{path}.outputs[{i}].valueFrom",
                 "set exactly one of terminationMessage or jsonPath",
             )
-    _check_names(
-        [i.name for i in step.inputs],
-        path=f"{path}.inputs",
-        what="input",
-        pattern=IDENTIFIER,
-        out=out,
-    )
-    if step.matrix is not None:
-        _check_matrix(step, path=f"{path}.matrix", out=out)
-    if step.metadata is not None and step.metadata.labels:
-        for key, label in step.metadata.labels.items():
-            if len(label) > 63:
-                out.error(f"{path}.metadata.labels.{key}", "label values are at most 63 chars")
 
 
 def _check_names(
