@@ -1,6 +1,7 @@
 """What each ``kubectl jobflow`` verb writes (zenflow.cli.jobflow_actions), pure:
 
-- the merge patches of approve, cancel, retry (whole flow / one step), suspend, resume;
+- approve adds to the comma-separated approvals with the resourceVersion, unknown steps refused;
+- the merge patches of cancel, retry (whole flow / one step), suspend, resume;
 - retry nonces differ per request;
 - --param parsing (``=`` inside values, errors) and filling spec.params[].value, rejecting
   undeclared names and non-JobFlow documents without touching the input.
@@ -35,11 +36,6 @@ from zenflow.cli.jobflow_actions import (
     ("patch", "expected"),
     [
         pytest.param(
-            approve_patch("gate"),
-            {"metadata": {"annotations": {ANNOTATION_APPROVE: "gate"}}},
-            id="approve",
-        ),
-        pytest.param(
             cancel_patch(), {"metadata": {"annotations": {ANNOTATION_CANCEL: "true"}}}, id="cancel"
         ),
         pytest.param(
@@ -58,6 +54,35 @@ from zenflow.cli.jobflow_actions import (
 )
 def test_patches(patch: dict[str, Any], expected: dict[str, Any]) -> None:
     assert patch == expected
+
+
+def approvable(annotation: str | None) -> dict[str, Any]:
+    annotations = {ANNOTATION_APPROVE: annotation} if annotation is not None else {}
+    return {
+        "metadata": {"name": "f", "resourceVersion": "42", "annotations": annotations},
+        "spec": {"steps": [{"name": "a"}], "finally": [{"name": "b"}]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("current", "step", "expected"),
+    [
+        pytest.param(None, "a", "a", id="first"),
+        pytest.param("a", "b", "a,b", id="adds-to-the-set"),
+        pytest.param("b, a", "a", "b,a", id="already-approved"),
+    ],
+)
+def test_approve_patch_adds_the_step_guarded_by_resource_version(
+    current: str | None, step: str, expected: str
+) -> None:
+    assert approve_patch(approvable(current), step) == {
+        "metadata": {"annotations": {ANNOTATION_APPROVE: expected}, "resourceVersion": "42"}
+    }
+
+
+def test_approve_patch_rejects_unknown_steps() -> None:
+    with pytest.raises(ActionError, match="has no step 'zzz'"):
+        approve_patch(approvable(None), "zzz")
 
 
 def test_retry_nonce_is_unique_per_request() -> None:

@@ -182,6 +182,12 @@ def test_verbs_write_what_the_controller_reads(
     assert plugin(control_plane, namespace, "suspend", "plugin-flow", capsys=capsys)[0] == 0
     obj = stored(control_plane, namespace, "plugin-flow")
     assert obj["metadata"]["annotations"][ANNOTATION_APPROVE] == "gate"
+    assert plugin(control_plane, namespace, "approve", "plugin-flow", "say", capsys=capsys)[0] == 0
+    approvals = stored(control_plane, namespace, "plugin-flow")["metadata"]["annotations"]
+    assert approvals[ANNOTATION_APPROVE] == "gate,say"
+    code, _, err = plugin(control_plane, namespace, "approve", "plugin-flow", "nope", capsys=capsys)
+    assert code == 2
+    assert "has no step 'nope'" in err
     assert obj["spec"]["suspend"] is True
 
     assert plugin(control_plane, namespace, "resume", "plugin-flow", capsys=capsys)[0] == 0

@@ -3,7 +3,9 @@
 Every action is a plain JSON merge patch on the JobFlow (the same thing a user can do with
 ``kubectl patch --type merge`` or ``kubectl annotate``), so the plugin adds no protocol of its own:
 
-- approve STEP   → ``metadata.annotations[workflow.zen.io/approve] = STEP``
+- approve STEP   → ``metadata.annotations[workflow.zen.io/approve]``: the comma-separated set of
+  approved Manual steps, STEP added (guarded by the resourceVersion read, so two concurrent
+  approvals never drop one another)
 - cancel         → ``metadata.annotations[workflow.zen.io/cancel] = "true"``
 - retry          → ``metadata.annotations[workflow.zen.io/retry] = <nonce>`` (a new value per
   request, so a second retry of the same flow is a change the controller sees)
@@ -42,8 +44,26 @@ def _annotate(values: Mapping[str, str | None]) -> Patch:
     return {"metadata": {"annotations": dict(values)}}
 
 
-def approve_patch(step: str) -> Patch:
-    return _annotate({ANNOTATION_APPROVE: step})
+def approve_patch(flow: Mapping[str, Any], step: str) -> Patch:
+    """Add ``step`` to the flow's approvals; the patch carries the flow's resourceVersion (a
+    concurrent change makes it fail with 409 instead of losing an approval)."""
+    meta = flow.get("metadata") or {}
+    steps = [s.get("name") for s in _steps(flow)]
+    if step not in steps:
+        raise ActionError(f"JobFlow {meta.get('name')!r} has no step {step!r}")
+    current = str((meta.get("annotations") or {}).get(ANNOTATION_APPROVE) or "")
+    approved = [a.strip() for a in current.split(",") if a.strip()]
+    if step not in approved:
+        approved.append(step)
+    patch = _annotate({ANNOTATION_APPROVE: ",".join(approved)})
+    if meta.get("resourceVersion"):
+        patch["metadata"]["resourceVersion"] = meta["resourceVersion"]
+    return patch
+
+
+def _steps(flow: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    spec = flow.get("spec") or {}
+    return [s for s in (*(spec.get("steps") or []), *(spec.get("finally") or [])) if s]
 
 
 def cancel_patch() -> Patch:

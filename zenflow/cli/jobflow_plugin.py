@@ -180,8 +180,10 @@ async def execute(args: argparse.Namespace, session: Session, *, now: datetime) 
         meta["namespace"] = session.namespace
         created = await session.create(doc)
         return [f"jobflow.{GROUP}/{created['metadata']['name']} created"]
+    if verb == "approve":
+        await approve(session, name, args.step)
+        return [f"jobflow.{GROUP}/{name} step {args.step} approved"]
     patches: dict[str, tuple[Patch, str]] = {
-        "approve": (approve_patch(getattr(args, "step", "") or ""), "approved"),
         "cancel": (cancel_patch(), "cancel requested"),
         "suspend": (suspend_patch(suspend=True), "suspended"),
         "resume": (suspend_patch(suspend=False), "resumed"),
@@ -189,11 +191,20 @@ async def execute(args: argparse.Namespace, session: Session, *, now: datetime) 
     }
     body, done = patches[verb]
     await session.patch(name, body)
-    if verb == "approve":
-        done = f"step {args.step} approved"
-    elif verb == "retry":
+    if verb == "retry":
         done = f"retry of step {args.step} requested" if args.step else "retry requested"
     return [f"jobflow.{GROUP}/{name} {done}"]
+
+
+async def approve(session: Session, name: str, step: str, *, attempts: int = 5) -> None:
+    """Add ``step`` to the approvals, re-reading on a conflicting concurrent change."""
+    for attempt in range(attempts):
+        try:
+            await session.patch(name, approve_patch(await session.get(name), step))
+            return
+        except client.ApiException as exc:
+            if exc.status != 409 or attempt == attempts - 1:
+                raise
 
 
 async def _main(args: argparse.Namespace) -> int:
