@@ -95,7 +95,8 @@ def inspect_lines(name: str, *, plane: ControlPlane, keep: bool) -> list[str]:
     if keep:
         lines += [
             f"  export KUBECONFIG={plane.kubeconfig_path}",
-            f"  export PATH={plane.binaries_dir}:$PATH",
+            # kubectl of the pinned release, and kubectl-jobflow next to this Python.
+            f"  export PATH={plane.binaries_dir}:{Path(sys.executable).parent}:$PATH",
         ]
     lines += [
         f"  kubectl get jobflow {name}",
