@@ -17,18 +17,9 @@ import pytest
 
 from zenflow.cli import controller
 
-# The command alone (its parser and run), as ``zenflow controller`` dispatches to it, so these
-# tests do not depend on every other command's module being importable.
-RUN_CONTROLLER = (
-    "import argparse, sys\n"
-    "from zenflow.cli import controller\n"
-    "parser = argparse.ArgumentParser(prog='zenflow controller')\n"
-    "controller.add_arguments(parser)\n"
-    "sys.exit(controller.run(parser.parse_args(sys.argv[1:])))\n"
-)
-
 
 def main(argv: list[str]) -> int:
+    """The command's parser and run alone (in process, for quick flag checks)."""
     parser = argparse.ArgumentParser(prog="zenflow controller")
     controller.add_arguments(parser)
     return controller.run(parser.parse_args(argv))
@@ -77,7 +68,17 @@ def test_unreachable_apiserver_is_named_and_retried_until_sigterm(tmp_path: Path
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZENFLOW_")}
     proc = subprocess.Popen(
-        [sys.executable, "-c", RUN_CONTROLLER, "--kubeconfig", str(kubeconfig), "--http-port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "zenflow",
+            "controller",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--http-port",
+            "0",
+            "--no-webhook",
+        ],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         env=env,

@@ -1,4 +1,5 @@
-"""Run ``zenflow controller`` as a subprocess and read its JSON log lines (integration helper)."""
+"""Run ``zenflow controller`` (``python -m zenflow controller``) as a subprocess and read its
+JSON log lines (integration helper)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-# The command alone (its parser and run), as ``zenflow controller`` dispatches to it.
-RUN_CONTROLLER = (
-    "import argparse, sys\n"
-    "from zenflow.cli import controller\n"
-    "parser = argparse.ArgumentParser(prog='zenflow controller')\n"
-    "controller.add_arguments(parser)\n"
-    "sys.exit(controller.run(parser.parse_args(sys.argv[1:])))\n"
-)
-
 
 class ControllerProcess:
     def __init__(self, name: str, args: list[str], *, log_path: Path) -> None:
@@ -30,7 +22,7 @@ class ControllerProcess:
         env["POD_NAME"] = name
         self._log_file = log_path.open("w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", RUN_CONTROLLER, *args],
+            [sys.executable, "-m", "zenflow", "controller", *args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             env=env,

@@ -59,6 +59,7 @@ def test_one_leader_failover_on_kill_and_handover_on_sigterm(
         "--http-host", "127.0.0.1",
         "--http-port", "0",
         "--log-format", "json",
+        "--no-webhook",  # several processes on one machine: the webhook port is not the subject
     ]  # fmt: skip
     procs = [ControllerProcess(n, args, log_path=tmp_path / f"{n}.log") for n in ("p1", "p2")]
     # Each process's leader-work intervals: from leader_runnables_started to the instant its
