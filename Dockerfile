@@ -26,5 +26,5 @@ COPY --from=builder /opt/zenflow /opt/zenflow
 # 65532 is the conventional "nonroot" UID; the Deployment's securityContext uses the same.
 USER 65532:65532
 WORKDIR /tmp
-EXPOSE 9443 8080
+EXPOSE 9443 8081
 ENTRYPOINT ["zenflow", "controller"]

@@ -16,7 +16,14 @@ import yaml
 
 from tests.manifests.helpers import MANIFESTS_DIR, find, load_documents, manifest_files
 from zenflow.api.constants import CRONJOBFLOW_PLURAL, GROUP, JOBFLOW_PLURAL, VERSION
-from zenflow.webhook.options import DEFAULT_CONFIG, DEFAULT_SECRET, DEFAULT_SERVICE
+from zenflow.cli.main import build_parser
+from zenflow.settings import ControllerSettings, settings_from_args
+from zenflow.webhook.options import (
+    DEFAULT_CONFIG,
+    DEFAULT_SECRET,
+    DEFAULT_SERVICE,
+    options_from_args,
+)
 from zenflow.webhook.server import DEFAULT_PORT, VALIDATE_PATH
 
 CLUSTER_SCOPED = {
@@ -64,7 +71,7 @@ def test_deployment_shape(docs: list[dict[str, Any]]) -> None:
     c = container(docs)
     assert deployment["spec"]["replicas"] == 2
     assert pod["serviceAccountName"] == "zenflow-controller"
-    assert "--leader-elect" in c["args"]
+    assert "--leader-election" in c["args"]
     env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in c["env"]}
     assert env == {"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"}
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
@@ -137,6 +144,7 @@ def test_rbac_resource_names_are_the_ones_the_code_uses(docs: list[dict[str, Any
     role = find(docs, "Role", "zenflow-controller")
     named = {(r["resources"][0], tuple(r.get("resourceNames", []))) for r in role["rules"]}
     assert ("secrets", (DEFAULT_SECRET,)) in named
+    assert ("leases", (ControllerSettings().lease_name,)) in named
     cluster = find(docs, "ClusterRole", "zenflow-controller")
     webhook_rule = next(
         r for r in cluster["rules"] if r["resources"] == ["validatingwebhookconfigurations"]
@@ -152,3 +160,16 @@ def test_aggregated_roles(docs: list[dict[str, Any]]) -> None:
     assert edit["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
     assert edit["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-admin"] == "true"
     assert {v for r in view["rules"] for v in r["verbs"]} == {"get", "list", "watch"}
+
+
+def test_deployment_args_are_accepted_by_the_entrypoint(docs: list[dict[str, Any]]) -> None:
+    """The image runs `zenflow controller ARGS`: the real parser and settings must take them."""
+    args = build_parser().parse_args(["controller", *container(docs)["args"]])
+    settings = settings_from_args(args, env={})
+    options = options_from_args(args)
+    assert settings.leader_election is True
+    ports = {p["name"]: p["containerPort"] for p in container(docs)["ports"]}
+    assert settings.http_port == ports["http"]
+    assert options.port == ports["webhook"]
+    assert options.config_name == DEFAULT_CONFIG
+    assert args.no_webhook is False
