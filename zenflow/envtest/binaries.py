@@ -201,7 +201,7 @@ class _GoBuild:
         started = time.monotonic()
         self.say(
             f"building {', '.join(names)} (Kubernetes {K8S_VERSION}, etcd {ETCD_VERSION}) "
-            f"into {self.cache / 'bin'}; the first build takes 10-20 minutes on 2 cores; "
+            f"into {self.cache / 'bin'}; a first build takes 5-15 minutes on 2 cores; "
             f"log: {self.log_path}"
         )
         (self.cache / "bin").mkdir(exist_ok=True)
