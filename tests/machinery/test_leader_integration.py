@@ -2,7 +2,9 @@
 requirements 17 to 21 end to end): exactly one leads and the other stands by (ready, warm);
 SIGKILL the leader and the standby leads within the lease duration; SIGTERM the leader and the
 next standby leads within about one retry period (the Lease is released); at no instant do two
-processes run leader work (asserted from their JSON logs); shutdown leaves no unclosed client."""
+processes run leader work (asserted from their JSON logs); shutdown leaves no unclosed client;
+a leader cut off from the apiserver stops its work within the renew deadline, before the lease
+could expire for others, and exits non-zero; /metrics serves the leader and queue gauges."""
 
 from __future__ import annotations
 
@@ -113,3 +115,43 @@ def test_one_leader_failover_on_kill_and_handover_on_sigterm(
     assert len(intervals) == 3, intervals
     for (_, end_a, a), (start_b, _, b) in itertools.pairwise(intervals):
         assert end_a <= start_b, f"{a} and {b} both ran leader work"
+
+
+def test_leader_cut_off_from_apiserver_stops_work_within_renew_deadline_and_exits(
+    control_plane: ControlPlane, namespace: str, tmp_path: Path
+) -> None:
+    args = [
+        "--kubeconfig", str(control_plane.kubeconfig_path),
+        "--namespace", namespace,
+        "--leader-election-namespace", namespace,
+        "--lease-name", "zenflow-cutoff",
+        "--lease-duration", str(LEASE),
+        "--renew-deadline", str(RENEW),
+        "--retry-period", str(RETRY),
+        "--http-host", "127.0.0.1",
+        "--http-port", "0",
+        "--no-webhook",
+    ]  # fmt: skip
+    proc = ControllerProcess("solo", args, log_path=tmp_path / "solo.log")
+    try:
+        proc.wait_for("leader_runnables_started", within=45)
+        port = proc.wait_for("http_server_listening", within=5)["port"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            metrics = resp.read().decode()
+        assert 'leader_election_master_status{name="zenflow-cutoff"} 1.0' in metrics
+        assert "workqueue_depth{" in metrics
+        cut_at = datetime.now(UTC)
+        control_plane.stop_apiserver()
+        try:
+            stopped = proc.wait_for("leader_runnables_stopped", within=RENEW + 15)
+            assert proc.proc.wait(30) == 1  # exits non-zero to restart as a clean standby
+        finally:
+            control_plane.start_apiserver()
+    finally:
+        proc.close()
+    assert stopped["reason"] == "leadership_lost"
+    # Work stops by the renew deadline after the last renew (at most one retry period before the
+    # cut), i.e. before a standby could see the lease expire.
+    elapsed = (parse_ts(stopped["timestamp"]) - cut_at).total_seconds()
+    assert elapsed <= RENEW + SLACK
+    assert elapsed < LEASE
