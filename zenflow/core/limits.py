@@ -1,10 +1,18 @@
-"""Size limits of the API, chosen so a flow's status stays far below the 1.5 MiB object limit.
+"""Size limits of the API, chosen so a flow object stays far below the 1.5 MiB etcd limit.
 
-Budget: a step status is a few short fields (name, phase, two timestamps, job name, retry count,
-a message capped at MAX_STEP_MESSAGE chars, outputs capped at MAX_STATUS_OUTPUTS_BYTES), about
-200-300 bytes in the common case. 1,000 steps + 20 finally steps x ~300 B = ~300 KiB, plus the
-spec (<= MAX_SPEC_BYTES = 256 KiB) stored in the same object: ~560 KiB worst-typical, under 40 %
-of the 1.5 MiB etcd request limit. Matrix shards add a compact entry each (MAX_MATRIX_SHARDS).
+Budget for the largest allowed flow (MAX_STEPS + MAX_FINALLY_STEPS = 1,020 steps):
+  * spec <= MAX_SPEC_BYTES = 256 KiB. That is also the most client-side `kubectl apply` can
+    handle: it copies the spec into the last-applied annotation, and annotations are capped at
+    256 KiB in total.
+  * status: a step entry is a few short fields (name <= 40 chars, phase, reason, two
+    timestamps, Job name <= 63, attempt, retries) - about 250 B - plus a message the controller
+    truncates to MAX_STEP_MESSAGE chars and outputs it caps at MAX_STATUS_OUTPUTS_BYTES per step
+    and MAX_FLOW_OUTPUTS_BYTES per flow. Typical: 1,020 x 250 B = 250 KiB; worst case with every
+    message full: 1,020 x 520 B = 520 KiB, plus at most 256 KiB of outputs.
+  * metadata incl. managedFields (field names only, no values): below the spec size.
+Worst case ~1.3 MiB only if everything is at its maximum at once; a 1,000-step flow with full
+messages and no outputs stays under ~1 MiB, and typical ones under 500 KiB.
+Matrix shards add a compact entry each (MAX_MATRIX_SHARDS per step).
 """
 
 from __future__ import annotations
@@ -35,8 +43,10 @@ MAX_SPEC_BYTES: Final = 256 * 1024
 """Largest serialized spec (compact JSON) accepted."""
 MAX_STEP_MESSAGE: Final = 256
 """Longest step status message the controller writes (longer ones are truncated)."""
-MAX_STATUS_OUTPUTS_BYTES: Final = 4096
-"""Largest total size of one step's output values kept in status."""
+MAX_STATUS_OUTPUTS_BYTES: Final = 1024
+"""Largest total size of one step's output values kept in status (the controller truncates)."""
+MAX_FLOW_OUTPUTS_BYTES: Final = 256 * 1024
+"""Largest total size of all output values kept in one flow's status."""
 MAX_WHEN_LENGTH: Final = 1024
 MAX_MESSAGE_LENGTH: Final = 1024
 """Longest Manual-step message in the spec."""

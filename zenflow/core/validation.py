@@ -19,6 +19,7 @@ from typing import Any
 from zenflow.api.constants import API_VERSION, CRONJOBFLOW_KIND, JOBFLOW_KIND
 from zenflow.api.cronjobflow import CronJobFlow
 from zenflow.api.jobflow import JobFlow, JobFlowSpec
+from zenflow.core import limits
 from zenflow.core.validation_cron import check_schedule
 from zenflow.core.validation_meta import check_metadata
 from zenflow.core.validation_problems import Collector, Problem, ValidationReport
@@ -88,8 +89,16 @@ def validate_spec(spec: JobFlowSpec, *, path: str = "spec") -> ValidationReport:
 
 
 def check_spec(spec: JobFlowSpec, *, path: str, out: Collector) -> None:
+    # As stored: the API server applies no defaults (the CRD has none), so neither do we.
+    text = spec.model_dump_json(by_alias=True, exclude_none=True, exclude_defaults=True)
+    if len(text) > limits.MAX_SPEC_BYTES:
+        out.error(
+            path,
+            f"spec is {len(text)} bytes; at most {limits.MAX_SPEC_BYTES} are allowed so the "
+            "flow's status fits in the object",
+        )
     graph = check_steps(spec, path=path, out=out)
-    check_references(spec, graph=graph, path=path, out=out)
+    check_references(spec, graph=graph, path=path, out=out, spec_json=text)
 
 
 def _check_jobflow(flow: JobFlow, *, out: Collector) -> None:

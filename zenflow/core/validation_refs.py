@@ -44,16 +44,36 @@ class _Ancestry:
         return bool(self._bits[of] >> index & 1)
 
 
-def check_references(spec: JobFlowSpec, *, graph: StepGraph, path: str, out: Collector) -> None:
+def check_references(
+    spec: JobFlowSpec,
+    *,
+    graph: StepGraph,
+    path: str,
+    out: Collector,
+    spec_json: str | None = None,
+) -> None:
+    """``spec_json``: the spec serialized, if the caller has it (saves a serialization)."""
     params = {p.name for p in spec.params}
     used_params: set[str] = set()
     checker = _Checker(graph=graph, params=params, used_params=used_params, out=out)
-    for section, steps, in_finally in (
-        ("steps", spec.steps, False),
-        ("finally", spec.finally_, True),
-    ):
+    if spec_json is None:
+        spec_json = spec.model_dump_json(by_alias=True, exclude_none=True)
+    # Fast path over the whole flow: when every {{ }} in the spec is a declared param or a flow
+    # field, no per-step context matters and only `when` and matrix sources need a look.
+    found, bad = templating.parse_references(spec_json)
+    context_free = not bad and all(
+        (r.root == "params" and r.parts[0] in params) or r.root == "flow" for r in found
+    )
+    if context_free:
+        used_params.update(r.parts[0] for r in found if r.root == "params")
+    sections = (("steps", spec.steps, False), ("finally", spec.finally_, True))
+    for section, steps, in_finally in sections:
         for i, step in enumerate(steps):
-            checker.check_step(step, path=f"{path}.{section}[{i}]", in_finally=in_finally)
+            here = f"{path}.{section}[{i}]"
+            if context_free:
+                checker.check_step_expressions(step, path=here, in_finally=in_finally)
+            else:
+                checker.check_step(step, path=here, in_finally=in_finally)
     for i, env in enumerate(spec.env):
         checker.check_strings(env, path=f"{path}.env[{i}]", step=None, in_finally=False)
     for i, param in enumerate(spec.params):
@@ -75,6 +95,16 @@ class _Checker:
         self.out = out
         self.regular = _Ancestry(graph.regular)
         self.final = _Ancestry(graph.final)
+
+    def check_step_expressions(self, step: Step, *, path: str, in_finally: bool) -> None:
+        """The checks that do not depend on ``{{ }}`` strings: `when` and matrix sources."""
+        if step.when is not None:
+            self._check_when(step, path=f"{path}.when", in_finally=in_finally)
+        if step.matrix is not None and step.matrix.from_:
+            for key, source in step.matrix.from_.items():
+                self._check_matrix_source(
+                    source, path=f"{path}.matrix.from.{key}", step=step, in_finally=in_finally
+                )
 
     def check_step(self, step: Step, *, path: str, in_finally: bool) -> None:
         if step.when is not None:
