@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,6 +150,20 @@ class Running:
             [("fieldSelector", f"involvedObject.name={flow}")],
         )
         return list(doc["items"])
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], *, within: float = 30.0, what: str = "condition"
+) -> None:
+    """Poll ``check`` every 0.1 s until it is true; fail after ``within`` seconds."""
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                if await check():
+                    return
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        raise AssertionError(f"{what} not reached in {within}s") from None
 
 
 def step_status(flow: dict[str, Any], name: str) -> dict[str, Any]:

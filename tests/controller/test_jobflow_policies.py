@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -23,6 +24,7 @@ from kubernetes_asyncio import client
 from tests.controller.jobflow_harness import (
     Running,
     condition,
+    eventually,
     jobflow,
     running_controller,
     step,
@@ -43,9 +45,9 @@ async def zf(kube_config: client.Configuration, namespace: str) -> AsyncIterator
         yield running
 
 
-def _phase(obj: dict[str, object]) -> str | None:
-    status = obj.get("status") or {}
-    return status.get("phase")  # type: ignore[union-attr,no-any-return]
+def _phase(obj: dict[str, Any]) -> str | None:
+    phase = (obj.get("status") or {}).get("phase")
+    return str(phase) if phase is not None else None
 
 
 async def test_resource_templates_are_created_and_owned(zf: Running) -> None:
@@ -123,16 +125,23 @@ async def test_ttl_deletes_the_flow_and_cascades(zf: Running) -> None:
     assert len(await zf.jobs("ttl")) == 1
     await zf.wait_for("ttl", lambda o: not o, within=30, what="deletion by TTL")
     # The garbage collector removes what the flow owned.
-    async with asyncio.timeout(30):
-        while await zf.jobs("ttl"):
-            await asyncio.sleep(0.2)
-        while True:
-            try:
-                await zf.core.read_namespaced_config_map("ttl-cfg", zf.namespace)
-            except client.ApiException as exc:
-                assert exc.status == 404
-                break
-            await asyncio.sleep(0.2)
+
+    async def jobs_gone() -> bool:
+        return not await zf.jobs("ttl")
+
+    async def config_map_gone() -> bool:
+        try:
+            await zf.core.read_namespaced_config_map("ttl-cfg", zf.namespace)
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return True
+            raise
+        return False
+
+    # The garbage collector starts watching a new CRD's objects only at its next discovery
+    # resync (30 s in kube-controller-manager), so allow for that on a fresh control plane.
+    await eventually(jobs_gone, within=90, what="Jobs garbage-collected")
+    await eventually(config_map_gone, within=30, what="ConfigMap garbage-collected")
 
 
 async def _next_second(obj: dict[str, object]) -> None:
@@ -140,8 +149,10 @@ async def _next_second(obj: dict[str, object]) -> None:
     unambiguously newer."""
     import time
 
-    while time.time() < _created(obj) + 1.0:
-        await asyncio.sleep(0.05)
+    async def later() -> bool:
+        return time.time() >= _created(obj) + 1.0
+
+    await eventually(later, within=5, what="the next second")
 
 
 async def test_forbid_queues_the_newer_flow(zf: Running) -> None:
