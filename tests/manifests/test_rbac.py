@@ -22,22 +22,19 @@ ANY_NS = "team-a"  # cluster-wide grants hold in any namespace, existing or not
 
 # (verb, resource, namespace or "" for cluster scope, extra kubectl args)
 ALLOWED: list[tuple[str, str, str, tuple[str, ...]]] = [
-    *[
-        (v, FLOWS, ANY_NS, ())
-        for v in ("get", "list", "watch", "create", "update", "patch", "delete")
-    ],
-    *[(v, FLOWS, ANY_NS, ("--subresource=status",)) for v in ("get", "update", "patch")],
-    ("update", FLOWS, ANY_NS, ("--subresource=finalizers",)),
+    *[(v, FLOWS, ANY_NS, ()) for v in ("get", "list", "watch", "create", "patch", "delete")],
+    *[(v, r, ANY_NS, ("--subresource=status",)) for r in (FLOWS, CRONS) for v in ("get", "patch")],
+    *[("update", r, ANY_NS, ("--subresource=finalizers",)) for r in (FLOWS, CRONS)],
     *[(v, CRONS, ANY_NS, ()) for v in ("get", "list", "watch")],
-    *[(v, CRONS, ANY_NS, ("--subresource=status",)) for v in ("get", "update", "patch")],
-    *[(v, "jobs.batch", ANY_NS, ()) for v in ("get", "list", "watch", "create", "delete", "patch")],
-    *[(v, "pods", ANY_NS, ()) for v in ("get", "list", "watch")],
+    *[(v, "jobs.batch", ANY_NS, ()) for v in ("get", "list", "watch", "create", "delete")],
+    *[(v, "pods", ANY_NS, ()) for v in ("get", "list")],
     *[
         (v, r, ANY_NS, ())
         for r in ("persistentvolumeclaims", "configmaps")
-        for v in ("get", "list", "watch", "create")
+        for v in ("get", "create")
     ],
-    *[(v, r, ANY_NS, ()) for r in ("events", "events.events.k8s.io") for v in ("create", "patch")],
+    ("create", "events", ANY_NS, ()),
+    ("create", "events", NAMESPACE, ()),
     *[(v, "validatingwebhookconfigurations/zenflow-webhook", "", ()) for v in ("get", "patch")],
     *[
         (v, "leases.coordination.k8s.io/zenflow-controller", NAMESPACE, ())
@@ -63,19 +60,29 @@ DENIED: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("list", "validatingwebhookconfigurations", "", ()),
     ("delete", "validatingwebhookconfigurations/zenflow-webhook", "", ()),
     ("create", "mutatingwebhookconfigurations", "", ()),
+    ("update", FLOWS, ANY_NS, ()),
+    ("deletecollection", FLOWS, ANY_NS, ()),
+    ("update", FLOWS, ANY_NS, ("--subresource=status",)),
+    ("create", CRONS, ANY_NS, ()),
+    ("delete", CRONS, ANY_NS, ()),
+    ("patch", CRONS, ANY_NS, ()),
+    ("update", "jobs.batch", ANY_NS, ()),
+    ("patch", "jobs.batch", ANY_NS, ()),
     ("create", "pods", ANY_NS, ()),
     ("delete", "pods", ANY_NS, ()),
-    ("update", "jobs.batch", ANY_NS, ()),
+    ("watch", "pods", ANY_NS, ()),
+    ("create", "pods", ANY_NS, ("--subresource=exec",)),
+    ("get", "pods", ANY_NS, ("--subresource=log",)),
+    ("list", "configmaps", ANY_NS, ()),
     ("delete", "configmaps", ANY_NS, ()),
     ("update", "configmaps", ANY_NS, ()),
     ("delete", "persistentvolumeclaims", ANY_NS, ()),
-    ("create", CRONS, ANY_NS, ()),
-    ("delete", CRONS, ANY_NS, ()),
-    ("update", CRONS, ANY_NS, ()),
-    ("deletecollection", FLOWS, ANY_NS, ()),
+    ("delete", "events", ANY_NS, ()),
+    ("create", "events.events.k8s.io", ANY_NS, ()),
     ("create", "deployments.apps", NAMESPACE, ()),
     ("create", "clusterroles.rbac.authorization.k8s.io", "", ()),
     ("bind", "clusterroles.rbac.authorization.k8s.io", "", ()),
+    ("escalate", "roles.rbac.authorization.k8s.io", NAMESPACE, ()),
     ("impersonate", "users", "", ()),
     ("create", "serviceaccounts/token", NAMESPACE, ()),
     ("get", "customresourcedefinitions.apiextensions.k8s.io", "", ()),
