@@ -2,7 +2,8 @@
 
 Aspects: a start yields a ready apiserver of the pinned version with the default service account,
 and a stop leaves no process, frees every port and removes the work directory; restarting the
-apiserver alone keeps the data; compacting etcd makes old resourceVersions 410 Gone; bad input is
+apiserver alone keeps the data; compacting etcd makes old resourceVersions 410 Gone for exact
+lists, and expiring them (compaction + apiserver restart) for watches too; bad input is
 a clear error within seconds: KUBEBUILDER_ASSETS unset-dir or incomplete, a port already taken,
 etcd, kube-apiserver or the controller manager exiting at start (with its log tail), and nothing
 is left running after.
@@ -66,7 +67,7 @@ def test_start_and_stop_leave_nothing_behind(plane: ControlPlane) -> None:
 
 
 @pytest.mark.integration
-def test_apiserver_restart_keeps_data_and_compaction_expires_versions(
+def test_apiserver_restart_keeps_data_and_expiry_of_resource_versions(
     plane: ControlPlane,
 ) -> None:
     plane.start()
@@ -95,6 +96,16 @@ def test_apiserver_restart_keeps_data_and_compaction_expires_versions(
     with pytest.raises(KubectlError) as info:
         plane.kubectl("get", "--raw", exact_list)
     assert "(Expired)" in info.value.stderr  # 410 Gone, reason Expired
+
+    plane.expire_resource_versions()
+    watch = plane.kubectl(
+        "get",
+        "--raw",
+        f"/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={old_version}"
+        "&timeoutSeconds=5",
+    )
+    event = json.loads(watch.stdout.splitlines()[0])
+    assert (event["type"], event["object"]["code"]) == ("ERROR", 410)
 
 
 @pytest.mark.parametrize(

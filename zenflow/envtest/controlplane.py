@@ -225,9 +225,18 @@ class ControlPlane:
         )
 
     def compact_etcd(self) -> int:
-        """Compact etcd to its current revision (older resourceVersions then get 410 Gone from
-        etcd-served reads); returns that revision."""
+        """Compact etcd to its current revision; returns it. Reads served by etcd at an older
+        resourceVersion (list with resourceVersionMatch=Exact) then get 410 Expired, but the
+        apiserver's watch cache may still serve watches from it: see expire_resource_versions."""
         return endpoints.etcd_compact(self.etcd_url)
+
+    def expire_resource_versions(self) -> int:
+        """Compact etcd and restart the apiserver: every open watch is cut, and a watch or list
+        from any older resourceVersion gets 410 Expired. Returns the compacted revision."""
+        revision = self.compact_etcd()
+        self.stop_apiserver()
+        self.start_apiserver()
+        return revision
 
     # -- what callers use ---------------------------------------------------------------------
 

@@ -68,6 +68,7 @@ def etcd_compact(etcd_url: str) -> int:
     status, body = _request(
         f"{etcd_url}/v3/kv/compaction", body={"revision": str(revision), "physical": True}
     )
-    if status != 200:
+    # Compacting to the revision already compacted (no write since) is no failure.
+    if status != 200 and b"has been compacted" not in body:
         raise ControlPlaneError(f"etcd compaction to {revision} failed: {status} {body[:200]!r}")
     return revision
