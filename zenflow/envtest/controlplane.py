@@ -135,6 +135,8 @@ class ControlPlane:
     def _start_once(self) -> None:
         if self._given_work_dir is not None:
             self._given_work_dir.mkdir(parents=True, exist_ok=True)
+            # A cluster is never resumed: etcd data from an earlier start would not match.
+            shutil.rmtree(self._given_work_dir / "etcd-data", ignore_errors=True)
             self._work_dir = self._given_work_dir
         else:
             self._work_dir = Path(tempfile.mkdtemp(prefix="zenflow-envtest-"))
