@@ -116,6 +116,16 @@ def step_events(
         if st.phase == "Running" and not (
             old is not None and old.phase == "Running" and same_attempt
         ):
+            if (st.retry_count or 0) > 0 and (old is None or old.phase != "Retrying"):
+                # An immediate retry (no backoff) never shows phase Retrying: say so here.
+                out.append(
+                    EventSpec(
+                        "Warning",
+                        "StepRetrying",
+                        f'step "{st.name}" attempt {(st.attempt or 2) - 1} failed; '
+                        f"retry {st.retry_count} starts now",
+                    )
+                )
             out.append(
                 EventSpec("Normal", "StepStarted", f'step "{st.name}" started: Job {st.job_ref}')
             )

@@ -1,0 +1,142 @@
+"""End to end on the real control plane (items 9-10 of issue 5): status, Events, metrics,
+outputs, invalid flows.
+
+Aspects: Events on the JobFlow for step start, success, failure, retry, skip and the flow's end;
+the status is written only when it changed (forced reconciles of a finished flow leave its
+resourceVersion alone) and a few writes per step; Prometheus metrics count flows by phase and
+step durations; outputs from a termination message reach a dependent's Job and a ``when``; a flow
+the webhook would have refused ends Failed with reason Invalid and the validator's message, and
+the controller keeps working.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from kubernetes_asyncio import client
+
+from tests.controller.jobflow_harness import (
+    Running,
+    condition,
+    jobflow,
+    running_controller,
+    step,
+    step_status,
+)
+from zenflow.machinery.reconcile import make_key
+
+pytestmark = pytest.mark.integration
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def zf(kube_config: client.Configuration, namespace: str) -> AsyncIterator[Running]:
+    async with running_controller(kube_config, namespace) as running:
+        yield running
+
+
+async def test_events_for_every_step_transition(zf: Running) -> None:
+    await zf.create(
+        jobflow(
+            "ev",
+            [
+                step("ok"),
+                step("bad", "ok", exit_code=1, retryPolicy={"limit": 1}),
+                step("never", "bad"),
+            ],
+        )
+    )
+    await zf.wait_phase("ev")
+    await zf.jobflow.recorder.flush()
+    reasons = [e["reason"] for e in await zf.events("ev")]
+    for expected in (
+        "StepStarted",
+        "StepSucceeded",
+        "StepRetrying",
+        "StepFailed",
+        "StepSkipped",
+        "FlowFailed",
+    ):
+        assert expected in reasons, reasons
+    assert reasons.count("StepStarted") == 3  # ok, bad attempt 1, bad attempt 2
+    (event,) = [e for e in await zf.events("ev") if e["reason"] == "FlowFailed"]
+    assert event["involvedObject"]["kind"] == "JobFlow"
+    assert event["type"] == "Warning"
+
+
+async def test_status_is_written_only_when_it_changes(zf: Running) -> None:
+    steps = 5
+    await zf.create(
+        jobflow("quiet", [step(f"s{i}", *([f"s{i - 1}"] if i else [])) for i in range(steps)])
+    )
+    done = await zf.wait_phase("quiet")
+    assert done["status"]["phase"] == "Succeeded"
+    reconciler = zf.jobflow.reconciler
+    writes = reconciler.status_writes
+    # Each step costs one Job create and about one status write (start and finish of
+    # consecutive steps share a patch).
+    assert writes <= steps + 2, writes
+    before = done["metadata"]["resourceVersion"]
+    for _ in range(5):
+        zf.jobflow.queue.add(make_key(zf.namespace, "quiet"))
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)
+    after = await zf.get("quiet")
+    assert after["metadata"]["resourceVersion"] == before
+    assert reconciler.status_writes == writes
+
+
+async def test_metrics_count_flows_and_step_durations(zf: Running) -> None:
+    await zf.create(jobflow("metered", [step("a", seconds=0.2)]))
+    await zf.wait_phase("metered")
+    registry = zf.manager.registry
+    succeeded = registry.get_sample_value("zenflow_jobflows", {"phase": "Succeeded"})
+    assert succeeded is not None
+    assert succeeded >= 1
+    count = registry.get_sample_value("zenflow_step_duration_seconds_count", {"phase": "Succeeded"})
+    assert count is not None
+    assert count >= 1
+    created = registry.get_sample_value("zenflow_jobs_created_total")
+    assert created is not None
+    assert created >= 1
+
+
+async def test_outputs_flow_into_templates_and_when(zf: Running) -> None:
+    consumer = step("use", "produce", when="steps.produce.outputs.count == '3'")
+    container = consumer["template"]["spec"]["template"]["spec"]["containers"][0]
+    container["env"] = [{"name": "COUNT", "value": "{{ steps.produce.outputs.count }}"}]
+    await zf.create(
+        jobflow(
+            "out",
+            [
+                step("produce", message='{"count": 3, "name": "x"}', outputs=[{"name": "count"}]),
+                consumer,
+                step("skipme", "produce", when="steps.produce.outputs.count == '4'"),
+            ],
+        )
+    )
+    done = await zf.wait_phase("out")
+    assert done["status"]["phase"] == "Succeeded", done["status"]
+    assert step_status(done, "produce")["outputs"] == {"count": "3"}
+    assert step_status(done, "skipme")["phase"] == "Skipped"
+    jobs = {j["metadata"]["name"]: j for j in await zf.jobs("out")}
+    env = jobs["out-use-1"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "COUNT", "value": "3"} in env
+
+
+async def test_invalid_flow_fails_with_the_validators_message(zf: Running) -> None:
+    await zf.create(jobflow("loop", [step("a", "b"), step("b", "a")]))
+    done = await zf.wait_phase("loop")
+    status = done["status"]
+    assert (status["phase"], status["reason"]) == ("Failed", "Invalid")
+    assert "cycle" in status["message"]
+    failed = condition(done, "Failed")
+    assert failed is not None
+    assert failed["reason"] == "Invalid"
+    assert "cycle" in failed["message"]
+    assert await zf.jobs("loop") == []
+    # The worker survived: a valid flow still runs.
+    await zf.create(jobflow("fine", [step("a")]))
+    assert (await zf.wait_phase("fine"))["status"]["phase"] == "Succeeded"
