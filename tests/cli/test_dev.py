@@ -3,7 +3,8 @@
 Aspects: ``up`` starts a detached control plane with a Ready node and prints the kubeconfig to
 export; a second ``up`` is refused while it runs; ``status`` reports it up with every process
 running, and down (exit 3) once stopped; ``down`` leaves none of its processes behind and is a
-no-op when nothing runs; ``binaries`` prints the directory holding the binaries.
+no-op when nothing runs; ``up`` without binaries fails naming the cause; ``binaries`` prints the
+directory holding the binaries.
 """
 
 from __future__ import annotations
@@ -100,3 +101,12 @@ def test_binaries_prints_their_directory(capsys: pytest.CaptureFixture[str]) -> 
     assert _dev("binaries") == 0
     directory = Path(capsys.readouterr().out.strip())
     assert (directory / "kube-apiserver").is_file()
+
+
+def test_up_without_binaries_fails_with_the_cause(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KUBEBUILDER_ASSETS", str(tmp_path / "nowhere"))
+    assert _dev("up", "--state-dir", str(tmp_path / "dev")) == 1
+    assert "KUBEBUILDER_ASSETS" in capsys.readouterr().err
+    assert read_state(tmp_path / "dev") is None
