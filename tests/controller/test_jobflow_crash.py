@@ -1,0 +1,181 @@
+"""Crash safety of the JobFlow controller on the real control plane.
+
+30 flows of three shapes are in flight while the ``zenflow controller`` process (a subprocess,
+leader election off so a restart takes over at once) is SIGKILLed at random moments five times
+and restarted. Aspects: every flow ends in the phase its shape dictates, and every
+(flow, step, attempt) had exactly one Job: a separate informer in the test records the uid of
+every Job ever created, so a Job created twice under one name (delete + create) would show two
+uids, and the set of Job names per flow must be exactly the expected attempts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes_asyncio import client
+
+from tests.controller.jobflow_harness import Running, jobflow, step
+from zenflow.envtest.controlplane import ControlPlane
+from zenflow.kube.client import new_api_client
+from zenflow.machinery.informer import Informer
+from zenflow.machinery.kube_listwatch import jobs_lister_watcher
+
+pytestmark = pytest.mark.integration
+
+FLOWS_PER_SHAPE = 10
+KILLS = 5
+
+
+def _chain(name: str) -> tuple[dict[str, Any], str, set[str]]:
+    flow = jobflow(name, [step("a", seconds=0.4), step("b", "a", seconds=0.4), step("c", "b")])
+    return flow, "Succeeded", {f"{name}-a-1", f"{name}-b-1", f"{name}-c-1"}
+
+
+def _failing(name: str) -> tuple[dict[str, Any], str, set[str]]:
+    flow = jobflow(
+        name,
+        [
+            step("root", seconds=0.3),
+            step("bad", "root", exit_code=1, seconds=0.3, retryPolicy={"limit": 1}),
+            step("sib", "root", seconds=1.0),
+            step("child", "bad"),
+        ],
+    )
+    jobs = {f"{name}-root-1", f"{name}-bad-1", f"{name}-bad-2", f"{name}-sib-1"}
+    return flow, "Failed", jobs
+
+
+def _fan(name: str) -> tuple[dict[str, Any], str, set[str]]:
+    flow = jobflow(
+        name,
+        [
+            step("p0", seconds=0.5),
+            step("p1", seconds=0.8),
+            step("p2", exit_code=2, continueOnFailure=True),
+            step("join", "p0", "p1", "p2"),
+        ],
+    )
+    return flow, "Succeeded", {f"{name}-{s}-1" for s in ("p0", "p1", "p2", "join")}
+
+
+class ControllerProcess:
+    """``zenflow controller`` as a child process, restartable, logging to a file."""
+
+    def __init__(self, *, kubeconfig: Path, namespace: str, log: Path) -> None:
+        self.argv = [
+            sys.executable,
+            "-m",
+            "zenflow",
+            "controller",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--namespace",
+            namespace,
+            "--no-leader-election",
+            "--http-port",
+            "0",
+            "--log-level",
+            "warning",
+        ]
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                self.argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ}
+            )
+        self.starts += 1
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def controller_process(
+    control_plane: ControlPlane, namespace: str, tmp_path: Path
+) -> Iterator[ControllerProcess]:
+    proc = ControllerProcess(
+        kubeconfig=control_plane.kubeconfig_path, namespace=namespace, log=tmp_path / "ctl.log"
+    )
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+async def test_sigkilled_controller_loses_and_duplicates_nothing(
+    kube_config: client.Configuration,
+    namespace: str,
+    controller_process: ControllerProcess,
+) -> None:
+    rng = random.Random(5)
+    api = new_api_client(kube_config)
+    created: dict[str, set[str]] = {}
+
+    def on_job(obj: dict[str, Any]) -> None:
+        meta = obj["metadata"]
+        created.setdefault(meta["name"], set()).add(meta["uid"])
+
+    tracker = Informer(jobs_lister_watcher(api, namespace=namespace))
+    tracker.add_event_handler(on_job, lambda _old, new: on_job(new), None)
+    tracking = asyncio.create_task(tracker.run())
+    zf = Running(manager=None, jobflow=None, api=api, namespace=namespace)  # type: ignore[arg-type]
+    try:
+        await tracker.wait_synced()
+        expected: dict[str, tuple[str, set[str]]] = {}
+        shapes = (_chain, _failing, _fan)
+        for i in range(FLOWS_PER_SHAPE):
+            for shape in shapes:
+                name = f"{shape.__name__.strip('_')}-{i}"
+                flow, phase, jobs = shape(name)
+                expected[name] = (phase, jobs)
+                await zf.create(flow)
+        total = sum(len(jobs) for _, jobs in expected.values())
+        in_flight_at_kill = []
+        controller_process.start()
+        for _ in range(KILLS):
+            await asyncio.sleep(rng.uniform(0.5, 2.5))
+            in_flight_at_kill.append(len(created))
+            controller_process.kill()
+            await asyncio.sleep(rng.uniform(0.0, 0.5))
+            controller_process.start()
+        # The kills hit flows in flight (some Jobs created, not all).
+        assert any(0 < n < total for n in in_flight_at_kill), (in_flight_at_kill, total)
+        for name, (phase, _) in expected.items():
+            done = await zf.wait_phase(name, within=120)
+            assert done["status"]["phase"] == phase, (name, done["status"])
+        await asyncio.sleep(1.0)  # let the tracker see any late duplicate
+        for name, (_, jobs) in expected.items():
+            names = {n for n in created if n.startswith(f"{name}-")}
+            assert names == jobs, (name, sorted(names))
+        duplicated = {n: uids for n, uids in created.items() if len(uids) != 1}
+        assert not duplicated, duplicated
+        assert controller_process.starts == KILLS + 1
+    finally:
+        tracking.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await tracking
+        await api.close()
