@@ -37,7 +37,8 @@ from zenflow.core.validation import validate_object
 from zenflow.envtest.controlplane import ControlPlane, KubectlError
 from zenflow.webhook.certs import CertBundle, renew, service_hosts
 from zenflow.webhook.certstore import SecretCertSource
-from zenflow.webhook.server import VALIDATE_PATH, WebhookServer
+from zenflow.webhook.local import local_webhook_configuration
+from zenflow.webhook.server import WebhookServer
 
 SECRET = "zenflow-webhook-tls"
 TIMEOUT_SECONDS = 3
@@ -102,32 +103,9 @@ class Webhook:
 
 
 def webhook_configuration(name: str, namespace: str, port: int) -> dict[str, Any]:
-    return {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingWebhookConfiguration",
-        "metadata": {"name": name},
-        "webhooks": [
-            {
-                "name": "validate.workflow.zen.io",
-                "admissionReviewVersions": ["v1"],
-                "sideEffects": "None",
-                "failurePolicy": "Fail",
-                "matchPolicy": "Equivalent",
-                "timeoutSeconds": TIMEOUT_SECONDS,
-                "clientConfig": {"url": f"https://127.0.0.1:{port}{VALIDATE_PATH}"},
-                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
-                "rules": [
-                    {
-                        "apiGroups": ["workflow.zen.io"],
-                        "apiVersions": ["v1alpha1"],
-                        "resources": ["jobflows", "cronjobflows"],
-                        "operations": ["CREATE", "UPDATE"],
-                        "scope": "Namespaced",
-                    }
-                ],
-            }
-        ],
-    }
+    return local_webhook_configuration(
+        name=name, port=port, namespace=namespace, timeout_seconds=TIMEOUT_SECONDS
+    )
 
 
 async def wait_until_enforced(hook: Webhook) -> None:
