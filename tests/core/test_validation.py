@@ -63,6 +63,16 @@ CASES = [
         id="duplicate-across-finally",
     ),
     pytest.param(flow(job("Bad_Name")), "spec.steps[0].name: invalid step name", id="bad-name"),
+    pytest.param(
+        flow(job("a"), job("")),
+        "spec.steps[1].name: invalid step name '': must not be empty",
+        id="empty-name",
+    ),
+    pytest.param(
+        flow(job("a"), finally_=[job("z-")]),
+        "spec.finally[0].name: invalid step name 'z-'",
+        id="bad-finally-name",
+    ),
     pytest.param(flow(job("x" * 41)), "must be at most 40 characters (has 41)", id="name-too-long"),
     pytest.param(
         flow(job("transform"), job("load", "trasnform")),

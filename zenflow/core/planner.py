@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from zenflow.api.constants import ANNOTATION_CANCEL
+from zenflow.api.constants import ANNOTATION_CANCEL, ANNOTATION_RETRY, ANNOTATION_RETRY_STEP
 from zenflow.api.jobflow import JobFlow
 from zenflow.api.status import (
     FLOW_TERMINAL_PHASES,
@@ -43,6 +43,7 @@ from zenflow.core.observed import Observed, parse_time
 from zenflow.core.stepplan import StepPlanner
 from zenflow.core.stepstate import clip
 from zenflow.core.ttl import decide_ttl
+from zenflow.core.userretry import reset_for_retry, steps_to_rerun
 
 REASON_QUEUED: Final = "Queued"
 
@@ -70,14 +71,20 @@ class Plan:
     events: list[EventSpec] = field(default_factory=list)
     requeue_after: float | None = None
     delete_flow: bool = False
+    annotations: dict[str, str | None] | None = None
+    """Annotations to set (None: remove) on the flow before the status patch: a retry of a
+    cancelled flow clears the cancel annotation."""
 
 
 def plan(flow: JobFlow, observed: Observed, now: datetime) -> Plan:
     """Decide what to do with ``flow`` now."""
     prev = flow.status or JobFlowStatus()
-    if prev.phase in FLOW_TERMINAL_PHASES:
-        return _finished(flow, prev, now)
     annotations = flow.metadata.get("annotations") or {}
+    if prev.phase in FLOW_TERMINAL_PHASES:
+        nonce = annotations.get(ANNOTATION_RETRY)
+        if nonce and nonce != prev.retry_nonce:
+            return _user_retry(flow, prev, observed, now, nonce)
+        return _finished(flow, prev, now)
     started = prev.start_time is not None or any(observed.jobs.values())
     decision = decide_concurrency(
         name=flow.name,
@@ -156,6 +163,8 @@ def _finish_plan(
 ) -> Plan:
     """Counts, conditions and Events for a status whose phase and steps are decided."""
     fill_counts(status)
+    # A retry nonce that arrives while the flow runs is recorded, so it never fires later.
+    status.retry_nonce = (flow.metadata.get("annotations") or {}).get(ANNOTATION_RETRY) or None
     status.conditions = build_conditions(
         status=status,
         previous=prev.conditions,
@@ -176,6 +185,32 @@ def _finish_plan(
         )
         result.delete_flow = ttl.delete
         result.requeue_after = ttl.requeue_after
+    return result
+
+
+def _user_retry(
+    flow: JobFlow, prev: JobFlowStatus, observed: Observed, now: datetime, nonce: str
+) -> Plan:
+    """Restart a finished flow for a new retry nonce, then plan it as a running flow."""
+    annotations = flow.metadata.get("annotations") or {}
+    step = annotations.get(ANNOTATION_RETRY_STEP) or None
+    rerun = steps_to_rerun(flow=flow, status=prev, step=step)
+    if not rerun:
+        # Nothing to re-run (an unknown step, or a whole-flow retry of a flow that succeeded):
+        # remember the nonce so it is not looked at again.
+        return Plan(status=prev.model_copy(update={"retry_nonce": nonce}))
+    reset = reset_for_retry(
+        flow=flow, status=prev, rerun=rerun, jobs=observed.jobs, nonce=nonce, now=now
+    )
+    metadata = dict(flow.metadata)
+    if ANNOTATION_CANCEL in annotations:
+        # The retry supersedes an earlier cancel; the executor removes the annotation.
+        metadata["annotations"] = {k: v for k, v in annotations.items() if k != ANNOTATION_CANCEL}
+    result = plan(flow.model_copy(update={"status": reset, "metadata": metadata}), observed, now)
+    what = f'step "{step}" and its dependents' if step else "failed and skipped steps"
+    result.events.insert(0, EventSpec("Normal", "FlowRetried", f"retrying {what}"))
+    if ANNOTATION_CANCEL in annotations:
+        result.annotations = {ANNOTATION_CANCEL: None}
     return result
 
 

@@ -172,7 +172,7 @@ class StepPlanner:
             if self.frozen:
                 self.statuses[name] = d.status
             elif stopping:
-                self.statuses[name] = self._fail_fast_skip(step)
+                self.statuses[name] = self._fail_fast_skip(step, d.status)
             else:
                 self.statuses[name] = self._manual(step, d.status)
             return
@@ -210,10 +210,11 @@ class StepPlanner:
                 reason=readiness.reason,
                 message=clip(readiness.message),
                 completion_time=self.now,
+                attempt=prev.attempt if prev is not None else None,
             )
             return
         if stopping:
-            self.statuses[name] = self._fail_fast_skip(step)
+            self.statuses[name] = self._fail_fast_skip(step, prev)
             return
         if step.type == "Manual":
             self.statuses[name] = self._manual(step, prev)
@@ -237,13 +238,14 @@ class StepPlanner:
                 return name
         return None
 
-    def _fail_fast_skip(self, step: Step) -> StepStatus:
+    def _fail_fast_skip(self, step: Step, prev: StepStatus | None) -> StepStatus:
         return StepStatus(
             name=step.name,
             phase="Skipped",
             reason=REASON_FAIL_FAST,
             message=clip(f'not started: step "{self._fail_fast_blocker()}" failed (failFast)'),
             completion_time=self.now,
+            attempt=prev.attempt if prev is not None else None,
         )
 
     def _retry(self, step: Step, d: Derived) -> None:

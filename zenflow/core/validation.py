@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import pydantic_core
+
 from zenflow.api.constants import API_VERSION, CRONJOBFLOW_KIND, JOBFLOW_KIND
 from zenflow.api.cronjobflow import CronJobFlow
 from zenflow.api.jobflow import JobFlow, JobFlowSpec
@@ -50,13 +52,13 @@ def validate_object(obj: Mapping[str, Any]) -> ValidationReport:
     if kind == JOBFLOW_KIND:
         flow = parse_model(JobFlow, obj, out=out)
         if flow is not None:
-            _check_jobflow(flow, out=out)
+            _check_jobflow(flow, out=out, raw_spec=obj.get("spec"))
         else:
             _check_raw_graph(obj.get("spec"), path="spec", out=out)
     elif kind == CRONJOBFLOW_KIND:
         cron = parse_model(CronJobFlow, obj, out=out)
         if cron is not None:
-            _check_cronjobflow(cron, out=out)
+            _check_cronjobflow(cron, out=out, raw_spec=obj["spec"]["jobFlowTemplate"]["spec"])
         else:
             spec = obj.get("spec")
             template = spec.get("jobFlowTemplate") if isinstance(spec, Mapping) else None
@@ -88,9 +90,16 @@ def validate_spec(spec: JobFlowSpec, *, path: str = "spec") -> ValidationReport:
     return out.report()
 
 
-def check_spec(spec: JobFlowSpec, *, path: str, out: Collector) -> None:
-    # As stored: the API server applies no defaults (the CRD has none), so neither do we.
-    text = spec.model_dump_json(by_alias=True, exclude_none=True, exclude_defaults=True)
+def check_spec(
+    spec: JobFlowSpec, *, path: str, out: Collector, raw: Mapping[str, Any] | None = None
+) -> None:
+    """``raw``: the spec as received, when available (serializing it is cheaper, and it is
+    what the API server stores)."""
+    if raw is not None:
+        text = pydantic_core.to_json(raw, fallback=str).decode()
+    else:
+        # As stored: the API server applies no defaults (the CRD has none).
+        text = spec.model_dump_json(by_alias=True, exclude_none=True, exclude_defaults=True)
     if len(text) > limits.MAX_SPEC_BYTES:
         out.error(
             path,
@@ -98,19 +107,25 @@ def check_spec(spec: JobFlowSpec, *, path: str, out: Collector) -> None:
             "flow's status fits in the object",
         )
     graph = check_steps(spec, path=path, out=out)
-    check_references(spec, graph=graph, path=path, out=out, spec_json=text)
+    check_references(spec, graph=graph, path=path, out=out, spec_json=text, raw=raw)
 
 
-def _check_jobflow(flow: JobFlow, *, out: Collector) -> None:
+def _check_jobflow(
+    flow: JobFlow, *, out: Collector, raw_spec: Mapping[str, Any] | None = None
+) -> None:
     check_metadata(flow.metadata, max_name=253, out=out)
-    check_spec(flow.spec, path="spec", out=out)
+    check_spec(flow.spec, path="spec", out=out, raw=raw_spec)
 
 
-def _check_cronjobflow(cron: CronJobFlow, *, out: Collector) -> None:
+def _check_cronjobflow(
+    cron: CronJobFlow, *, out: Collector, raw_spec: Mapping[str, Any] | None = None
+) -> None:
     # Like CronJob: the created flows are named <name>-<minutes since epoch> (11 more chars).
     check_metadata(cron.metadata, max_name=52, out=out)
     check_schedule(cron.spec.schedule, cron.spec.time_zone, path="spec", out=out)
-    check_spec(cron.spec.job_flow_template.spec, path="spec.jobFlowTemplate.spec", out=out)
+    check_spec(
+        cron.spec.job_flow_template.spec, path="spec.jobFlowTemplate.spec", out=out, raw=raw_spec
+    )
 
 
 def _check_raw_graph(spec: object, *, path: str, out: Collector) -> None:

@@ -5,6 +5,7 @@ key of the step's own matrix."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pydantic_core
@@ -51,8 +52,10 @@ def check_references(
     path: str,
     out: Collector,
     spec_json: str | None = None,
+    raw: Mapping[str, Any] | None = None,
 ) -> None:
-    """``spec_json``: the spec serialized, if the caller has it (saves a serialization)."""
+    """``spec_json``/``raw``: the spec serialized and as received, if the caller has them
+    (they make the common cases cheap; results are the same without them)."""
     params = {p.name for p in spec.params}
     used_params: set[str] = set()
     checker = _Checker(graph=graph, params=params, used_params=used_params, out=out)
@@ -68,9 +71,12 @@ def check_references(
         used_params.update(r.parts[0] for r in found if r.root == "params")
     sections = (("steps", spec.steps, False), ("finally", spec.finally_, True))
     for section, steps, in_finally in sections:
+        raw_steps = _raw_list(raw, section, len(steps))
         for i, step in enumerate(steps):
             here = f"{path}.{section}[{i}]"
-            if context_free:
+            if context_free or (
+                raw_steps is not None and checker.step_refs_ok(raw_steps[i], step, in_finally)
+            ):
                 checker.check_step_expressions(step, path=here, in_finally=in_finally)
             else:
                 checker.check_step(step, path=here, in_finally=in_finally)
@@ -95,6 +101,17 @@ class _Checker:
         self.out = out
         self.regular = _Ancestry(graph.regular)
         self.final = _Ancestry(graph.final)
+
+    def step_refs_ok(self, raw_step: Any, step: Step, in_finally: bool) -> bool:
+        """Per-step fast path: every ``{{ }}`` in the raw step is fine (records param use).
+        False means "look closer", not necessarily "wrong"."""
+        data = pydantic_core.to_json(raw_step, fallback=str)
+        if b"{{" not in data:
+            return True
+        found, bad = templating.parse_references(data.decode())
+        return not bad and all(
+            self._ref_problem(ref, step=step, in_finally=in_finally) is None for ref in found
+        )
 
     def check_step_expressions(self, step: Step, *, path: str, in_finally: bool) -> None:
         """The checks that do not depend on ``{{ }}`` strings: `when` and matrix sources."""
@@ -296,6 +313,12 @@ class _Checker:
         if name in self.graph.finally_names:
             return False
         return self.regular.is_ancestor(name, of) is not False
+
+
+def _raw_list(raw: Mapping[str, Any] | None, key: str, size: int) -> list[Any] | None:
+    """``raw[key]`` when it is a list aligned with the parsed one."""
+    items = raw.get(key) if raw is not None else None
+    return items if isinstance(items, list) and len(items) == size else None
 
 
 def _matrix_keys(step: Step | None) -> set[str]:

@@ -16,7 +16,7 @@ from zenflow.api.jobflow import JobFlowSpec, Param, ResourceTemplates, Step
 from zenflow.core import limits
 from zenflow.core.dag import Dag
 from zenflow.core.limits import MAX_STEP_NAME_LENGTH
-from zenflow.core.naming import STEP_NAME, step_name_problem
+from zenflow.core.naming import step_name_problem
 from zenflow.core.validation_problems import Collector
 from zenflow.core.validation_template import check_env, check_job_template, check_run
 
@@ -30,14 +30,18 @@ _SHARD_SUFFIX: Final = re.compile(r"^(.*)-\d+$")
 
 @dataclass
 class StepGraph:
-    """What later checks need: where each step lives, and the two DAGs."""
+    """What later checks need: the steps by name, and the two DAGs."""
 
-    paths: dict[str, str] = field(default_factory=dict)
-    """Step name → its path (spec.steps[i] or spec.finally[i]); first occurrence."""
     steps: dict[str, Step] = field(default_factory=dict)
     regular: Dag = field(default_factory=lambda: Dag.from_edges((), {}))
     final: Dag = field(default_factory=lambda: Dag.from_edges((), {}))
     finally_names: frozenset[str] = frozenset()
+    where: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """Step name → (section, index) of its first occurrence."""
+
+    def path_of(self, name: str, *, root: str) -> str:
+        section, index = self.where[name]
+        return f"{root}.{section}[{index}]"
 
 
 @dataclass(frozen=True)
@@ -82,34 +86,32 @@ def check_graph(
     out: Collector,
 ) -> StepGraph:
     """Names (valid, unique across steps and finally), dependencies (known, not self, finally
-    only on finally) and cycles, one error each, in one pass: O(steps + dependencies)."""
+    only on finally) and cycles, one error each, in O(steps + dependencies). The common, valid
+    case is decided by whole-list operations in C; per-step Python runs only for steps with
+    dependencies and for reporting problems."""
     graph = StepGraph()
     if not regular:
         out.error(f"{path}.steps", "at least one step is required")
-    paths = graph.paths
-    regular_names = {s.name for s in regular}
-    finally_names = frozenset(s.name for s in final) - regular_names
-    graph.finally_names = finally_names
+    regular_names = [s.name for s in regular]
+    final_names = [s.name for s in final]
+    regular_set = set(regular_names)
+    finally_set = frozenset(final_names) - regular_set
+    graph.finally_names = finally_set
+    where = {n: ("finally", i) for i, n in reversed(list(enumerate(final_names)))}
+    where.update({n: ("steps", i) for i, n in reversed(list(enumerate(regular_names)))})
+    graph.where = where
+    all_names = regular_names + final_names
+    if len(where) != len(all_names) or not _ALL_STEP_NAMES.fullmatch("\n".join(all_names)):
+        _report_names(regular_names, final_names, path=path, out=out)
     sections = (
-        ("steps", regular, regular_names, finally_names, False),
-        ("finally", final, finally_names, regular_names, True),
+        ("steps", regular, regular_set, finally_set, False),
+        ("finally", final, finally_set, regular_set, True),
     )
     dags = []
     for section, steps, allowed, other, in_finally in sections:
         deps_of: dict[str, tuple[str, ...]] = {}
         for i, step in enumerate(steps):
             name = step.name
-            if len(name) > MAX_STEP_NAME_LENGTH or STEP_NAME.match(name) is None:
-                problem = step_name_problem(name)
-                out.error(f"{path}.{section}[{i}].name", f"invalid step name {name!r}: {problem}")
-            first = paths.get(name)
-            if first is not None:
-                out.error(
-                    f"{path}.{section}[{i}].name",
-                    f'duplicate step name "{name}" (also {first}.name)',
-                )
-            else:
-                paths[name] = f"{path}.{section}[{i}]"
             deps = step.dependencies
             kept: Sequence[str] = ()
             if deps:
@@ -133,10 +135,32 @@ def check_graph(
     for dag in dags:
         for cycle in dag.find_cycles():
             out.error(
-                f"{graph.paths[cycle[0]]}.dependencies",
+                f"{graph.path_of(cycle[0], root=path)}.dependencies",
                 "dependency cycle: " + " -> ".join(cycle),
             )
     return graph
+
+
+# Every name valid: one match over all names joined by newlines (no name contains one).
+_STEP_NAME_RE: Final = rf"[a-z](?:[-a-z0-9]{{0,{MAX_STEP_NAME_LENGTH - 2}}}[a-z0-9])?"
+_ALL_STEP_NAMES: Final = re.compile(rf"{_STEP_NAME_RE}(?:\n{_STEP_NAME_RE})*")
+
+
+def _report_names(
+    regular_names: list[str], final_names: list[str], *, path: str, out: Collector
+) -> None:
+    """The slow path: which names are invalid or repeated."""
+    first: dict[str, str] = {}
+    located = [(f"{path}.steps[{i}]", n) for i, n in enumerate(regular_names)]
+    located += [(f"{path}.finally[{i}]", n) for i, n in enumerate(final_names)]
+    for here, name in located:
+        problem = step_name_problem(name)
+        if problem:
+            out.error(f"{here}.name", f"invalid step name {name!r}: {problem}")
+        if name in first:
+            out.error(f"{here}.name", f'duplicate step name "{name}" (also {first[name]}.name)')
+        else:
+            first[name] = here
 
 
 def _check_dependencies(
