@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from kubernetes_asyncio import client
 
+from tests.machinery.plane import start_apiserver_and_recover
 from zenflow.envtest.controlplane import ControlPlane
 from zenflow.errors import UnreachableError
 from zenflow.machinery.informer import OWNER_INDEX, Informer, owner_indexer, owner_key
@@ -158,7 +159,7 @@ async def test_expired_version_relists_with_tombstone(
         # A restarted apiserver's watch cache starts at the current revision, so the informer's
         # version is now expired everywhere (etcd compacted, cache too young): 410 Gone.
         await asyncio.to_thread(control_plane.stop_apiserver)
-        await asyncio.to_thread(control_plane.start_apiserver)
+        await asyncio.to_thread(start_apiserver_and_recover, control_plane)
         lw.cut = False
         await eventually(lambda: informer.reflector.lists >= 2, within=90, what="relist")
         await eventually(lambda: any(c[0] == "delete" for c in log.calls), what="tombstone")
@@ -183,7 +184,7 @@ async def test_apiserver_restart_resumes_watch_without_losing_updates(
         try:
             await asyncio.sleep(1.0)
         finally:
-            await asyncio.to_thread(control_plane.start_apiserver)
+            await asyncio.to_thread(start_apiserver_and_recover, control_plane)
         for attempt in range(50):  # pooled connections to the old process may fail once
             try:
                 await core.patch_namespaced_config_map("a", namespace, {"data": {"v": "2"}})

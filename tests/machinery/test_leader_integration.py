@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.machinery.controller_process import ControllerProcess, parse_ts
+from tests.machinery.plane import start_apiserver_and_recover
 from zenflow.envtest.controlplane import ControlPlane
 
 pytestmark = pytest.mark.integration
@@ -146,7 +147,7 @@ def test_leader_cut_off_from_apiserver_stops_work_within_renew_deadline_and_exit
             stopped = proc.wait_for("leader_runnables_stopped", within=RENEW + 15)
             assert proc.proc.wait(30) == 1  # exits non-zero to restart as a clean standby
         finally:
-            control_plane.start_apiserver()
+            start_apiserver_and_recover(control_plane)
     finally:
         proc.close()
     assert stopped["reason"] == "leadership_lost"
