@@ -94,3 +94,11 @@ def test_errors(
     path.write_text(content)
     assert main(["graph", str(path)]) == code
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["tree", "mermaid", "dot"])
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
+def test_every_example_draws(path: Path, fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
+    out = graph(capsys, "--format", fmt, str(path))
+    assert out.strip()
+    assert "(in a dependency cycle)" not in out
