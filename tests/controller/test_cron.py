@@ -8,7 +8,8 @@ no test waits for a real minute): a due run is created with its owner reference,
 name ``<cron>-<unix minutes>`` and recorded in status (lastScheduleTime, active); a forced
 re-reconcile at the same time creates nothing more; a finished run sets lastSuccessfulTime and
 leaves ``active``; the next schedule time creates the next run and the history limit deletes the
-oldest finished one; Forbid skips while a run is active; Replace cancels the active run.
+oldest finished one; Forbid skips while a run is active; Replace cancels the active run; an
+invalid schedule sets Ready=False (reason Invalid) and creates nothing.
 """
 
 from __future__ import annotations
@@ -289,3 +290,20 @@ async def test_forbid_skips_and_replace_cancels(running: Running) -> None:
         r for r in await running.runs() if r["metadata"]["labels"][LABEL_CRONJOBFLOW] == "forbid"
     ]
     assert len(forbid) == 1
+
+
+@pytest.mark.integration
+async def test_an_invalid_schedule_is_reported_not_retried(running: Running) -> None:
+    await running.objects.create_namespaced_custom_object(
+        GROUP, VERSION, running.namespace, CRONJOBFLOW_PLURAL,
+        cron_object("broken", schedule="61 * * * *"),
+    )  # fmt: skip
+
+    async def invalid() -> dict[str, Any] | None:
+        status = (await running.cron("broken")).get("status") or {}
+        return next((c for c in status.get("conditions") or [] if c["type"] == "Ready"), None)
+
+    condition = await running.until("Ready=False", invalid)
+    assert (condition["status"], condition["reason"]) == ("False", "Invalid")
+    assert "invalid cron schedule '61 * * * *'" in condition["message"]
+    assert await running.runs() == []

@@ -31,7 +31,7 @@ from zenflow.api.constants import (
     JOBFLOW_KIND,
     LABEL_CRONJOBFLOW,
 )
-from zenflow.api.cronjobflow import CronJobFlow
+from zenflow.api.cronjobflow import CronJobFlowSpec
 from zenflow.controller.cron_api import CronApi
 from zenflow.core.schedule import (
     ANNOTATION_SCHEDULED_TIME,
@@ -153,8 +153,8 @@ class CronReconciler:
         status = dict(obj.get("status") or {})
         conditions = list(status.get("conditions") or [])
         try:
-            cron = CronJobFlow.model_validate(obj)
-            spec = cron.spec
+            # Only the spec is ours to judge; the status is what this controller wrote.
+            spec = CronJobFlowSpec.model_validate(obj.get("spec") or {})
             decision = decide(
                 spec=CronSpec(
                     name=name,
