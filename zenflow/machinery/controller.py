@@ -2,8 +2,10 @@
 
 Every outcome goes through ``handle_result`` (requirement 26). A reconcile that raises never
 kills its worker. Each reconcile runs with structlog context bound (controller, namespace, name,
-reconcile_id) so everything it logs carries them. ``stop`` drains: queued keys are dropped, keys
-in flight finish (bounded by the caller's timeout), then the workers return.
+reconcile_id) so everything it logs carries them. ``stop`` shuts the queue down with drain: new
+adds are ignored, keys already queued are still handed out (client-go semantics), keys in flight
+finish, and the workers return once the queue is empty; the manager bounds this with its
+shutdown timeout and cancels what is left (while still holding the lease).
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ class Controller:
             log.info("controller_stopped", controller=self.name)
 
     async def stop(self) -> None:
-        """Stop handing out keys and wait for keys in flight to finish."""
+        """Shut the queue down (adds ignored) and wait until no key is in flight."""
         await self.queue.shutdown_with_drain()
 
     async def _worker(self) -> None:
