@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from zenflow.core.validation_problems import Collector
-from zenflow.core.validation_steps import DNS1123_SUBDOMAIN
+from zenflow.core.validation_values import DNS1123_SUBDOMAIN
 
 
 def check_metadata(metadata: Mapping[str, Any], *, max_name: int, out: Collector) -> None:

@@ -6,25 +6,22 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from math import prod
-from typing import Any, Final
+from typing import Final
 
 from zenflow.api.duration import DurationError, parse_duration
-from zenflow.api.jobflow import JobFlowSpec, Param, ResourceTemplates, Step
+from zenflow.api.jobflow import JobFlowSpec, Step
 from zenflow.core import limits
 from zenflow.core.dag import Dag
 from zenflow.core.limits import MAX_STEP_NAME_LENGTH
 from zenflow.core.naming import step_name_problem
 from zenflow.core.validation_problems import Collector
 from zenflow.core.validation_template import check_env, check_job_template, check_run
+from zenflow.core.validation_values import IDENTIFIER, check_params, check_resource_templates
 
-IDENTIFIER: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 OUTPUT_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-DNS1123_SUBDOMAIN: Final = re.compile(
-    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-)
 _SHARD_SUFFIX: Final = re.compile(r"^(.*)-\d+$")
 
 
@@ -63,12 +60,10 @@ def check_steps(spec: JobFlowSpec, *, path: str, out: Collector) -> StepGraph:
     for here, step in located:
         _check_step_fields(step, path=here, pod_failure_policy=pod_failure_policy, out=out)
     _check_shard_name_clashes(located, out=out)
-    _check_params(spec.params, path=f"{path}.params", out=out)
+    check_params(spec.params, path=f"{path}.params", out=out)
     check_env(spec.env, path=f"{path}.env", out=out)
     if spec.resource_templates is not None:
-        _check_resource_templates(
-            spec.resource_templates, path=f"{path}.resourceTemplates", out=out
-        )
+        check_resource_templates(spec.resource_templates, path=f"{path}.resourceTemplates", out=out)
     policy = spec.execution_policy.pod_failure_policy
     if policy is not None and not isinstance(policy.get("rules"), list):
         out.error(
@@ -342,66 +337,6 @@ def _check_shard_name_clashes(located: list[tuple[str, Step]], *, out: Collector
                 f'"{step.name}" clashes with the Job names of matrix step "{match.group(1)}"; '
                 "choose another name",
             )
-
-
-def _check_params(params: list[Param], *, path: str, out: Collector) -> None:
-    seen: set[str] = set()
-    for i, param in enumerate(params):
-        here = f"{path}[{i}]"
-        if not IDENTIFIER.match(param.name):
-            out.error(
-                f"{here}.name",
-                f"invalid param name {param.name!r}: a letter or '_', then letters, digits "
-                "or '_' (so CEL can read params.NAME)",
-            )
-        if param.name in seen:
-            out.error(f"{here}.name", f"duplicate param name {param.name!r}")
-        seen.add(param.name)
-        value = param.effective
-        if param.required and value is None:
-            out.error(here, f'param "{param.name}" is required: set value or default')
-        if param.enum is not None and value is not None and value not in param.enum:
-            out.error(
-                f"{here}.{'value' if param.value is not None else 'default'}",
-                f"{value!r} is not one of {param.enum}",
-            )
-
-
-def _check_resource_templates(templates: ResourceTemplates, *, path: str, out: Collector) -> None:
-    for field_name, items, kind in (
-        ("volumeClaimTemplates", templates.volume_claim_templates, "PersistentVolumeClaim"),
-        ("configMapTemplates", templates.config_map_templates, "ConfigMap"),
-    ):
-        seen: set[str] = set()
-        for i, item in enumerate(items):
-            here = f"{path}.{field_name}[{i}]"
-            _check_resource(item, kind=kind, path=here, seen=seen, out=out)
-
-
-def _check_resource(
-    item: Mapping[str, Any], *, kind: str, path: str, seen: set[str], out: Collector
-) -> None:
-    item_kind = item.get("kind")
-    if item_kind is not None and item_kind != kind:
-        out.error(f"{path}.kind", f"must be {kind!r} when set, got {item_kind!r}")
-    metadata = item.get("metadata")
-    name = metadata.get("name") if isinstance(metadata, Mapping) else None
-    if not isinstance(name, str) or not name:
-        out.error(f"{path}.metadata.name", f"required: the {kind}'s name")
-    elif len(name) > 253 or not DNS1123_SUBDOMAIN.match(name):
-        out.error(f"{path}.metadata.name", f"must be a DNS-1123 subdomain, got {name!r}")
-    elif name in seen:
-        out.error(f"{path}.metadata.name", f"duplicate {kind} name {name!r}")
-    else:
-        seen.add(name)
-    if kind == "PersistentVolumeClaim" and not isinstance(item.get("spec"), Mapping):
-        out.error(f"{path}.spec", "required: the claim's spec (accessModes, resources)")
-    if kind == "ConfigMap":
-        data = item.get("data")
-        if data is not None and (
-            not isinstance(data, Mapping) or not all(isinstance(v, str) for v in data.values())
-        ):
-            out.error(f"{path}.data", "must map keys to strings (quote numbers and booleans)")
 
 
 def _duration(text: str, *, path: str, out: Collector) -> float | None:
