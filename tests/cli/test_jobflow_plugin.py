@@ -41,7 +41,8 @@ def parse(*argv: str) -> argparse.Namespace:
     [
         pytest.param(["get"], {"verb": "get", "name": None}, id="get-list"),
         pytest.param(["get", "f", "-n", "ns"], {"name": "f", "namespace": "ns"}, id="get-one"),
-        pytest.param(["status", "f"], {"verb": "status", "name": "f"}, id="status"),
+        pytest.param(["status", "f"], {"verb": "status", "name": "f", "watch": False}, id="status"),
+        pytest.param(["status", "f", "-w"], {"watch": True}, id="status-watch"),
         pytest.param(["graph", "f", "--format", "dot"], {"format": "dot"}, id="graph"),
         pytest.param(["approve", "f", "gate"], {"name": "f", "step": "gate"}, id="approve"),
         pytest.param(["retry", "f"], {"step": None}, id="retry"),
@@ -218,6 +219,41 @@ def test_verbs_write_what_the_controller_reads(
     code, out, _ = plugin(control_plane, namespace, "get", capsys=capsys)
     assert code == 0
     assert out.splitlines()[1].startswith("plugin-flow")
+
+
+@pytest.mark.integration
+def test_watch_follows_until_the_flow_ends(
+    control_plane: ControlPlane,
+    namespace: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "flow.yaml"
+    path.write_text(yaml.safe_dump({**FLOW_YAML, "metadata": {"name": "watched"}}))
+    assert plugin(control_plane, namespace, "run", "-f", str(path), capsys=capsys)[0] == 0
+    # No controller runs here: write a finished status as the controller would.
+    status = {
+        "status": {
+            "phase": "Succeeded",
+            "progress": "2/2",
+            "steps": [
+                {"name": "gate", "phase": "Succeeded"},
+                {"name": "say", "phase": "Succeeded"},
+            ],
+        }
+    }
+    control_plane.kubectl(
+        "patch", "jobflow", "watched", "-n", namespace, "--subresource=status",
+        "--type=merge", "-p", json.dumps(status),
+    )  # fmt: skip
+    code, out, _ = plugin(control_plane, namespace, "status", "watched", "-w", capsys=capsys)
+    assert code == 0
+    lines = [line.split("] ", 1)[1] for line in out.splitlines()]
+    assert lines == [
+        "step gate: Pending -> Succeeded",
+        "step say: Pending -> Succeeded",
+        "flow watched: - -> Succeeded (2/2)",
+    ]
 
 
 @pytest.mark.integration

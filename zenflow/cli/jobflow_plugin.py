@@ -1,9 +1,9 @@
 """``kubectl-jobflow``: the kubectl plugin (``kubectl jobflow VERB ...``).
 
-Verbs: ``get [NAME]`` / ``status NAME`` (the step table), ``graph NAME`` (the DAG with phases),
-``approve NAME STEP``, ``suspend NAME``, ``resume NAME``, ``cancel NAME``,
-``retry NAME [--step STEP]`` and ``run -f FILE [--param k=v ...]``. Each write is one merge patch
-(see ``jobflow_actions``) or one create, made with the user's kubeconfig through
+Verbs: ``get [NAME]`` / ``status NAME [-w]`` (the step table; ``-w`` follows it live),
+``graph NAME`` (the DAG with phases), ``approve NAME STEP``, ``suspend NAME``, ``resume NAME``,
+``cancel NAME``, ``retry NAME [--step STEP]`` and ``run -f FILE [--param k=v ...]``. Each write
+is one merge patch (see ``jobflow_actions``) or one create, made with the user's kubeconfig through
 kubernetes_asyncio, so RBAC and the admission webhook see the user exactly as with ``kubectl``.
 
 Exit status: 0 done, 1 the API refused (message printed), 2 bad arguments or configuration.
@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import yaml
 from kubernetes_asyncio import client, config
@@ -39,6 +39,7 @@ from zenflow.errors import ConfigError
 from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S, load_configuration, new_api_client
 
 MERGE_PATCH = "application/merge-patch+json"
+WATCH_INTERVAL_S = 1.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,7 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     get = verb("get", "list JobFlows, or show one flow's steps", flow=False)
     get.add_argument("name", metavar="NAME", nargs="?", help="JobFlow name")
-    verb("status", "show a flow's phase, progress and steps")
+    status = verb("status", "show a flow's phase, progress and steps")
+    for p in (get, status):
+        p.add_argument(
+            "-w", "--watch", action="store_true", help="follow the flow live until it finishes"
+        )
     graph = verb("graph", "draw a flow's DAG with each step's phase")
     graph.add_argument("--format", choices=("tree", "mermaid", "dot"), default="tree")
     approve = verb("approve", "release a Manual step waiting for approval")
@@ -160,6 +165,8 @@ async def execute(args: argparse.Namespace, session: Session, *, now: datetime) 
     if verb == "get" and args.name is None:
         return render_list(await session.list(), now=now)
     name = str(getattr(args, "name", None) or "")
+    if verb in ("get", "status") and args.watch:
+        return await watch(session, name, out=sys.stdout)
     if verb in ("get", "status"):
         return flowview.render_table(
             flowview.snapshot(await session.get(name)), now=now, color=color
@@ -196,6 +203,21 @@ async def execute(args: argparse.Namespace, session: Session, *, now: datetime) 
     return [f"jobflow.{GROUP}/{name} {done}"]
 
 
+async def watch(
+    session: Session, name: str, *, out: TextIO, interval: float = WATCH_INTERVAL_S
+) -> list[str]:
+    """Follow the flow (redrawn on a terminal, a line per change otherwise) until it ends."""
+    from zenflow.demo.live import LiveView
+
+    live = LiveView(out, started=datetime.now(UTC))
+    while True:
+        view = flowview.snapshot(await session.get(name))
+        live.update(view, now=datetime.now(UTC))
+        if view.finished_phase:
+            return []
+        await asyncio.sleep(interval)
+
+
 async def approve(session: Session, name: str, step: str, *, attempts: int = 5) -> None:
     """Add ``step`` to the approvals, re-reading on a conflicting concurrent change."""
     for attempt in range(attempts):
@@ -217,7 +239,8 @@ async def _main(args: argparse.Namespace) -> int:
         return 1
     finally:
         await api.close()
-    print("\n".join(lines))
+    if lines:
+        print("\n".join(lines))
     return 0
 
 
