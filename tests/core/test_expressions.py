@@ -57,6 +57,27 @@ def test_macro_variables_are_not_unknown_but_other_identifiers_are() -> None:
     assert compile_expression("foo.bar == 1").unknown_roots == ("foo",)
 
 
+@pytest.mark.parametrize(
+    ("source", "unknown"),
+    [
+        pytest.param('size(params.env) > 0 && params.env.startsWith("p")', (), id="known"),
+        pytest.param("has(steps.build.outputs.version)", (), id="has-macro"),
+        pytest.param("[1].exists(x, x == 1) && int(params.env) > 0", (), id="macro-and-cast"),
+        pytest.param("foo(1) == 1", ("foo",), id="function"),
+        pytest.param('params.env.lowerAscii() == "prod"', ("lowerAscii",), id="method"),
+    ],
+)
+def test_unknown_functions(source: str, unknown: tuple[str, ...]) -> None:
+    assert compile_expression(source).unknown_functions == unknown
+
+
+def test_evaluation_errors_are_short() -> None:
+    with pytest.raises(ExpressionError) as info:
+        compile_expression("foo(1) == 1").evaluate(params=PARAMS, steps=STEPS, flow=FLOW)
+    assert "undeclared reference to 'foo'" in str(info.value)
+    assert "activation" not in str(info.value)
+
+
 def test_referenced_steps() -> None:
     assert referenced_steps('steps.a.phase == "Failed" || steps["b-c"].retries > 0') == {
         "a",

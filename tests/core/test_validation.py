@@ -198,6 +198,11 @@ CASES = [
         id="when-unknown-variable",
     ),
     pytest.param(
+        flow(job("a", when='flow.name.lowerAscii() == "x"')),
+        "spec.steps[0].when: unknown function 'lowerAscii'",
+        id="when-unknown-function",
+    ),
+    pytest.param(
         flow(job("a"), job("b", "a", when="steps.a.status == 1")),
         "steps.a has no field 'status' (phase, outputs, retries)",
         id="when-unknown-field",

@@ -18,12 +18,17 @@ from typing import Any, Final
 import celpy
 from celpy import celtypes
 from celpy.adapter import json_to_cel
+from celpy.evaluation import base_functions
 from lark import Token, Tree
 
 ROOTS: Final = frozenset({"params", "steps", "flow"})
 STEP_FIELDS: Final = frozenset({"phase", "outputs", "retries"})
 FLOW_FIELDS: Final = frozenset({"name", "namespace", "uid"})
 _MACROS: Final = frozenset({"all", "exists", "exists_one", "map", "filter"})
+# What cel-python evaluates: its base functions (not the operators) and the macros.
+FUNCTIONS: Final = frozenset(
+    {name for name in base_functions if name[0].isalpha()} | _MACROS | {"has"}
+)
 
 _ENV: Final = celpy.Environment()
 
@@ -51,6 +56,8 @@ class CompiledExpression:
     references: tuple[Reference, ...]
     unknown_roots: tuple[str, ...]
     """Identifiers used as variables that are neither roots nor macro variables."""
+    unknown_functions: tuple[str, ...] = ()
+    """Functions and methods cel-python does not provide (they would fail at run time)."""
 
     def evaluate(
         self,
@@ -92,12 +99,14 @@ def compile_expression(source: str) -> CompiledExpression:
     chains: list[tuple[str, ...]] = []
     bound: set[str] = set()
     roots: list[str] = []
-    _walk(ast, chains=chains, bound=bound, roots=roots)
+    functions: list[str] = []
+    _walk(ast, chains=chains, bound=bound, roots=roots, functions=functions)
     # Nested member nodes yield every prefix of a chain; keep only the longest ones.
     prefixes = {chain[:i] for chain in chains for i in range(1, len(chain))}
     refs = tuple(dict.fromkeys(_reference(c) for c in chains if c not in prefixes))
     unknown = tuple(dict.fromkeys(r for r in roots if r not in ROOTS and r not in bound))
-    return CompiledExpression(source, ast, refs, unknown)
+    unknown_functions = tuple(dict.fromkeys(f for f in functions if f not in FUNCTIONS))
+    return CompiledExpression(source, ast, refs, unknown, unknown_functions)
 
 
 def referenced_steps(source: str) -> set[str]:
@@ -109,11 +118,21 @@ def referenced_steps(source: str) -> set[str]:
     }
 
 
-def _walk(node: Any, *, chains: list[tuple[str, ...]], bound: set[str], roots: list[str]) -> None:
+def _walk(
+    node: Any,
+    *,
+    chains: list[tuple[str, ...]],
+    bound: set[str],
+    roots: list[str],
+    functions: list[str],
+) -> None:
     if not isinstance(node, Tree):
         return
+    if node.data == "ident_arg" and node.children:
+        functions.append(str(node.children[0]))
     if node.data == "member_dot_arg":
         method = node.children[1]
+        functions.append(str(method))
         args = node.children[2] if len(node.children) > 2 else None
         if str(method) in _MACROS and isinstance(args, Tree) and args.children:
             var = _bare_ident(args.children[0])
@@ -128,7 +147,7 @@ def _walk(node: Any, *, chains: list[tuple[str, ...]], bound: set[str], roots: l
         if isinstance(ident, Tree) and ident.data == "ident":
             roots.append(str(ident.children[0]))
     for child in node.children:
-        _walk(child, chains=chains, bound=bound, roots=roots)
+        _walk(child, chains=chains, bound=bound, roots=roots, functions=functions)
 
 
 def _chain(member: Tree[Any]) -> list[str] | None:
@@ -169,6 +188,8 @@ def _reference(chain: tuple[str, ...]) -> Reference:
 
 def _eval_message(source: str, exc: BaseException) -> str:
     detail = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
+    # cel-python appends a dump of the whole activation; the first clause says it all.
+    detail = detail.split(" (in activation", 1)[0]
     return f"when {source!r} could not be evaluated: {detail[:300]}"
 
 

@@ -225,6 +225,8 @@ class _Checker:
             return
         for root in compiled.unknown_roots:
             self.out.error(path, f"unknown variable {root!r}: use params, steps or flow")
+        for function in compiled.unknown_functions:
+            self.out.error(path, f"unknown function {function!r}")
         for ref in compiled.references:
             if ref.root == "params":
                 if ref.name is not None:
