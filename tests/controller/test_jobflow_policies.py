@@ -1,5 +1,5 @@
 """End to end on the real control plane (items 5-8 of issue 5): resource templates, TTL,
-concurrency policy, suspend; plus cancel and approval of Manual steps.
+concurrency policy, suspend; plus cancel, approval of Manual steps and user retries.
 
 Aspects: resourceTemplates create a PVC and a ConfigMap owned by the flow before the first
 step; a name held by a foreign object fails the flow (ResourceConflict naming it) and starts
@@ -8,7 +8,8 @@ Jobs and ConfigMap; Forbid queues the newer flow (Pending, Queued condition nami
 one) and starts it when the older finishes; Replace cancels the older running flow (Failed,
 Replaced) and runs the newer; suspend holds new steps (phase Suspended, running Job left alone)
 and resumes; the cancel annotation terminates running Jobs (Failed, Cancelled); a Manual step
-waits until approved.
+waits until approved; the retry annotation re-runs failed steps (and retry-step one step and
+its dependents) as new attempts, once per nonce.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from tests.controller.jobflow_harness import (
 from zenflow.api.constants import (
     ANNOTATION_APPROVE,
     ANNOTATION_CANCEL,
+    ANNOTATION_RETRY,
+    ANNOTATION_RETRY_STEP,
     LABEL_CONCURRENCY_GROUP,
 )
 
@@ -271,3 +274,45 @@ async def test_manual_step_waits_for_approval(zf: Running) -> None:
     done = await zf.wait_phase("gate")
     assert done["status"]["phase"] == "Succeeded"
     assert step_status(done, "approve")["reason"] == "Approved"
+
+
+async def test_retry_annotations_rerun_steps_once_per_nonce(zf: Running) -> None:
+    await zf.create(jobflow("again", [step("ok"), step("bad", exit_code=1), step("after", "bad")]))
+    first = await zf.wait_phase("again")
+    assert first["status"]["phase"] == "Failed"
+    # Whole-flow retry: failed and skipped steps run again as new attempts; "ok" is kept.
+    await zf.patch("again", {"metadata": {"annotations": {ANNOTATION_RETRY: "n1"}}})
+    second = await zf.wait_for(
+        "again",
+        lambda o: (
+            o["status"].get("retryNonce") == "n1"
+            and o["status"]["phase"] in ("Succeeded", "Failed")
+        ),
+        what="retry n1 done",
+    )
+    names = sorted(j["metadata"]["name"] for j in await zf.jobs("again"))
+    assert names == ["again-bad-1", "again-bad-2", "again-ok-1"]
+    # Step retry: "ok" and its dependents (none) run again; the nonce is acted on once. (A
+    # failure left from before the retry does not stop the re-run under failFast; retry in a
+    # later second than that failure, as timestamps have whole seconds.)
+    await _next_second({"metadata": {"creationTimestamp": second["status"]["completionTime"]}})
+    await zf.patch(
+        "again",
+        {"metadata": {"annotations": {ANNOTATION_RETRY: "n2", ANNOTATION_RETRY_STEP: "ok"}}},
+    )
+    done = await zf.wait_for(
+        "again",
+        lambda o: (
+            o["status"].get("retryNonce") == "n2"
+            and o["status"]["phase"] in ("Succeeded", "Failed")
+        ),
+        what="retry n2 done",
+    )
+    assert step_status(done, "ok")["attempt"] == 2
+    await asyncio.sleep(0.5)
+    names = sorted(j["metadata"]["name"] for j in await zf.jobs("again"))
+    assert names == ["again-bad-1", "again-bad-2", "again-ok-1", "again-ok-2"], done["status"][
+        "steps"
+    ]
+    await zf.jobflow.recorder.flush()
+    assert "FlowRetried" in [e["reason"] for e in await zf.events("again")]

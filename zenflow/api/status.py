@@ -148,3 +148,8 @@ class JobFlowStatus(ApiModel):
     steps: list[StepStatus] | None = Field(
         default=None, description="Per-step state, in spec order (steps, then finally)."
     )
+    retry_nonce: str | None = Field(
+        default=None,
+        description="The workflow.zen.io/retry annotation value the controller last acted on "
+        "(a retry is done once per new value).",
+    )

@@ -195,6 +195,15 @@ class Executor:
             "PATCH", _flow_path(namespace, name) + "/status", body=body, content_type=MERGE_PATCH
         )
 
+    async def patch_annotations(
+        self, *, namespace: str, name: str, annotations: dict[str, str | None]
+    ) -> dict[str, Any]:
+        """Set (or, for None, remove) annotations of the flow."""
+        body = {"metadata": {"annotations": annotations}}
+        return await self._call(
+            "PATCH", _flow_path(namespace, name), body=body, content_type=MERGE_PATCH
+        )
+
     async def delete_flow(self, *, namespace: str, name: str, uid: str) -> None:
         """Delete the flow (TTL); dependents are garbage-collected in the background."""
         with contextlib.suppress(NotFoundError):

@@ -114,6 +114,10 @@ class JobFlowReconciler:
             result = plan(flow, observed, now)
             more, _ = await self._apply_jobs(flow, result)
             errors += more
+        if result.annotations:
+            obj = await self._executor.patch_annotations(
+                namespace=flow.namespace, name=flow.name, annotations=result.annotations
+            )
         await self._write_status(obj, flow, result)
         for spec in result.events:
             self._recorder.record(flow=self._written.get(uid, obj), spec=spec)

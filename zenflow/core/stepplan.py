@@ -63,6 +63,7 @@ class StepPlanner:
         self._running = 0
         self._retries = 0
         self._known_failures: list[str] = []
+        self.run_start = previous.start_time or now
 
     # -- results ---------------------------------------------------------------------------
 
@@ -228,15 +229,24 @@ class StepPlanner:
         self._start(step, attempt=d.attempt, retry_count=0, prev=prev)
 
     def _fail_fast_blocker(self) -> str | None:
-        """The first regular step whose failure stops new regular steps, if failFast."""
+        """The first regular step whose failure stops new regular steps, if failFast.
+
+        Only failures of the current run count: a failure that finished before the flow's
+        ``startTime`` was left over by a ``retry-step`` that did not re-run that step."""
         if not self.flow.spec.execution_policy.fail_fast:
             return None
         for name in self._known_failures:
-            return name
+            if self._current(self.previous.get(name)):
+                return name
         for name, st in self.statuses.items():
-            if st.phase == "Failed" and not self._cof.get(name, False):
+            if st.phase == "Failed" and not self._cof.get(name, False) and self._current(st):
                 return name
         return None
+
+    def _current(self, st: StepStatus | None) -> bool:
+        if st is None or st.completion_time is None or self.run_start is None:
+            return True
+        return st.completion_time >= self.run_start
 
     def _fail_fast_skip(self, step: Step, prev: StepStatus | None) -> StepStatus:
         return StepStatus(
