@@ -100,7 +100,7 @@ def plan(flow: JobFlow, observed: Observed, now: datetime) -> Plan:
         message = f"replaced by JobFlow {decision.replaced_by} (concurrencyPolicy Replace)"
         return _stop(flow, prev, observed, now, REASON_REPLACED, message)
     deadline = check_flow_deadline(
-        start_time=prev.start_time,
+        start_time=prev.start_time or now,
         active_deadline_seconds=flow.spec.execution_policy.active_deadline_seconds,
         now=now,
     )
