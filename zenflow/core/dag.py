@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class HasDependencies(Protocol):
@@ -43,11 +43,9 @@ class Dag:
 
     nodes: tuple[str, ...]
     _deps: Mapping[str, tuple[str, ...]]
-    _dependents: Mapping[str, tuple[str, ...]]
-    # Derived results (the topological order), filled on first use; not part of equality.
-    _cache: dict[str, tuple[str, ...] | None] = field(
-        default_factory=dict, compare=False, repr=False
-    )
+    # Derived results (dependents, topological order, acyclicity), filled on first use; not
+    # part of equality.
+    _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_edges(cls, nodes: Iterable[str], deps: Mapping[str, Iterable[str]]) -> Dag:
@@ -60,17 +58,14 @@ class Dag:
             dep_map[node] = kept
             for d in kept:
                 rev[d].append(node)
-        return cls(tuple(order), dep_map, {n: tuple(v) for n, v in rev.items()})
+        return cls(tuple(order), dep_map, {"rev": {n: tuple(v) for n, v in rev.items()}})
 
     @classmethod
-    def from_clean_edges(cls, deps: Mapping[str, tuple[str, ...]]) -> Dag:
+    def from_clean_edges(cls, deps: Mapping[str, tuple[str, ...]], *, acyclic: bool = False) -> Dag:
         """Build from name → deps (spec order) already known to be clean: every dependency is a
-        key, none repeated. The validator's fast path; ``from_edges`` checks all of that."""
-        rev: dict[str, list[str]] = {n: [] for n in deps}
-        for node, node_deps in deps.items():
-            for d in node_deps:
-                rev[d].append(node)
-        return cls(tuple(deps), dict(deps), {n: tuple(v) for n, v in rev.items()})
+        key, none repeated. ``acyclic``: the caller knows there is no cycle (e.g. every step
+        depends only on earlier ones). The validator's fast path; ``from_edges`` checks."""
+        return cls(tuple(deps), dict(deps), {"acyclic": True} if acyclic else {})
 
     @classmethod
     def from_steps(cls, steps: Iterable[HasDependencies]) -> Dag:
@@ -90,7 +85,18 @@ class Dag:
 
     def dependents(self, name: str) -> tuple[str, ...]:
         """Nodes that depend directly on ``name``."""
-        return self._dependents[name]
+        return self._rev()[name]
+
+    def _rev(self) -> Mapping[str, tuple[str, ...]]:
+        """Node → its dependents (in spec order), computed once."""
+        rev = self._cache.get("rev")
+        if rev is None:
+            lists: dict[str, list[str]] = {n: [] for n in self.nodes}
+            for node in self.nodes:
+                for d in self._deps[node]:
+                    lists[d].append(node)
+            rev = self._cache["rev"] = {n: tuple(v) for n, v in lists.items()}
+        return rev
 
     def roots(self) -> list[str]:
         """Nodes without dependencies."""
@@ -98,7 +104,8 @@ class Dag:
 
     def leaves(self) -> list[str]:
         """Nodes nothing depends on."""
-        return [n for n in self.nodes if not self._dependents[n]]
+        rev = self._rev()
+        return [n for n in self.nodes if not rev[n]]
 
     def ancestors(self, name: str) -> set[str]:
         """Everything ``name`` depends on, transitively (excluding itself unless in a cycle)."""
@@ -121,14 +128,15 @@ class Dag:
     def _kahn(self) -> tuple[str, ...] | None:
         """Topological order, or None when there is a cycle; computed once per Dag."""
         if "order" in self._cache:
-            return self._cache["order"]
+            return self._cache["order"]  # type: ignore[no-any-return]
         indegree = {n: len(self._deps[n]) for n in self.nodes}
         queue = deque(n for n in self.nodes if indegree[n] == 0)
         out: list[str] = []
+        rev = self._rev()
         while queue:
             node = queue.popleft()
             out.append(node)
-            for child in self._dependents[node]:
+            for child in rev[node]:
                 indegree[child] -= 1
                 if indegree[child] == 0:
                     queue.append(child)
@@ -149,8 +157,8 @@ class Dag:
     def find_cycles(self) -> list[list[str]]:
         """One concrete cycle per strongly connected component that has one, as
         ``[a, b, c, a]`` in execution direction: b depends on a, c on b, a on c."""
-        if self._kahn() is not None:
-            return []  # the cheap check: acyclic graphs (the usual case) skip Tarjan
+        if self._cache.get("acyclic") or self._kahn() is not None:
+            return []  # the cheap checks: acyclic graphs (the usual case) skip Tarjan
         order = {n: i for i, n in enumerate(self.nodes)}
         cycles: list[list[str]] = []
         for component in _strongly_connected(self.nodes, self._deps):

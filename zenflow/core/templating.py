@@ -65,6 +65,25 @@ def parse_references(text: str) -> tuple[list[Reference], list[str]]:
     return refs, errors
 
 
+_WHOLE: Final = re.compile(r"\{\{.*?\}\}", re.DOTALL)
+
+
+def unique_references(text: str) -> tuple[list[Reference], list[str]]:
+    """Like ``parse_references`` but each distinct reference once (order not kept): the
+    cheap way to learn *what* a large text refers to."""
+    if "{{" not in text:
+        return [], []
+    refs: list[Reference] = []
+    errors: list[str] = []
+    for whole in set(_WHOLE.findall(text)):
+        parsed = _parse_one(whole)
+        if isinstance(parsed, Reference):
+            refs.append(parsed)
+        elif parsed is not None:
+            errors.append(parsed)
+    return refs, errors
+
+
 @functools.lru_cache(maxsize=8192)
 def _parse_one(whole: str) -> Reference | str | None:
     """One ``{{ … }}``: a Reference, an error message, or None when it is not ours. Cached:

@@ -63,7 +63,7 @@ def check_references(
         spec_json = spec.model_dump_json(by_alias=True, exclude_none=True)
     # Fast path over the whole flow: when every {{ }} in the spec is a declared param or a flow
     # field, no per-step context matters and only `when` and matrix sources need a look.
-    found, bad = templating.parse_references(spec_json)
+    found, bad = templating.unique_references(spec_json)
     context_free = not bad and all(
         (r.root == "params" and r.parts[0] in params) or r.root == "flow" for r in found
     )
@@ -72,7 +72,13 @@ def check_references(
     sections = (("steps", spec.steps, False), ("finally", spec.finally_, True))
     for section, steps, in_finally in sections:
         raw_steps = _raw_list(raw, section, len(steps))
-        for i, step in enumerate(steps):
+        if context_free:
+            # Only `when` and matrix sources are left to check.
+            indexes = [i for i, s in enumerate(steps) if s.when is not None or s.matrix]
+        else:
+            indexes = list(range(len(steps)))
+        for i in indexes:
+            step = steps[i]
             here = f"{path}.{section}[{i}]"
             if context_free or (
                 raw_steps is not None and checker.step_refs_ok(raw_steps[i], step, in_finally)

@@ -52,14 +52,34 @@ class GraphStep:
 
 def check_steps(spec: JobFlowSpec, *, path: str, out: Collector) -> StepGraph:
     graph = check_graph(spec.steps, spec.finally_, path=path, out=out)
-    located = [(f"{path}.steps[{i}]", s) for i, s in enumerate(spec.steps)]
-    located += [(f"{path}.finally[{i}]", s) for i, s in enumerate(spec.finally_)]
-    for _, step in located:
-        graph.steps.setdefault(step.name, step)
+    every = [*spec.steps, *spec.finally_]
+    graph.steps = {s.name: s for s in reversed(every)}  # the first of a name wins
     pod_failure_policy = spec.execution_policy.pod_failure_policy is not None
-    for here, step in located:
-        _check_step_fields(step, path=here, pod_failure_policy=pod_failure_policy, out=out)
-    _check_shard_name_clashes(located, out=out)
+    for section, steps in (("steps", spec.steps), ("finally", spec.finally_)):
+        for i, step in enumerate(steps):
+            run = step.run
+            if (  # the common plain `run` step: nothing below could find a problem
+                run is not None
+                and step.template is None
+                and step.type == "Job"
+                and step.message is None
+                and step.retry_policy is None
+                and step.matrix is None
+                and step.metadata is None
+                and not step.outputs
+                and not step.inputs
+                and run.script is None
+                and run.env is None
+                and run.image.strip()
+            ):
+                continue
+            _check_step_fields(
+                step, path=f"{path}.{section}[{i}]", pod_failure_policy=pod_failure_policy, out=out
+            )
+    if any(s.matrix is not None for s in every):
+        located = [(f"{path}.steps[{i}]", s) for i, s in enumerate(spec.steps)]
+        located += [(f"{path}.finally[{i}]", s) for i, s in enumerate(spec.finally_)]
+        _check_shard_name_clashes(located, out=out)
     check_params(spec.params, path=f"{path}.params", out=out)
     check_env(spec.env, path=f"{path}.env", out=out)
     if spec.resource_templates is not None:
@@ -96,14 +116,20 @@ def check_graph(
     where.update({n: ("steps", i) for i, n in reversed(list(enumerate(regular_names)))})
     graph.where = where
     all_names = regular_names + final_names
-    if len(where) != len(all_names) or not _ALL_STEP_NAMES.fullmatch("\n".join(all_names)):
+    unique = len(where) == len(all_names)
+    if not unique or not _ALL_STEP_NAMES.fullmatch("\n".join(all_names)):
         _report_names(regular_names, final_names, path=path, out=out)
     sections = (
-        ("steps", regular, regular_set, finally_set, False),
-        ("finally", final, finally_set, regular_set, True),
+        ("steps", regular, regular_names, regular_set, finally_set, False),
+        ("finally", final, final_names, finally_set, regular_set, True),
     )
     dags = []
-    for section, steps, allowed, other, in_finally in sections:
+    for section, steps, names, allowed, other, in_finally in sections:
+        if unique:
+            fast = _clean_dag(names, [s.dependencies for s in steps], allowed=allowed)
+            if fast is not None:
+                dags.append(fast)
+                continue
         deps_of: dict[str, tuple[str, ...]] = {}
         for i, step in enumerate(steps):
             name = step.name
@@ -134,6 +160,24 @@ def check_graph(
                 "dependency cycle: " + " -> ".join(cycle),
             )
     return graph
+
+
+def _clean_dag(
+    names: list[str], deps_lists: list[Sequence[str]], *, allowed: set[str] | frozenset[str]
+) -> Dag | None:
+    """The DAG when every dependency is known, none repeated and none on itself (decided with
+    whole-list operations), else None. Steps that depend only on earlier steps - the usual way
+    flows are written - prove it acyclic without a cycle search."""
+    if not allowed.issuperset(d for deps in deps_lists for d in deps):
+        return None
+    if any(name in deps for name, deps in zip(names, deps_lists, strict=True)):
+        return None
+    if not all(len(set(deps)) == len(deps) for deps in deps_lists if len(deps) > 1):
+        return None
+    position = {name: i for i, name in enumerate(names)}
+    forward = all(position[d] < i for i, deps in enumerate(deps_lists) for d in deps)
+    edges = dict(zip(names, map(tuple, deps_lists), strict=True))
+    return Dag.from_clean_edges(edges, acyclic=forward)
 
 
 # Every name valid: one match over all names joined by newlines (no name contains one).
