@@ -68,9 +68,12 @@ def record(
     finished: float | None = 0.0,
     reason: str | None = None,
     owned: bool = True,
+    shard: int | None = None,
 ) -> JobRecord:
+    middle = step if shard is None else f"{step}-{shard}"
     return JobRecord(
-        name=f"{flow}-{step}-{attempt}",
+        name=f"{flow}-{middle}-{attempt}",
+        shard=shard,
         step=step,
         attempt=attempt,
         phase=phase,
@@ -95,14 +98,25 @@ class Driver:
 
     def set(self, *records: JobRecord) -> None:
         for r in records:
-            kept = [j for j in self.jobs.get(r.step, []) if j.attempt != r.attempt]
+            kept = [
+                j for j in self.jobs.get(r.step, []) if (j.attempt, j.shard) != (r.attempt, r.shard)
+            ]
             self.jobs[r.step] = [*kept, r]
 
     def step(self, now: datetime = T0, **observed: Any) -> Plan:
         result = plan(self.flow, Observed(jobs=self.jobs, **observed), now)
         self.created += [c.manifest["metadata"]["name"] for c in result.creates]
         for c in result.creates:
-            self.set(record(c.step, "Running", attempt=c.attempt, flow=self.flow.name))
+            shard = c.manifest["metadata"]["labels"].get("workflow.zen.io/shard")
+            self.set(
+                record(
+                    c.step,
+                    "Running",
+                    attempt=c.attempt,
+                    flow=self.flow.name,
+                    shard=int(shard) if shard is not None else None,
+                )
+            )
         self.flow = self.flow.model_copy(update={"status": result.status})
         return result
 

@@ -77,6 +77,7 @@ class ShardStatus(ApiModel):
     index: int = Field(ge=0, description="Position of the combination in the expansion order.")
     phase: StepPhase = Field(description="Phase of this shard.")
     job_ref: str | None = Field(default=None, description="Name of the shard's current Job.")
+    attempt: int | None = Field(default=None, ge=1, description="Current attempt, from 1.")
     retry_count: int | None = Field(default=None, ge=0, description="Retries used so far.")
     message: str | None = Field(default=None, description="Why the shard is in this phase.")
 

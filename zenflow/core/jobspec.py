@@ -32,7 +32,7 @@ from zenflow.api.constants import (
 )
 from zenflow.api.jobflow import JobFlow, Step
 from zenflow.core.naming import job_name
-from zenflow.core.observed import ANNOTATION_RETRY_COUNT
+from zenflow.core.observed import ANNOTATION_RETRY_COUNT, LABEL_SHARD
 from zenflow.core.templating import TemplateContext, render
 
 RUN_CONTAINER_NAME = "main"
@@ -68,9 +68,10 @@ def build_job(
     attempt: int,
     retry_count: int,
     context: TemplateContext,
+    shard: int | None = None,
 ) -> dict[str, Any]:
-    """The Job for ``attempt`` of ``step``; raises ``TemplateError`` when a ``{{ }}`` reference
-    has no value."""
+    """The Job for ``attempt`` of ``step`` (of matrix ``shard``); raises ``TemplateError`` when a
+    ``{{ }}`` reference has no value."""
     raw = _base_template(step)
     template = render(raw, context)
     inputs = [{"name": i.name, "value": render(i.value, context)} for i in step.inputs]
@@ -83,6 +84,8 @@ def build_job(
     pod_spec = pod.setdefault("spec", {})
 
     ours = step_labels(flow=flow.name, step=step.name, attempt=attempt)
+    if shard is not None:
+        ours[LABEL_SHARD] = str(shard)
     extra_labels = dict(step.metadata.labels or {}) if step.metadata else {}
     extra_annotations = dict(step.metadata.annotations or {}) if step.metadata else {}
     labels = {**(meta.get("labels") or {}), **extra_labels, **ours}
@@ -110,7 +113,7 @@ def build_job(
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {
-            "name": job_name(flow=flow.name, step=step.name, attempt=attempt),
+            "name": job_name(flow=flow.name, step=step.name, attempt=attempt, shard=shard),
             "namespace": flow.namespace,
             "labels": labels,
             "annotations": annotations,
@@ -150,9 +153,11 @@ def template_context(
     attempt: int,
     outputs: Mapping[str, Mapping[str, str]],
     phases: Mapping[str, str],
+    matrix: Mapping[str, str] | None = None,
 ) -> TemplateContext:
     """The values ``{{ }}`` references of one step attempt resolve to."""
     return TemplateContext(
+        matrix=dict(matrix or {}),
         params=flow.spec.param_values(),
         flow={"name": flow.name, "namespace": flow.namespace, "uid": flow.uid},
         step_outputs=outputs,

@@ -19,6 +19,8 @@ from zenflow.api.jobflow import JobFlow, Step
 from zenflow.api.status import JobFlowStatus, StepStatus, is_step_terminal
 from zenflow.core.dag import Dag
 from zenflow.core.jobspec import build_job, template_context
+from zenflow.core.matrixplan import MatrixGates
+from zenflow.core.matrixstep import plan_matrix_step
 from zenflow.core.observed import Observed
 from zenflow.core.readiness import decide_readiness
 from zenflow.core.retry import decide_retry
@@ -121,6 +123,12 @@ class StepPlanner:
                 self.statuses[step.name] = d.status
 
     def _derive(self, step: Step) -> Derived:
+        if step.matrix is not None:
+            # Shards are derived by matrixplan when the step is decided.
+            prev = self.previous.get(step.name)
+            if prev is not None and is_step_terminal(prev.phase):
+                return Derived("kept", prev)
+            return Derived("new", prev)
         return derive(
             step=step,
             previous=self.previous.get(step.name),
@@ -186,6 +194,9 @@ class StepPlanner:
             return
         # kind "new": not started (or its Job is not in the cache yet).
         prev = d.status
+        if step.matrix is not None and prev is not None and prev.shards is not None:
+            self._matrix(step, prev, stopping=stopping)
+            return
         if prev is not None and prev.phase in ("Running", "Retrying"):
             if self.frozen:
                 self.statuses[name] = prev
@@ -222,6 +233,9 @@ class StepPlanner:
             return
         if self.flow.spec.suspend:
             self.statuses[name] = self._pending(step, prev, "held: spec.suspend is true")
+            return
+        if step.matrix is not None:
+            self._matrix(step, prev, stopping=stopping)
             return
         if not self._slot_free():
             self.statuses[name] = self._pending(step, prev, "waiting for a parallelism slot")
@@ -309,6 +323,41 @@ class StepPlanner:
             attempt=attempt,
             retry_count=retry_count or None,
         )
+
+    def _matrix(self, step: Step, prev: StepStatus | None, *, stopping: bool) -> None:
+        if self.frozen:
+            self.statuses[step.name] = prev or StepStatus(name=step.name, phase="Pending")
+            return
+        outcome = plan_matrix_step(
+            flow=self.flow,
+            step=step,
+            prev=prev,
+            statuses=self.statuses,
+            jobs=self.observed.jobs.get(step.name, ()),
+            gates=MatrixGates(
+                may_start=not self.flow.spec.suspend and not stopping,
+                slot=self._take_slot,
+                retry_budget=lambda: (
+                    self._retries,
+                    self.flow.spec.execution_policy.backoff_limit,
+                ),
+                use_retry=self._use_retry,
+            ),
+            now=self.now,
+        )
+        self.statuses[step.name] = outcome.status
+        self.creates.extend(outcome.creates)
+        if outcome.requeue_after is not None:
+            self._wake_in(outcome.requeue_after)
+
+    def _take_slot(self) -> bool:
+        if not self._slot_free():
+            return False
+        self._running += 1
+        return True
+
+    def _use_retry(self) -> None:
+        self._retries += 1
 
     def _manual(self, step: Step, prev: StepStatus | None) -> StepStatus:
         annotations = self.flow.metadata.get("annotations") or {}
