@@ -8,7 +8,8 @@ finish; failFast false lets independent branches go on; parallelism caps running
 exponential retries create attempts at the configured spacing and count retryCount; the
 flow-wide backoffLimit stops retries; a step timeout fails the attempt (DeadlineExceeded); a
 flow deadline terminates running Jobs (flow Failed, DeadlineExceeded); podFailurePolicy reaches
-the Job.
+the Job; a matrix taken from an upstream output fans out one Job per value and its dependent
+waits for all of them.
 """
 
 from __future__ import annotations
@@ -280,3 +281,30 @@ async def test_pod_failure_policy_is_passed_to_each_job(zf: Running) -> None:
     assert job["spec"]["podFailurePolicy"]["rules"][0]["action"] == "FailJob"
     st = step_status(done, "boom")
     assert (st["phase"], st["reason"]) == ("Failed", "PodFailurePolicy")
+
+
+async def test_matrix_fans_out_from_an_upstream_output_and_fans_in(zf: Running) -> None:
+    fan = step("work", "split", matrix={"from": {"part": "{{ steps.split.outputs.parts }}"}})
+    container = fan["template"]["spec"]["template"]["spec"]["containers"][0]
+    container["args"] = ["{{ matrix.part }}"]
+    await zf.create(
+        jobflow(
+            "mx",
+            [
+                step("split", message='{"parts": ["p1", "p2", "p3"]}', outputs=[{"name": "parts"}]),
+                fan,
+                step("join", "work"),
+            ],
+        )
+    )
+    done = await zf.wait_phase("mx")
+    assert done["status"]["phase"] == "Succeeded", done["status"]
+    work = step_status(done, "work")
+    assert [s["phase"] for s in work["shards"]] == ["Succeeded"] * 3
+    jobs = {j["metadata"]["name"]: j for j in await zf.jobs("mx")}
+    shards = sorted(n for n in jobs if n.startswith("mx-work-"))
+    assert shards == ["mx-work-0-1", "mx-work-1-1", "mx-work-2-1"]
+    args = [jobs[n]["spec"]["template"]["spec"]["containers"][0]["args"] for n in shards]
+    assert args == [["p1"], ["p2"], ["p3"]]
+    join_start = _ts(step_status(done, "join")["startTime"])
+    assert join_start >= _ts(work["completionTime"])
