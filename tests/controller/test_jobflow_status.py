@@ -6,7 +6,7 @@ the status is written only when it changed (forced reconciles of a finished flow
 resourceVersion alone) and a few writes per step; Prometheus metrics count flows by phase and
 step durations; outputs from a termination message reach a dependent's Job and a ``when``; a flow
 the webhook would have refused ends Failed with reason Invalid and the validator's message, and
-the controller keeps working.
+the controller keeps working; a Job the API server rejects fails its step (JobRejected).
 """
 
 from __future__ import annotations
@@ -140,3 +140,16 @@ async def test_invalid_flow_fails_with_the_validators_message(zf: Running) -> No
     # The worker survived: a valid flow still runs.
     await zf.create(jobflow("fine", [step("a")]))
     assert (await zf.wait_phase("fine"))["status"]["phase"] == "Succeeded"
+
+
+async def test_a_job_the_api_server_rejects_fails_its_step(zf: Running) -> None:
+    bad = step("bad")
+    container = bad["template"]["spec"]["template"]["spec"]["containers"][0]
+    container["resources"] = {"limits": {"cpu": "lots"}}
+    await zf.create(jobflow("rejected", [bad, step("after", "bad")]))
+    done = await zf.wait_phase("rejected")
+    st = step_status(done, "bad")
+    assert (st["phase"], st["reason"]) == ("Failed", "JobRejected"), st
+    assert "cpu" in st["message"] or "quantities" in st["message"]
+    assert step_status(done, "after")["phase"] == "Skipped"
+    assert done["status"]["phase"] == "Failed"

@@ -328,7 +328,11 @@ def test_a_job_missing_from_the_cache_is_recreated_under_the_same_name() -> None
 
 def test_a_foreign_job_with_our_name_is_a_conflict() -> None:
     d = Driver(make_flow(job("a")))
-    d.step(create_conflicts={"a": "Job f-a-1 already exists and is not owned by this JobFlow"})
+    d.step(
+        create_conflicts={
+            "a": ("JobConflict", "Job f-a-1 already exists and is not owned by this JobFlow")
+        }
+    )
     st = d.step_status("a")
     assert (st.phase, st.reason) == ("Failed", "JobConflict")
 

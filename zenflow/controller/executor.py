@@ -26,11 +26,13 @@ import aiohttp
 from kubernetes_asyncio import client
 
 from zenflow.api.constants import GROUP, JOBFLOW_PLURAL, VERSION
+from zenflow.core.stepstate import REASON_JOB_CONFLICT
 from zenflow.errors import AlreadyExistsError, KubeError, NotFoundError
 from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S
 from zenflow.kube.errors import translate, wrapped
 
 MERGE_PATCH: Final = "application/merge-patch+json"
+REASON_JOB_REJECTED: Final = "JobRejected"
 _PLURALS: Final = {"PersistentVolumeClaim": "persistentvolumeclaims", "ConfigMap": "configmaps"}
 
 
@@ -39,7 +41,8 @@ class CreateOutcome:
     """``job``: the created (or adopted) Job; ``conflict``: why it could not be used."""
 
     job: dict[str, Any] | None = None
-    conflict: str | None = None
+    conflict: tuple[str, str] | None = None
+    """(reason, message): the name is held by a foreign Job, or the Job was rejected."""
 
 
 def _jobs_path(namespace: str, name: str | None = None) -> str:
@@ -122,6 +125,12 @@ class Executor:
             return CreateOutcome(job=await self._call("POST", _jobs_path(namespace), body=manifest))
         except AlreadyExistsError:
             pass
+        except KubeError as exc:
+            if exc.status in (400, 422):
+                # The API server refuses this Job as built (e.g. a field the validator does
+                # not check): retrying cannot help, the step fails with the server's message.
+                return CreateOutcome(conflict=(REASON_JOB_REJECTED, str(exc)))
+            raise
         try:
             existing = await self._call("GET", _jobs_path(namespace, name))
         except NotFoundError:
@@ -133,7 +142,12 @@ class Executor:
         if _owned_by_namesake(existing, manifest):
             # A Job of a deleted flow of the same name, not yet garbage-collected: transient.
             raise KubeError(f"Job {name} still belongs to a deleted JobFlow of the same name")
-        return CreateOutcome(conflict=f"Job {name} already exists and is not owned by this JobFlow")
+        return CreateOutcome(
+            conflict=(
+                REASON_JOB_CONFLICT,
+                f"Job {name} already exists and is not owned by this JobFlow",
+            )
+        )
 
     async def delete_job(self, *, namespace: str, name: str) -> None:
         """Delete a Job and (in the background) its pods; a missing Job is fine."""

@@ -82,6 +82,7 @@ class JobFlowReconciler:
         self._parsed: dict[str, _Parsed] = {}
         self._written: dict[str, dict[str, Any]] = {}
         self._expected: dict[str, dict[str, tuple[float, dict[str, Any]]]] = {}
+        self._uids: dict[ObjectKey, str] = {}
         self.status_writes = 0
 
     # -- entry point ---------------------------------------------------------------------------
@@ -93,6 +94,9 @@ class JobFlowReconciler:
             return Result()
         meta = obj.get("metadata") or {}
         uid = str(meta.get("uid", ""))
+        if self._uids.get(key) not in (None, uid):
+            self._forget_key(key)  # deleted and re-created under the same name
+        self._uids[key] = uid
         obj = self._freshest(uid, obj)
         if meta.get("deletionTimestamp"):
             return Result()
@@ -262,7 +266,7 @@ class JobFlowReconciler:
 
     async def _apply_jobs(
         self, flow: JobFlow, result: Plan
-    ) -> tuple[list[BaseException], dict[str, str]]:
+    ) -> tuple[list[BaseException], dict[str, tuple[str, str]]]:
         """Create and delete concurrently; returns transient errors and step conflicts."""
         creates = [self._executor.create_job(c.manifest, flow_uid=flow.uid) for c in result.creates]
         deletes = [
@@ -271,7 +275,7 @@ class JobFlowReconciler:
         ]
         outcomes = await asyncio.gather(*creates, *deletes, return_exceptions=True)
         errors: list[BaseException] = []
-        conflicts: dict[str, str] = {}
+        conflicts: dict[str, tuple[str, str]] = {}
         expected = self._expected.setdefault(flow.uid, {})
         for create, outcome in zip(result.creates, outcomes[: len(creates)], strict=True):
             if isinstance(outcome, BaseException):
@@ -326,14 +330,14 @@ class JobFlowReconciler:
                 self._metrics.step_duration.labels(st.phase).observe(max(seconds, 0.0))
 
     def _forget_key(self, key: ObjectKey) -> None:
-        namespace, _, name = key.partition("/")
-        for uid, written in list(self._written.items()):
-            meta = written.get("metadata") or {}
-            if meta.get("namespace") == namespace and meta.get("name") == name:
-                self._written.pop(uid, None)
-                self._expected.pop(uid, None)
-                self._parsed.pop(uid, None)
-                self._metrics.set_phase(uid, None)
+        """Drop everything remembered about the flow that had ``key``."""
+        uid = self._uids.pop(key, None)
+        if uid is None:
+            return
+        self._written.pop(uid, None)
+        self._expected.pop(uid, None)
+        self._parsed.pop(uid, None)
+        self._metrics.set_phase(uid, None)
 
     # -- invalid flows -------------------------------------------------------------------------
 

@@ -66,8 +66,9 @@ class Observed:
     output_errors: Mapping[str, str] = field(default_factory=dict)
     peers: Sequence[PeerFlow] = ()
     resource_conflict: str | None = None
-    create_conflicts: Mapping[str, str] = field(default_factory=dict)
-    """Step → message, for Jobs whose name is held by a Job this flow does not own."""
+    create_conflicts: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """Step → (reason, message) for Job creates refused for good: the name is held by a Job
+    this flow does not own (JobConflict), or the API server rejected the Job (JobRejected)."""
 
 
 def parse_time(value: Any) -> datetime | None:

@@ -52,7 +52,7 @@ def derive(
     jobs: Sequence[JobRecord],
     outputs: Mapping[str, str] | None,
     output_error: str | None,
-    create_conflict: str | None,
+    create_conflict: tuple[str, str] | None,
     now: datetime,
 ) -> Derived:
     """The step's state from its Jobs (this flow's and, by name, foreign ones) and memory."""
@@ -60,7 +60,8 @@ def derive(
     if previous is not None and previous.phase == "Pending" and previous.attempt:
         floor = previous.attempt
     if create_conflict is not None:
-        return Derived("kept", _failed(step, previous, REASON_JOB_CONFLICT, create_conflict, now))
+        reason, message = create_conflict
+        return Derived("kept", _failed(step, previous, reason, message, now))
     current = [j for j in jobs if j.attempt >= floor]
     foreign = [j for j in current if not j.owned]
     owned = [j for j in current if j.owned]
