@@ -63,3 +63,13 @@ def test_extract_outputs(
 )
 def test_json_path(path: str, found: bool, value: object) -> None:
     assert json_path(JOB, path) == (found, value)
+
+
+def test_outputs_are_capped_in_size() -> None:
+    big = "x" * 900
+    values, problem = extract_outputs(
+        step=_step({"name": "a"}, {"name": "b"}), message=f'{{"a": "{big}", "b": "{big}"}}', job=JOB
+    )
+    assert values == {"a": big}
+    assert problem is not None
+    assert "'b' dropped" in problem

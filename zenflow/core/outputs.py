@@ -2,7 +2,9 @@
 object, the Kubernetes-native channel Tekton results use) or a JSONPath over its Job.
 
 Values are strings: JSON strings as they are, other JSON values (numbers, lists, objects) in
-their compact JSON form, so ``{{ steps.a.outputs.list }}`` yields ``["x","y"]``.
+their JSON form, so ``{{ steps.a.outputs.list }}`` yields ``["x", "y"]``. A step's outputs
+are capped at ``MAX_STATUS_OUTPUTS_BYTES`` (status compactness); outputs past it are dropped and
+reported.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from zenflow.api.jobflow import Step
-from zenflow.core.limits import MAX_STEP_MESSAGE
+from zenflow.core.limits import MAX_STATUS_OUTPUTS_BYTES, MAX_STEP_MESSAGE
 
 _INDEX: Final = re.compile(r"^(.*)\[(\d+)\]$")
 
@@ -30,6 +32,7 @@ def extract_outputs(
     values: dict[str, str] = {}
     problem: str | None = None
     parsed: Mapping[str, Any] | None = None
+    size = 0
     if needs_termination_message(step):
         if not message:
             problem = "the container wrote no termination message"
@@ -53,8 +56,15 @@ def extract_outputs(
                 key = source.termination_message.key or out.name
             found = parsed is not None and key in parsed
             value = parsed.get(key) if parsed is not None else None
-        if found:
-            values[out.name] = value if isinstance(value, str) else json.dumps(value)
+        text = value if isinstance(value, str) else json.dumps(value)
+        if found and size + len(out.name) + len(text.encode()) > MAX_STATUS_OUTPUTS_BYTES:
+            problem = problem or (
+                f"output {out.name!r} dropped: a step's outputs are limited to "
+                f"{MAX_STATUS_OUTPUTS_BYTES} bytes"
+            )
+        elif found:
+            values[out.name] = text
+            size += len(out.name) + len(text.encode())
         elif problem is None:
             problem = f"output {out.name!r} not found"
     return values, (problem[:MAX_STEP_MESSAGE] if problem else None)
