@@ -4,7 +4,7 @@ Job with ``{{ matrix.KEY }}`` substituted."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -15,6 +15,7 @@ from zenflow.core.jobspec import build_job, template_context
 from zenflow.core.matrix import MatrixError, expand_matrix
 from zenflow.core.matrixplan import MatrixGates, advance_matrix
 from zenflow.core.observed import JobRecord
+from zenflow.core.statusboard import StatusBoard
 from zenflow.core.templating import TemplateError, render_string
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ def plan_matrix_step(
     flow: JobFlow,
     step: Step,
     prev: StepStatus | None,
-    statuses: Mapping[str, StepStatus],
+    statuses: StatusBoard,
     jobs: Sequence[JobRecord],
     gates: MatrixGates,
     now: datetime,
@@ -44,8 +45,8 @@ def plan_matrix_step(
     from zenflow.core.planner import JobCreate
 
     assert step.matrix is not None
-    outputs = {n: st.outputs for n, st in statuses.items() if st.outputs}
-    phases = {n: st.phase for n, st in statuses.items()}
+    outputs = statuses.outputs
+    phases = statuses.phases
     floor = prev.attempt if prev is not None and prev.phase == "Pending" and prev.attempt else 1
     started = prev is not None and prev.shards is not None
     try:

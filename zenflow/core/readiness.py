@@ -42,15 +42,18 @@ def decide_readiness(
     continue_on_failure: Mapping[str, bool],
     params: Mapping[str, str],
     flow: Mapping[str, str],
+    when_steps: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Readiness:
     """Decide for ``step`` given the current status of every step decided before it (spec
-    steps in topological order). ``continue_on_failure`` maps each step to its flag."""
+    steps in topological order). ``continue_on_failure`` maps each step to its flag;
+    ``when_steps`` is ``when_context(statuses)`` when the caller keeps it up to date."""
     for dep in step.dependencies:
         dep_status = statuses.get(dep)
         if dep_status is None or not is_step_terminal(dep_status.phase):
             return Readiness("wait")
     if step.when is not None:
-        return _evaluate_when(step, statuses=statuses, params=params, flow=flow)
+        steps = when_steps if when_steps is not None else when_context(statuses)
+        return _evaluate_when(step, steps=steps, params=params, flow=flow)
     for dep in step.dependencies:
         dep_status = statuses[dep]
         if dep_status.phase == "Succeeded":
@@ -79,15 +82,13 @@ def when_context(statuses: Mapping[str, StepStatus]) -> dict[str, dict[str, Any]
 def _evaluate_when(
     step: Step,
     *,
-    statuses: Mapping[str, StepStatus],
+    steps: Mapping[str, Mapping[str, Any]],
     params: Mapping[str, str],
     flow: Mapping[str, str],
 ) -> Readiness:
     assert step.when is not None
     try:
-        result = compile_expression(step.when).evaluate(
-            params=params, steps=when_context(statuses), flow=flow
-        )
+        result = compile_expression(step.when).evaluate(params=params, steps=steps, flow=flow)
     except ExpressionError as exc:
         return Readiness("error", REASON_WHEN_ERROR, str(exc))
     if result:

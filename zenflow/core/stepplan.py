@@ -24,6 +24,7 @@ from zenflow.core.matrixstep import plan_matrix_step
 from zenflow.core.observed import Observed
 from zenflow.core.readiness import decide_readiness
 from zenflow.core.retry import decide_retry
+from zenflow.core.statusboard import StatusBoard
 from zenflow.core.stepstate import Derived, clip, derive
 from zenflow.core.templating import TemplateError
 
@@ -56,7 +57,7 @@ class StepPlanner:
         self.regular = flow.spec.steps
         self.final = flow.spec.finally_
         self.by_name: dict[str, Step] = {s.name: s for s in flow.spec.all_steps()}
-        self.statuses: dict[str, StepStatus] = {}
+        self.statuses = StatusBoard()
         self.creates: list[JobCreate] = []
         self.requeue_after: float | None = None
         self._cof = {s.name: s.continue_on_failure for s in flow.spec.all_steps()}
@@ -211,6 +212,7 @@ class StepPlanner:
             continue_on_failure=self._cof,
             params=self._params,
             flow=self._flow_vars,
+            when_steps=self.statuses.when_steps,
         )
         if readiness.verdict == "wait" or self.frozen:
             self.statuses[name] = self._pending(step, prev, None)
@@ -252,8 +254,9 @@ class StepPlanner:
         for name in self._known_failures:
             if self._current(self.previous.get(name)):
                 return name
-        for name, st in self.statuses.items():
-            if st.phase == "Failed" and not self._cof.get(name, False) and self._current(st):
+        for name in self.statuses.failed:
+            st = self.statuses[name]
+            if not self._cof.get(name, False) and self._current(st):
                 return name
         return None
 
@@ -289,10 +292,12 @@ class StepPlanner:
     ) -> None:
         from zenflow.core.planner import JobCreate
 
-        outputs = {n: st.outputs for n, st in self.statuses.items() if st.outputs}
-        phases = {n: st.phase for n, st in self.statuses.items()}
         context = template_context(
-            flow=self.flow, step=step, attempt=attempt, outputs=outputs, phases=phases
+            flow=self.flow,
+            step=step,
+            attempt=attempt,
+            outputs=self.statuses.outputs,
+            phases=self.statuses.phases,
         )
         try:
             manifest = build_job(
