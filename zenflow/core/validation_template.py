@@ -16,12 +16,16 @@ from zenflow.core.validation_problems import Collector
 
 JOB_RESTART_POLICIES: Final = ("Never", "OnFailure")
 _NON_NEGATIVE_JOB_FIELDS: Final = ("parallelism", "completions", "backoffLimit")
+_JOB_INT_FIELDS: Final = (*((k, 0) for k in _NON_NEGATIVE_JOB_FIELDS), ("activeDeadlineSeconds", 1))
+_OWNED_METADATA: Final = frozenset({"name", "generateName", "namespace"})
 
 
 def check_job_template(
     template: Mapping[str, Any], *, path: str, pod_failure_policy: bool, out: Collector
 ) -> None:
     """``template`` is a Job object (apiVersion/kind optional) whose pod zenflow can run."""
+    if template_is_plainly_valid(template, pod_failure_policy=pod_failure_policy):
+        return
     api_version = template.get("apiVersion")
     if api_version is not None and api_version != "batch/v1":
         out.error(f"{path}.apiVersion", f'must be "batch/v1" when set, got {api_version!r}')
@@ -60,6 +64,60 @@ def check_job_template(
         pod_failure_policy=pod_failure_policy or "podFailurePolicy" in spec,
         out=out,
     )
+
+
+def template_is_plainly_valid(template: Mapping[str, Any], *, pod_failure_policy: bool) -> bool:
+    """Fast accept, without building field paths: True only when ``check_job_template`` would
+    report nothing. False means "run the full check", which names every problem. (A property
+    test keeps the two in step.)"""
+    if template.get("apiVersion", "batch/v1") != "batch/v1" or template.get("kind", "Job") != "Job":
+        return False
+    metadata = template.get("metadata")
+    if metadata is not None and (type(metadata) is not dict or _OWNED_METADATA & metadata.keys()):
+        return False
+    spec = template.get("spec")
+    if type(spec) is not dict or "selector" in spec or spec.get("manualSelector"):
+        return False
+    for key, minimum in _JOB_INT_FIELDS:
+        value = spec.get(key)
+        if value is not None and (type(value) is not int or value < minimum):
+            return False
+    pod = spec.get("template")
+    pod_spec = pod.get("spec") if type(pod) is dict else None
+    if type(pod_spec) is not dict or "initContainers" in pod_spec:
+        return False
+    restart = pod_spec.get("restartPolicy")
+    if restart is not None and restart not in JOB_RESTART_POLICIES:
+        return False
+    if restart == "OnFailure" and (pod_failure_policy or "podFailurePolicy" in spec):
+        return False
+    containers = pod_spec.get("containers")
+    if type(containers) is not list or not containers:
+        return False
+    names: set[str] = set()
+    for container in containers:
+        if type(container) is not dict or container.get("env") is not None:
+            return False
+        name = container.get("name")
+        if type(name) is not str or name in names or not is_dns1123_label(name):
+            return False
+        names.add(name)
+        image = container.get("image")
+        if type(image) is not str or not image.strip():
+            return False
+        for key in ("command", "args"):
+            value = container.get(key)
+            if value is not None and (type(value) is not list or not _all_strings(value)):
+                return False
+    return True
+
+
+def _all_strings(values: list[Any]) -> bool:
+    try:
+        "".join(values)  # C speed; raises TypeError at the first non-string
+    except TypeError:
+        return False
+    return True
 
 
 def check_pod_spec(
