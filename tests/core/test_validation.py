@@ -234,6 +234,36 @@ CASES = [
         id="malformed-ref",
     ),
     pytest.param(
+        flow(job("a", outputs=[{"name": "1st"}])),
+        "spec.steps[0].outputs[0].name: invalid output name '1st'",
+        id="output-name",
+    ),
+    pytest.param(
+        flow(job("a", outputs=[{"name": "x"}, {"name": "x"}])),
+        "spec.steps[0].outputs[1].name: duplicate output name 'x'",
+        id="duplicate-output",
+    ),
+    pytest.param(
+        flow(
+            job(
+                "a",
+                outputs=[
+                    {
+                        "name": "x",
+                        "valueFrom": {"terminationMessage": {}, "jsonPath": "{.status}"},
+                    }
+                ],
+            )
+        ),
+        "spec.steps[0].outputs[0].valueFrom: set exactly one of terminationMessage or jsonPath",
+        id="output-two-sources",
+    ),
+    pytest.param(
+        flow(job("a", inputs=[{"name": "MY-VAR", "value": "x"}])),
+        "spec.steps[0].inputs[0].name: invalid input name 'MY-VAR'",
+        id="input-name",
+    ),
+    pytest.param(
         flow(job("a", matrix={"values": {}})),
         "spec.steps[0].matrix: a matrix needs at least one key",
         id="matrix-empty",

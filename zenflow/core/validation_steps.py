@@ -66,11 +66,11 @@ def check_steps(spec: JobFlowSpec, *, path: str, out: Collector) -> StepGraph:
                 and step.retry_policy is None
                 and step.matrix is None
                 and step.metadata is None
-                and not step.outputs
                 and not step.inputs
                 and run.script is None
                 and run.env is None
                 and run.image.strip()
+                and (not step.outputs or _plain_outputs(step))
             ):
                 continue
             _check_step_fields(
@@ -294,6 +294,16 @@ def _check_step_fields(step: Step, *, path: str, pod_failure_policy: bool, out: 
         for key, label in step.metadata.labels.items():
             if len(label) > 63:
                 out.error(f"{path}.metadata.labels.{key}", "label values are at most 63 chars")
+
+
+def _plain_outputs(step: Step) -> bool:
+    """True when ``_check_outputs`` would find nothing: valid, distinct names, default source."""
+    names = [o.name for o in step.outputs]
+    return (
+        len(set(names)) == len(names)
+        and all(OUTPUT_NAME.match(n) for n in names)
+        and all(o.value_from is None for o in step.outputs)
+    )
 
 
 def _check_outputs(step: Step, *, path: str, out: Collector) -> None:
