@@ -27,7 +27,7 @@ def test_tree_of_a_diamond(capsys: pytest.CaptureFixture[str]) -> None:
         "diamond (4 steps, 0 finally)",
         "└── start",
         "    ├── path-a",
-        "    │   └── merge (also after path-a, path-b)",
+        "    │   └── merge ↓ (drawn under path-b)",
         "    └── path-b",
         "        └── merge (after path-a, path-b)",
     ]

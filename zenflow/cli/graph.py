@@ -80,8 +80,8 @@ def _label(step: Step) -> str:
 
 
 def render_tree(spec: JobFlowSpec, *, name: str) -> str:
-    """Each step under its first dependency; a step with several dependencies is drawn in full
-    under the first and referenced (``↑``) under the others."""
+    """Each step under its dependencies; a step with several is drawn in full (with its
+    dependents) under the last one listed and referenced (``↓``) under the others."""
     lines = [f"{name} ({len(spec.steps)} steps, {len(spec.finally_)} finally)"]
     lines += _tree_lines(spec.steps)
     if spec.finally_:
@@ -101,11 +101,11 @@ def _tree_lines(steps: Sequence[Step]) -> list[str]:
         step = by_name[node]
         deps = dag.dependencies(node)
         if node in drawn:
-            lines.append(f"{prefix}{branch}{node} ↑")
+            lines.append(f"{prefix}{branch}{node} ↑ (shown above)")
             return
         # Draw a shared node only under its last-listed dependency; elsewhere reference it.
         if parent is not None and len(deps) > 1 and parent != deps[-1]:
-            lines.append(f"{prefix}{branch}{node} (also after {', '.join(deps)})")
+            lines.append(f"{prefix}{branch}{node} ↓ (drawn under {deps[-1]})")
             return
         drawn.add(node)
         extra = f" (after {', '.join(deps)})" if len(deps) > 1 else ""
