@@ -82,6 +82,23 @@ def rss_mb() -> float:
     return 0.0
 
 
+CPUS = os.cpu_count() or 1
+
+
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """User + system CPU seconds used so far by each named process (and its reaped children)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used: dict[str, float] = {}
+    for name, pid in pids.items():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command: state=0 ... utime=11, stime=12, cutime=13, cstime=14.
+        used[name] = sum(int(f) for f in fields[11:15]) / ticks
+    return used
+
+
 def percentile(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100) of a non-empty list."""
     ordered = sorted(values)

@@ -31,8 +31,8 @@ def targets(hand: dict[str, Any], tp: dict[str, Any]) -> list[tuple[str, str, st
     if created:
         p50 = harness.percentile(created, 50) * 1000
         p99 = harness.percentile(created, 99) * 1000
-        rows.append(("hand-off p50", f"{p50:.1f} ms", "<= 10 ms", p50 <= 10))
-        rows.append(("hand-off p99", f"{p99:.1f} ms", "<= 50 ms", p99 <= 50))
+        rows.append(("hand-off p50", f"{p50:.2f} ms", "<= 10 ms", p50 <= 10))
+        rows.append(("hand-off p99", f"{p99:.2f} ms", "<= 50 ms", p99 <= 50))
     for b in tp["batches"]:
         rate = b["steps"] / b["seconds"]
         label = f"{b['flows']} x 10 throughput"

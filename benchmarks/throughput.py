@@ -36,13 +36,19 @@ def fan_flow(name: str) -> dict[str, Any]:
 
 
 async def batch(
-    ctl: harness.RunningController, objects: Any, *, flows: int, tag: str
+    ctl: harness.RunningController,
+    objects: Any,
+    *,
+    flows: int,
+    tag: str,
+    pids: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     names = {f"{tag}-{i}" for i in range(flows)}
     writes_before = ctl.writes()
     requests_before = ctl.requests()
     events_before = ctl.probe.events
     cpu_before = time.process_time()
+    others_before = harness.cpu_seconds(pids or {})
     began = time.perf_counter()
     await harness.create_flows(objects, NAMESPACE, [fan_flow(n) for n in sorted(names)])
 
@@ -53,6 +59,7 @@ async def batch(
     await harness.wait_until(done, within=120 + flows * 5, every=0.1)
     elapsed = time.perf_counter() - began
     cpu = time.process_time() - cpu_before
+    others = {n: t - others_before.get(n, 0.0) for n, t in harness.cpu_seconds(pids or {}).items()}
     probe = ctl.probe
     in_kube = [
         probe.finished[k] - probe.created[k]
@@ -78,6 +85,7 @@ async def batch(
         "reads": reads,
         "rss_mb": harness.rss_mb(),
         "cpu_s": cpu,
+        "plane_cpu_s": others,
         "job_seconds": in_kube,
     }
 
@@ -111,7 +119,9 @@ async def measure(
         harness.running_controller(plane, qps=qps, burst=burst) as ctl,
         harness.user_client(plane) as objects,
     ):
-        results = [await batch(ctl, objects, flows=n, tag=f"tp{n}") for n in sizes]
+        results = [
+            await batch(ctl, objects, flows=n, tag=f"tp{n}", pids=plane.processes) for n in sizes
+        ]
         cached = await cache_rss(ctl, objects, flows=cache) if cache else None
         return {
             "batches": results,
@@ -142,6 +152,11 @@ def report(result: dict[str, Any]) -> list[str]:
             f"      controller CPU {b['cpu_s'] / b['steps'] * 1000:.1f} ms/step "
             f"({b['cpu_s'] / b['seconds'] * 100:.0f}% of one core); controller RSS "
             f"{b['rss_mb']:.0f} MiB",
+            "      CPU during the batch (s): "
+            + ", ".join(
+                f"{n} {t:.0f}" for n, t in [("controller", b["cpu_s"]), *b["plane_cpu_s"].items()]
+            )
+            + f" of {b['seconds'] * harness.CPUS:.0f} available",
             f"      Job created -> seen finished (Job controller + node agent): p50 "
             f"{harness.percentile(b['job_seconds'], 50):.2f} s, p99 "
             f"{harness.percentile(b['job_seconds'], 99):.2f} s",
