@@ -2,7 +2,8 @@
 
 One reconcile of a flow key:
   1. the flow from the informer cache (or the newer copy our last status patch returned);
-  2. parse + validate its spec, cached by (uid, generation); an invalid flow gets phase Failed,
+  2. a finished flow with nothing to act on only has its TTL checked (no parsing); otherwise
+     parse + validate its spec, cached by (uid, generation); an invalid flow gets phase Failed,
      reason Invalid, the validator's messages, and a ``TerminalError`` (not retried);
   3. observe its Jobs (owner index + expectations), peers, and outputs of newly succeeded steps;
   4. ``plan(flow, observed, now)``; resource templates first (a conflict re-plans: the flow
@@ -19,13 +20,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-import pydantic
-
-from zenflow.api.jobflow import JobFlow, JobFlowSpec
+from zenflow.api.constants import ANNOTATION_RETRY
+from zenflow.api.jobflow import JobFlow
 from zenflow.api.status import (
     FLOW_TERMINAL_PHASES,
     REASON_INVALID,
@@ -36,12 +36,13 @@ from zenflow.controller.events import EventRecorder
 from zenflow.controller.executor import Executor
 from zenflow.controller.metrics import FlowMetrics
 from zenflow.controller.observed import observe_jobs, observe_peers
+from zenflow.controller.parsing import InvalidFlowError, SpecCache
 from zenflow.core.flowstatus import build_conditions, flow_events
-from zenflow.core.observed import JobRecord, Observed
+from zenflow.core.observed import JobRecord, Observed, parse_time
 from zenflow.core.outputs import extract_outputs, needs_termination_message
 from zenflow.core.planner import Plan, plan
 from zenflow.core.stepstate import clip
-from zenflow.core.validation import validate_object
+from zenflow.core.ttl import decide_ttl
 from zenflow.errors import KubeError
 from zenflow.logging import get_logger
 from zenflow.machinery.informer import Informer
@@ -51,13 +52,6 @@ log = get_logger(__name__)
 
 EXPECTATION_TTL_S = 60.0
 """A created Job not seen in the cache after this long is no longer assumed to exist."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Parsed:
-    generation: int
-    spec: JobFlowSpec | None
-    problems: str | None
 
 
 class JobFlowReconciler:
@@ -79,7 +73,7 @@ class JobFlowReconciler:
         self._recorder = recorder
         self._metrics = metrics
         self._now = now
-        self._parsed: dict[str, _Parsed] = {}
+        self._specs = SpecCache()
         self._written: dict[str, dict[str, Any]] = {}
         self._expected: dict[str, dict[str, tuple[float, dict[str, Any]]]] = {}
         self._uids: dict[ObjectKey, str] = {}
@@ -100,6 +94,9 @@ class JobFlowReconciler:
         obj = self._freshest(uid, obj)
         if meta.get("deletionTimestamp"):
             return Result()
+        finished = await self._finished(uid, obj)
+        if finished is not None:
+            return finished
         flow = self._parse(uid, obj)
         now = self._now()
         observed = await self._observe(key, uid, flow, obj)
@@ -140,6 +137,38 @@ class JobFlowReconciler:
         """Hook for the Controller's ``on_terminal``: the status already says why."""
         log.info("flow_invalid", key=key, error=str(error))
 
+    async def _finished(self, uid: str, obj: dict[str, Any]) -> Result | None:
+        """Fast path for a finished flow with nothing to act on (no new retry nonce, not an
+        Invalid status of an older generation): only its TTL matters, read from the raw
+        object without parsing or validating the spec. None when the full path is needed."""
+        meta = obj.get("metadata") or {}
+        status = obj.get("status") or {}
+        if status.get("phase") not in FLOW_TERMINAL_PHASES:
+            return None
+        if status.get("reason") == REASON_INVALID and status.get("observedGeneration") != int(
+            meta.get("generation") or 0
+        ):
+            return None
+        nonce = (meta.get("annotations") or {}).get(ANNOTATION_RETRY)
+        if nonce and nonce != status.get("retryNonce"):
+            return None
+        self._specs.forget(uid)
+        self._expected.pop(uid, None)
+        self._metrics.set_phase(uid, str(status.get("phase")))
+        ttl = ((obj.get("spec") or {}).get("executionPolicy") or {}).get("ttlSecondsAfterFinished")
+        decision = decide_ttl(
+            completion_time=parse_time(status.get("completionTime")),
+            ttl_seconds=ttl if isinstance(ttl, int) and not isinstance(ttl, bool) else None,
+            now=self._now(),
+        )
+        if decision.delete:
+            await self._executor.delete_flow(
+                namespace=str(meta.get("namespace", "")), name=str(meta.get("name", "")), uid=uid
+            )
+            log.info("flow_deleted_ttl")
+            return Result()
+        return Result(requeue_after=decision.requeue_after)
+
     # -- reading -------------------------------------------------------------------------------
 
     def _freshest(self, uid: str, obj: dict[str, Any]) -> dict[str, Any]:
@@ -160,30 +189,8 @@ class JobFlowReconciler:
         return obj
 
     def _parse(self, uid: str, obj: dict[str, Any]) -> JobFlow:
-        """The typed flow; raises TerminalError (after recording it) when invalid."""
-        meta = obj.get("metadata") or {}
-        generation = int(meta.get("generation") or 0)
-        cached = self._parsed.get(uid)
-        if cached is None or cached.generation != generation:
-            cached = _validate(obj, generation)
-            self._parsed[uid] = cached
-        status = _parse_status(obj.get("status"))
-        if (
-            status is not None
-            and status.reason == REASON_INVALID
-            and status.observed_generation != generation
-        ):
-            status = None  # fixed since: start afresh
-        flow = JobFlow.model_construct(
-            api_version=str(obj.get("apiVersion", "")),
-            kind=str(obj.get("kind", "")),
-            metadata=meta,
-            spec=cached.spec or JobFlowSpec.model_construct(steps=[]),
-            status=status,
-        )
-        if cached.problems is not None:
-            raise _InvalidFlowError(flow, cached.problems)
-        return flow
+        """The typed flow; raises InvalidFlowError when the spec is invalid."""
+        return self._specs.flow(uid, obj)
 
     def _observe_jobs(self, key: ObjectKey, uid: str) -> dict[str, list[JobRecord]]:
         """This flow's Jobs; expectations the cache now shows (or that are too old) are
@@ -336,7 +343,7 @@ class JobFlowReconciler:
             return
         self._written.pop(uid, None)
         self._expected.pop(uid, None)
-        self._parsed.pop(uid, None)
+        self._specs.forget(uid)
         self._metrics.set_phase(uid, None)
 
     # -- invalid flows -------------------------------------------------------------------------
@@ -345,7 +352,7 @@ class JobFlowReconciler:
         """``reconcile`` with invalid flows recorded as such (the Controller's entry point)."""
         try:
             return await self.reconcile(key)
-        except _InvalidFlowError as exc:
+        except InvalidFlowError as exc:
             await self._record_invalid(exc.flow, exc.problems)
             raise TerminalError(f"invalid JobFlow: {exc.problems}") from None
         except KubeError:
@@ -385,37 +392,3 @@ class JobFlowReconciler:
         for spec in result.events:
             self._recorder.record(flow=raw, spec=spec)
         self._metrics.set_phase(flow.uid, "Failed")
-
-
-class _InvalidFlowError(Exception):
-    def __init__(self, flow: JobFlow, problems: str) -> None:
-        super().__init__(problems)
-        self.flow = flow
-        self.problems = problems
-
-
-def _validate(obj: dict[str, Any], generation: int) -> _Parsed:
-    report = validate_object(obj)
-    if not report.ok:
-        spec = _try_spec(obj)
-        return _Parsed(generation, spec, report.summary())
-    try:
-        return _Parsed(generation, JobFlowSpec.model_validate(obj.get("spec") or {}), None)
-    except pydantic.ValidationError as exc:
-        return _Parsed(generation, None, clip(str(exc)) or "invalid spec")
-
-
-def _try_spec(obj: dict[str, Any]) -> JobFlowSpec | None:
-    try:
-        return JobFlowSpec.model_validate(obj.get("spec") or {})
-    except pydantic.ValidationError:
-        return None
-
-
-def _parse_status(raw: Any) -> JobFlowStatus | None:
-    if not isinstance(raw, dict) or not raw:
-        return None
-    try:
-        return JobFlowStatus.model_validate(raw)
-    except pydantic.ValidationError:
-        return None  # an unreadable status is rebuilt from the Jobs
