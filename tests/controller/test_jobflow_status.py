@@ -6,7 +6,8 @@ the status is written only when it changed (forced reconciles of a finished flow
 resourceVersion alone) and a few writes per step; Prometheus metrics count flows by phase and
 step durations; outputs from a termination message reach a dependent's Job and a ``when``; a flow
 the webhook would have refused ends Failed with reason Invalid and the validator's message, and
-the controller keeps working; a Job the API server rejects fails its step (JobRejected).
+the controller keeps working, and fixing its spec starts it afresh; a Job the API server rejects
+fails its step (JobRejected).
 """
 
 from __future__ import annotations
@@ -153,3 +154,17 @@ async def test_a_job_the_api_server_rejects_fails_its_step(zf: Running) -> None:
     assert "cpu" in st["message"] or "quantities" in st["message"]
     assert step_status(done, "after")["phase"] == "Skipped"
     assert done["status"]["phase"] == "Failed"
+
+
+async def test_a_fixed_invalid_flow_starts_afresh(zf: Running) -> None:
+    await zf.create(jobflow("fixme", [step("a", "b"), step("b", "a")]))
+    broken = await zf.wait_phase("fixme")
+    assert broken["status"]["reason"] == "Invalid"
+    await zf.patch("fixme", {"spec": {"steps": [step("a"), step("b", "a")]}})
+    done = await zf.wait_for(
+        "fixme",
+        lambda o: (o.get("status") or {}).get("phase") == "Succeeded",
+        what="fixed flow succeeded",
+    )
+    assert done["status"]["observedGeneration"] == 2
+    assert [j["metadata"]["name"] for j in await zf.jobs("fixme")] == ["fixme-a-1", "fixme-b-1"]
