@@ -229,7 +229,8 @@ async def approve(session: Session, name: str, step: str, *, attempts: int = 5) 
                 raise
 
 
-async def _main(args: argparse.Namespace) -> int:
+async def run_args(args: argparse.Namespace) -> int:
+    """Run the parsed command in the current event loop; returns 0 or 1 (API refusal)."""
     cfg = await load_configuration(args.kubeconfig, context=args.context)
     api = new_api_client(cfg, pool_size=4)
     try:
@@ -257,7 +258,7 @@ def _api_message(exc: client.ApiException) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return asyncio.run(_main(args))
+        return asyncio.run(run_args(args))
     except (ActionError, ConfigError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
