@@ -14,7 +14,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
-from zenflow.api.constants import ANNOTATION_APPROVE, ANNOTATION_APPROVED_BY
 from zenflow.api.jobflow import JobFlow, Step
 from zenflow.api.status import JobFlowStatus, StepStatus, is_step_terminal
 from zenflow.core.dag import Dag
@@ -25,14 +24,13 @@ from zenflow.core.observed import Observed
 from zenflow.core.readiness import decide_readiness
 from zenflow.core.retry import decide_retry
 from zenflow.core.statusboard import StatusBoard
-from zenflow.core.stepstate import Derived, clip, derive
+from zenflow.core.stepstate import Derived, clip, derive, manual_status
 from zenflow.core.templating import TemplateError
 
 if TYPE_CHECKING:
     from zenflow.core.planner import JobCreate
 
 REASON_FAIL_FAST: Final = "FailFast"
-REASON_APPROVED: Final = "Approved"
 REASON_TEMPLATE_ERROR: Final = "TemplateError"
 
 
@@ -365,22 +363,11 @@ class StepPlanner:
         self._retries += 1
 
     def _manual(self, step: Step, prev: StepStatus | None) -> StepStatus:
-        annotations = self.flow.metadata.get("annotations") or {}
-        approved = {a.strip() for a in str(annotations.get(ANNOTATION_APPROVE, "")).split(",")}
-        if step.name in approved:
-            return StepStatus(
-                name=step.name,
-                phase="Succeeded",
-                reason=REASON_APPROVED,
-                start_time=prev.start_time if prev and prev.start_time else self.now,
-                completion_time=self.now,
-                approved_by=annotations.get(ANNOTATION_APPROVED_BY),
-            )
-        return StepStatus(
-            name=step.name,
-            phase="Waiting",
-            message=clip(step.message or "waiting for approval"),
-            start_time=prev.start_time if prev and prev.start_time else self.now,
+        return manual_status(
+            step=step,
+            prev=prev,
+            annotations=self.flow.metadata.get("annotations") or {},
+            now=self.now,
         )
 
     def _pending(self, step: Step, prev: StepStatus | None, message: str | None) -> StepStatus:

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from zenflow.api.constants import ANNOTATION_APPROVE, ANNOTATION_APPROVED_BY
 from zenflow.api.jobflow import Step
 from zenflow.api.status import StepStatus, is_step_terminal
 from zenflow.core.limits import MAX_STEP_MESSAGE
 from zenflow.core.observed import JobRecord
 
 REASON_JOB_CONFLICT = "JobConflict"
+REASON_APPROVED = "Approved"
 
 Kind = Literal["new", "running", "succeeded", "failed_attempt", "kept"]
 
@@ -75,10 +77,8 @@ def derive(
     if previous is not None and (is_step_terminal(previous.phase) or previous.phase == "Waiting"):
         return Derived("kept", previous)
     attempt = previous.attempt if previous is not None and previous.attempt else 1
-    if previous is not None and previous.phase in ("Running", "Retrying"):
-        # Status says a Job exists or is due but the cache has none (not seen yet, or deleted):
-        # re-create the same name; AlreadyExists is adopted.
-        return Derived("new", previous, attempt=attempt)
+    # Not started, or the status says Running/Retrying but the cache shows no Job (not seen
+    # yet, or deleted): the planner (re-)creates the same name; AlreadyExists is adopted.
     return Derived("new", previous, attempt=attempt)
 
 
@@ -120,6 +120,30 @@ def _from_job(
     base.message = clip(job.message)
     base.completion_time = job.finished or now
     return Derived("failed_attempt", base, job=job, attempt=job.attempt)
+
+
+def manual_status(
+    *, step: Step, prev: StepStatus | None, annotations: Mapping[str, str], now: datetime
+) -> StepStatus:
+    """A Manual step that may run: Succeeded (Approved) once the approve annotation (a comma
+    list) names it, else Waiting with the step's message."""
+    approved = {a.strip() for a in str(annotations.get(ANNOTATION_APPROVE, "")).split(",")}
+    start = prev.start_time if prev is not None and prev.start_time else now
+    if step.name in approved:
+        return StepStatus(
+            name=step.name,
+            phase="Succeeded",
+            reason=REASON_APPROVED,
+            start_time=start,
+            completion_time=now,
+            approved_by=annotations.get(ANNOTATION_APPROVED_BY),
+        )
+    return StepStatus(
+        name=step.name,
+        phase="Waiting",
+        message=clip(step.message or "waiting for approval"),
+        start_time=start,
+    )
 
 
 def _failed(
