@@ -440,3 +440,9 @@ def test_conditions_keep_their_transition_time() -> None:
     d.step(T0 + timedelta(seconds=30))
     again = {c.type: c for c in d.status().conditions or []}["Ready"]
     assert again.last_transition_time == ready.last_transition_time == T0
+
+
+def test_a_running_flow_says_what_it_is_doing() -> None:
+    d = Driver(make_flow(*(job(f"s{i}") for i in range(5)), {"name": "gate", "type": "Manual"}))
+    d.step()
+    assert d.status().message == "running: s0, s1, s2 (+2 more); waiting: gate"

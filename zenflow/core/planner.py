@@ -156,6 +156,19 @@ def _set_phase(flow: JobFlow, status: JobFlowStatus, steps: StepPlanner, now: da
             status.message = clip(
                 f'step "{failing[0].name}" failed; waiting for running steps to finish'
             )
+        else:
+            status.message = activity(status.steps or [])
+
+
+def activity(steps: list[StepStatus]) -> str | None:
+    """What a running flow is doing, for ``kubectl get`` (the Message column)."""
+    parts = []
+    for phase, label in (("Running", "running"), ("Retrying", "retrying"), ("Waiting", "waiting")):
+        names = [s.name for s in steps if s.phase == phase]
+        if names:
+            more = f" (+{len(names) - 3} more)" if len(names) > 3 else ""
+            parts.append(f"{label}: {', '.join(names[:3])}{more}")
+    return clip("; ".join(parts)) if parts else None
 
 
 def _finish_plan(
