@@ -1,13 +1,14 @@
 """``zenflow demo`` (zenflow.cli.demo, zenflow.demo):
 
 Unit: the live view writes one stamped line per transition when not on a terminal and redraws
-the table in place on one; the controller command line is accepted by ``zenflow controller``'s
-own parser; the flow file is found or the error names it; the kubectl hints.
+the table in place on one; the controller and webhook command lines are accepted by the
+``zenflow controller`` and ``zenflow webhook`` parsers; the flow file is found or the error names
+it.
 
 Integration (real binaries, run as a subprocess with stdout not a TTY): the demo runs the example
 flow to completion, exits 0 and prints a summary saying Succeeded, leaving no process behind; a
 run interrupted by SIGINT mid-flow exits 130 and every process it started (controller, node
-agent and its pods, kube-controller-manager, kube-apiserver, etcd) is gone.
+agent and its pods, webhook, kube-controller-manager, kube-apiserver, etcd) is gone.
 """
 
 from __future__ import annotations
@@ -26,10 +27,13 @@ from pathlib import Path
 import pytest
 
 from zenflow.cli import demo as demo_cli
+from zenflow.cli import webhook as webhook_cli
 from zenflow.cli.flowview import snapshot
 from zenflow.demo.live import LiveView
 from zenflow.demo.runner import DemoError, controller_argv, load_flow
+from zenflow.demo.webhook import webhook_argv
 from zenflow.settings import add_settings_arguments, settings_from_args
+from zenflow.webhook.options import options_from_args
 
 T0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
 FLOW = {
@@ -91,6 +95,19 @@ def test_controller_command_line_is_valid_for_zenflow_controller(tmp_path: Path)
     assert settings.kubeconfig == str(tmp_path / "kubeconfig")
     assert not settings.leader_election
     assert settings.http_port == 0
+
+
+def test_webhook_command_line_is_valid_for_zenflow_webhook(tmp_path: Path) -> None:
+    argv = webhook_argv(tmp_path / "kubeconfig", 9555)
+    assert argv[:4] == [sys.executable, "-m", "zenflow", "webhook"]
+    parser = argparse.ArgumentParser()
+    webhook_cli.add_arguments(parser)
+    args = parser.parse_args(argv[4:])
+    options = options_from_args(args)
+    assert args.kubeconfig == str(tmp_path / "kubeconfig")
+    assert (options.bind_address, options.port) == ("127.0.0.1", 9555)
+    assert "127.0.0.1" in options.hosts
+    assert options.config_name == "zenflow-demo"
 
 
 def test_load_flow(tmp_path: Path) -> None:
@@ -205,7 +222,8 @@ def test_demo_runs_the_flow_to_success_and_leaves_nothing() -> None:
     assert "fetch-orders    Succeeded" in output
     assert "2 attempts" in output
     assert "kubectl get jobs -l jobflow=demo" in output
-    assert len(demo.seen) >= 5  # etcd, apiserver, controller manager, node agent, controller
+    # etcd, apiserver, controller manager, node agent, webhook, controller (and pod processes)
+    assert len(demo.seen) >= 6
     assert demo.leftovers() == []
 
 
@@ -223,5 +241,5 @@ def test_sigint_mid_flow_stops_everything() -> None:
     output = "\n".join(demo.lines)
     assert code == 130, output
     assert "SIGINT, stopping everything" in output
-    assert "controller and control plane stopped" in output
+    assert "controller, webhook and control plane stopped" in output
     assert demo.leftovers() == []

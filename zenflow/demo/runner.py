@@ -5,15 +5,17 @@ Order of work and its invariants:
 1. The control plane (etcd, kube-apiserver, kube-controller-manager, node agent in exec mode) is
    started in this process's main thread; the CRDs from ``crds/`` (else generated from the API
    models) are applied.
-2. The controller runs as ``zenflow controller`` in a child process with the control plane's
-   kubeconfig (own process group, dies with us; its log is kept in the work directory).
-3. The flow is created in namespace ``default`` and polled until it is Succeeded or Failed; every
-   poll feeds the live view.
+2. The admission webhook runs as ``zenflow webhook`` on 127.0.0.1 with a
+   ValidatingWebhookConfiguration pointing at it (``demo.webhook``), and the controller as
+   ``zenflow controller``; each is a child process with the control plane's kubeconfig (own
+   process group, dies with us; logs in the work directory).
+3. Once the API server enforces the webhook, the flow is created in namespace ``default`` and
+   polled until it is Succeeded or Failed; every poll feeds the live view.
 4. Whatever happens — success, failure, Ctrl-C (SIGINT), SIGTERM, an error — the ``finally``
-   stops the controller and then the control plane (node agent, controller manager, apiserver,
-   etcd), each SIGTERM then SIGKILL, reaped; signals arriving during that cleanup are noted and
-   do not cut it short. With ``--keep`` the cluster and controller stay up after the flow ended
-   until a signal arrives.
+   stops the controller and the webhook, then the control plane (node agent, controller
+   manager, apiserver, etcd), each SIGTERM then SIGKILL, reaped; signals arriving during that
+   cleanup are noted and do not cut it short. With ``--keep`` all of it stays up after the flow
+   ended until a signal arrives.
 
 Exit status: 0 the flow Succeeded; 1 it Failed, timed out, or the demo could not run (the message
 says why); 130 interrupted by SIGINT, 143 by SIGTERM.
@@ -37,6 +39,7 @@ from kubernetes_asyncio import client
 from zenflow.api.constants import GROUP, JOBFLOW_PLURAL, VERSION
 from zenflow.cli.flowview import FlowView, snapshot, summary_lines
 from zenflow.demo.live import LiveView
+from zenflow.demo.webhook import start_webhook, wait_enforced
 from zenflow.envtest import ControlPlane
 from zenflow.envtest.process import ManagedProcess, tail
 from zenflow.errors import ZenflowError
@@ -117,6 +120,7 @@ class Demo:
         self.out, self.err = out, err
         self.plane: ControlPlane | None = None
         self.controller: ManagedProcess | None = None
+        self.webhook: ManagedProcess | None = None
         self._cleaning = False
 
     # -- signals -------------------------------------------------------------------------------
@@ -149,11 +153,12 @@ class Demo:
                 signal.signal(sig, handler)
 
     def _cleanup(self) -> None:
-        if self.controller is not None:
-            self.controller.stop()
+        for proc in (self.controller, self.webhook):
+            if proc is not None:
+                proc.stop()
         if self.plane is not None:
             self.plane.stop()
-            self.err.write("zenflow demo: controller and control plane stopped\n")
+            self.err.write("zenflow demo: controller, webhook and control plane stopped\n")
 
     # -- the work ------------------------------------------------------------------------------
 
@@ -167,14 +172,17 @@ class Demo:
         crds = plane.install_crds(self._crds_dir(plane))
         self.out.write(
             f"zenflow demo: control plane ready in {plane.started_in_s:.1f}s "
-            f"({len(crds)} CRDs applied); starting the controller\n"
+            f"({len(crds)} CRDs applied); starting the admission webhook and the controller\n"
         )
+        self.out.flush()
+        self.webhook = start_webhook(plane)
         self.controller = ManagedProcess(
             name="controller",
             argv=controller_argv(plane.kubeconfig_path),
             log_path=plane.log_path("controller"),
         )
         self.controller.start()
+        wait_enforced(plane, self.webhook)
         code, view = asyncio.run(self._follow(flow))
         self.out.write("\n" + "\n".join(summary_lines(view, now=datetime.now(UTC))) + "\n")
         self.out.write("\n".join(inspect_lines(view.name, plane=plane, keep=self.options.keep)))
