@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from zenflow.api.constants import (
@@ -36,6 +37,15 @@ from zenflow.core.observed import ANNOTATION_RETRY_COUNT, LABEL_SHARD
 from zenflow.core.templating import TemplateContext, render
 
 RUN_CONTAINER_NAME = "main"
+
+
+@dataclass(frozen=True, slots=True)
+class JobCreate:
+    """A Job to create for ``attempt`` of ``step`` (the planner's output)."""
+
+    step: str
+    attempt: int
+    manifest: dict[str, Any]
 
 
 def step_labels(*, flow: str, step: str, attempt: int) -> dict[str, str]:

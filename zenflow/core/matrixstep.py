@@ -7,19 +7,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from zenflow.api.jobflow import JobFlow, Step
 from zenflow.api.status import StepStatus
-from zenflow.core.jobspec import build_job, template_context
+from zenflow.core.jobspec import JobCreate, build_job, template_context
 from zenflow.core.matrix import MatrixError, expand_matrix
 from zenflow.core.matrixplan import MatrixGates, advance_matrix
 from zenflow.core.observed import JobRecord
 from zenflow.core.statusboard import StatusBoard
 from zenflow.core.templating import TemplateError, render_string
-
-if TYPE_CHECKING:
-    from zenflow.core.planner import JobCreate
 
 REASON_MATRIX_ERROR = "MatrixError"
 
@@ -42,8 +38,6 @@ def plan_matrix_step(
     now: datetime,
 ) -> MatrixOutcome:
     """One reconcile of a matrix step that may run (dependencies allow it)."""
-    from zenflow.core.planner import JobCreate
-
     assert step.matrix is not None
     outputs = statuses.outputs
     phases = statuses.phases

@@ -39,22 +39,16 @@ from zenflow.core.flowstatus import (
     flow_events,
     step_events,
 )
+from zenflow.core.jobspec import JobCreate
 from zenflow.core.observed import Observed, parse_time
 from zenflow.core.stepplan import StepPlanner
 from zenflow.core.stepstate import clip
 from zenflow.core.ttl import decide_ttl
 from zenflow.core.userretry import reset_for_retry, steps_to_rerun
 
+__all__ = ["JobCreate", "Plan", "plan"]
+
 REASON_QUEUED: Final = "Queued"
-
-
-@dataclass(frozen=True, slots=True)
-class JobCreate:
-    """A Job to create for ``attempt`` of ``step``."""
-
-    step: str
-    attempt: int
-    manifest: dict[str, Any]
 
 
 @dataclass

@@ -12,12 +12,12 @@ fail-fast (they continue a step already started) but respect suspend and paralle
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from zenflow.api.jobflow import JobFlow, Step
 from zenflow.api.status import JobFlowStatus, StepStatus, is_step_terminal
 from zenflow.core.dag import Dag
-from zenflow.core.jobspec import build_job, template_context
+from zenflow.core.jobspec import JobCreate, build_job, template_context
 from zenflow.core.matrixplan import MatrixGates
 from zenflow.core.matrixstep import plan_matrix_step
 from zenflow.core.observed import Observed
@@ -26,9 +26,6 @@ from zenflow.core.retry import decide_retry
 from zenflow.core.statusboard import StatusBoard
 from zenflow.core.stepstate import Derived, clip, derive, manual_status
 from zenflow.core.templating import TemplateError
-
-if TYPE_CHECKING:
-    from zenflow.core.planner import JobCreate
 
 REASON_FAIL_FAST: Final = "FailFast"
 REASON_TEMPLATE_ERROR: Final = "TemplateError"
@@ -288,8 +285,6 @@ class StepPlanner:
     def _start(
         self, step: Step, *, attempt: int, retry_count: int, prev: StepStatus | None
     ) -> None:
-        from zenflow.core.planner import JobCreate
-
         context = template_context(
             flow=self.flow,
             step=step,
