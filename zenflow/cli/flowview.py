@@ -119,8 +119,10 @@ def snapshot(flow: Mapping[str, Any]) -> FlowView:
         st = by_name.get(name, {})
         attempt = st.get("attempt")
         if not isinstance(attempt, int):
+            # Older statuses: a Job exists for attempt retryCount + 1.
             retries = st.get("retryCount")
-            attempt = retries + 1 if isinstance(retries, int) and st.get("jobRef") else None
+            has_job = bool(st.get("jobRef"))
+            attempt = (retries if isinstance(retries, int) else 0) + 1 if has_job else None
         steps.append(
             StepView(
                 name=name,

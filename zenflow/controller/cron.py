@@ -202,15 +202,19 @@ class CronReconciler:
         if decision.create is not None and decision.scheduled_time is not None:
             body = run_object(obj, name=decision.create, scheduled=decision.scheduled_time)
             created = await self._api.create_jobflow(namespace, body)
-            refs[decision.create] = _ref(created or body)
-            log.info(
-                "cron_run_created",
-                cronjobflow=name,
-                run=decision.create,
-                scheduled_time=format_time(decision.scheduled_time),
-                missed=decision.missed,
-                existed=created is None,
-            )
+            if created is not None:
+                refs[decision.create] = _ref(created)
+                log.info(
+                    "cron_run_created",
+                    cronjobflow=name,
+                    run=decision.create,
+                    scheduled_time=format_time(decision.scheduled_time),
+                    missed=decision.missed,
+                )
+            else:
+                # The name is taken by a JobFlow the cache does not show as ours (not yet
+                # observed, or someone else's): record the time so it is not retried forever.
+                log.warning("cron_run_name_taken", cronjobflow=name, run=decision.create)
         elif decision.skipped in ("ConcurrencyForbid", "MissedDeadline"):
             log.info("cron_run_skipped", cronjobflow=name, reason=decision.skipped)
         if decision.too_many_missed:
