@@ -9,7 +9,8 @@ exponential retries create attempts at the configured spacing and count retryCou
 flow-wide backoffLimit stops retries; a step timeout fails the attempt (DeadlineExceeded); a
 flow deadline terminates running Jobs (flow Failed, DeadlineExceeded); podFailurePolicy reaches
 the Job; a matrix taken from an upstream output fans out one Job per value and its dependent
-waits for all of them.
+waits for all of them; a Job name held by a Job the flow does not own fails the step
+(JobConflict) and the foreign Job is left alone.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -308,3 +310,29 @@ async def test_matrix_fans_out_from_an_upstream_output_and_fans_in(zf: Running) 
     assert args == [["p1"], ["p2"], ["p3"]]
     join_start = _ts(step_status(done, "join")["startTime"])
     assert join_start >= _ts(work["completionTime"])
+
+
+async def test_a_job_name_held_by_a_foreign_job_fails_the_step(zf: Running) -> None:
+    foreign: Any = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "held-a-1"},
+        "spec": {
+            "template": {
+                "metadata": {"annotations": {"envtest.zenflow.io/exit-code": "0"}},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "c", "image": "busybox", "command": ["true"]}],
+                },
+            }
+        },
+    }
+    await zf.batch.create_namespaced_job(zf.namespace, foreign)
+    await zf.create(jobflow("held", [step("a"), step("b", "a")]))
+    done = await zf.wait_phase("held")
+    st = step_status(done, "a")
+    assert (st["phase"], st["reason"]) == ("Failed", "JobConflict")
+    assert "held-a-1" in st["message"]
+    assert step_status(done, "b")["phase"] == "Skipped"
+    job = await zf.batch.read_namespaced_job("held-a-1", zf.namespace)
+    assert not job.metadata.owner_references  # left alone, not adopted
