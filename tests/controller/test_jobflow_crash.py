@@ -5,7 +5,8 @@ leader election off so a restart takes over at once) is SIGKILLed at random mome
 and restarted. Aspects: every flow ends in the phase its shape dictates, and every
 (flow, step, attempt) had exactly one Job: a separate informer in the test records the uid of
 every Job ever created, so a Job created twice under one name (delete + create) would show two
-uids, and the set of Job names per flow must be exactly the expected attempts.
+uids, and the set of Job names per flow must be exactly the expected attempts. A Job created
+just before a crash (status not yet written) is adopted, not duplicated.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 import pytest
 from kubernetes_asyncio import client
 
-from tests.controller.jobflow_harness import Running, jobflow, step
+from tests.controller.jobflow_harness import Running, jobflow, running_controller, step
 from zenflow.envtest.controlplane import ControlPlane
 from zenflow.kube.client import new_api_client
 from zenflow.machinery.informer import Informer
@@ -179,3 +180,37 @@ async def test_sigkilled_controller_loses_and_duplicates_nothing(
         with contextlib.suppress(asyncio.CancelledError):
             await tracking
         await api.close()
+
+
+async def test_a_job_created_before_a_crash_is_adopted(
+    kube_config: client.Configuration, namespace: str
+) -> None:
+    """The controller died after creating a step's Job and before writing the status: the
+    restarted controller finds the Job under the deterministic name and adopts it."""
+    api = new_api_client(kube_config)
+    try:
+        zf = Running(manager=None, jobflow=None, api=api, namespace=namespace)  # type: ignore[arg-type]
+        flow = await zf.create(jobflow("adopt", [step("a", seconds=0.5), step("b", "a")]))
+        meta = flow["metadata"]
+        manifest: Any = jobspec_for(flow)
+        job = await zf.batch.create_namespaced_job(namespace, manifest)
+        async with running_controller(kube_config, namespace) as running:
+            done = await running.wait_phase("adopt")
+        assert done["status"]["phase"] == "Succeeded"
+        jobs = {j["metadata"]["name"]: j for j in await zf.jobs("adopt")}
+        assert sorted(jobs) == ["adopt-a-1", "adopt-b-1"]
+        assert jobs["adopt-a-1"]["metadata"]["uid"] == job.metadata.uid
+        assert meta["uid"] == jobs["adopt-b-1"]["metadata"]["ownerReferences"][0]["uid"]
+    finally:
+        await api.close()
+
+
+def jobspec_for(flow: dict[str, Any]) -> dict[str, Any]:
+    """The Job the controller would have created for attempt 1 of the flow's first step."""
+    from zenflow.api.jobflow import JobFlow
+    from zenflow.core.jobspec import build_job, template_context
+
+    parsed = JobFlow.model_validate(flow)
+    first = parsed.spec.steps[0]
+    context = template_context(flow=parsed, step=first, attempt=1, outputs={}, phases={})
+    return build_job(flow=parsed, step=first, attempt=1, retry_count=0, context=context)
