@@ -3,10 +3,11 @@
 Run: ``.venv/bin/python -m benchmarks.webhook_bench [--rate 50] [--seconds 10]``. Not a timed
 test: it prints figures. Loopback only, bounded in count and time.
 
-The real server (TLS, the shared validator, metrics, one log line per decision) listens on
-127.0.0.1 with a freshly generated certificate; a client verifying that certificate sends
-AdmissionReviews at a fixed rate (open loop: a request's send time never waits for the previous
-answer, as the apiserver's calls do not) over keep-alive connections. The mix cycles through every
+The real server (``zenflow webhook``: TLS, the shared validator, metrics, one JSON log line per
+decision) runs as its own process on 127.0.0.1 with a freshly generated certificate, as it runs
+beside the API server in a cluster; a client verifying that certificate sends AdmissionReviews at
+a fixed rate (open loop: a request's send time never waits for the previous answer, as the
+apiserver's calls do not) over keep-alive connections. The mix cycles through every
 JobFlow/CronJobFlow in examples/ as CREATE, each as an UPDATE of itself, and one broken flow per
 ten requests (a denial with messages). Latency is measured at the client, from send to the full
 response body.
@@ -18,23 +19,21 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import os
+import signal
+import socket
 import ssl
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import structlog
 import yaml
-from prometheus_client import CollectorRegistry
 
-from zenflow.logging import configure_logging
 from zenflow.webhook.certs import renew, service_hosts
-from zenflow.webhook.certstore import FileCertSource
-from zenflow.webhook.server import VALIDATE_PATH, WebhookServer
+from zenflow.webhook.server import VALIDATE_PATH
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 MAX_REQUESTS = 5_000  # hard bound whatever the flags say
@@ -88,6 +87,28 @@ def request_mix() -> list[bytes]:
     return mix
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def wait_ready(
+    session: aiohttp.ClientSession, url: str, server: asyncio.subprocess.Process
+) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            async with session.get(url) as resp:
+                if resp.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        if server.returncode is not None or time.monotonic() > deadline:
+            raise RuntimeError("the webhook process did not become ready")
+        await asyncio.sleep(0.1)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -104,12 +125,15 @@ async def run(rate: float, seconds: float) -> dict[str, Any]:
         )
         (Path(tmp) / "tls.crt").write_bytes(bundle.cert_pem)
         (Path(tmp) / "tls.key").write_bytes(bundle.key_pem)
-        server = WebhookServer(
-            source=FileCertSource(Path(tmp)), host="127.0.0.1", port=0, registry=CollectorRegistry()
-        )
-        await server.start()
+        port = free_port()
+        server = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "zenflow", "webhook", "--webhook-cert-dir", tmp,
+            "--webhook-port", str(port), "--webhook-bind-address", "127.0.0.1",
+            "--log-format", "json",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
         ctx = ssl.create_default_context(cadata=bundle.ca_cert_pem.decode())
-        url = f"https://127.0.0.1:{server.port}{VALIDATE_PATH}"
+        url = f"https://127.0.0.1:{port}{VALIDATE_PATH}"
         latencies: list[float] = []
         results: dict[str, int] = {}
         try:
@@ -129,6 +153,7 @@ async def run(rate: float, seconds: float) -> dict[str, Any]:
                     key = f"{resp.status}/{'allowed' if allowed else 'denied'}"
                     results[key] = results.get(key, 0) + 1
 
+                await wait_ready(session, f"https://127.0.0.1:{port}/readyz", server)
                 for body in mix[:3]:  # warm up: TLS handshake, imports, first validation
                     await one(body)
                 latencies.clear()
@@ -143,7 +168,8 @@ async def run(rate: float, seconds: float) -> dict[str, Any]:
                 await asyncio.gather(*tasks)
                 elapsed = time.perf_counter() - began
         finally:
-            await server.stop()
+            server.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(server.wait(), timeout=30)
     ms = [v * 1000 for v in latencies]
     return {
         "requests": len(ms),
@@ -163,11 +189,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0, help="requests per second")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of the run")
     args = parser.parse_args()
-    # The server renders its JSON line per decision as in production, into /dev/null.
-    configure_logging("info", "json")
-    with open(os.devnull, "w") as sink:
-        structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=sink))
-        figures = asyncio.run(run(args.rate, args.seconds))
+    figures = asyncio.run(run(args.rate, args.seconds))
     target = "ok" if figures["p99_ms"] <= 20.0 else "MISSED"
     print(
         f"webhook: {figures['requests']} reviews at {figures['achieved_rate']}/s over "

@@ -44,6 +44,25 @@ log = get_logger(__name__)
 DEFAULT_PORT = 9443
 UNSETTLED_SYNC_INTERVAL = 2.0  # seconds between checks while the caBundle is not in place
 VALIDATE_PATH = "/validate"
+# Exercises the validator's parts that load lazily: templating, a `when` expression, retries.
+WARM_UP_FLOW: dict[str, Any] = {
+    "apiVersion": "workflow.zen.io/v1alpha1",
+    "kind": "JobFlow",
+    "metadata": {"name": "warm-up"},
+    "spec": {
+        "params": [{"name": "p", "default": "x"}],
+        "steps": [
+            {"name": "a", "run": {"image": "busybox", "command": ["echo", "{{ params.p }}"]}},
+            {
+                "name": "b",
+                "dependencies": ["a"],
+                "when": "steps.a.phase == 'Succeeded'",
+                "retryPolicy": {"limit": 1},
+                "run": {"image": "busybox", "command": ["true"]},
+            },
+        ],
+    },
+}
 
 
 def default_validator() -> Validator:
@@ -139,7 +158,7 @@ class WebhookServer:
             if isinstance(body, Outcome):
                 outcome = body
             else:
-                if self._validate is None:
+                if self._validate is None:  # start() resolves it; kept for direct handler use
                     self._validate = default_validator()
                 outcome = handle_review(body, validate=self._validate)
         finally:
@@ -199,8 +218,19 @@ class WebhookServer:
         self._cert = files
         self._metrics.cert_expiry.set(files.not_after.timestamp())
 
+    def _warm_up(self) -> None:
+        """Resolve the validator and run it once, so its lazy imports and expression compilers
+        are loaded before the first review (which the apiserver times out at a few seconds)."""
+        if self._validate is None:
+            self._validate = default_validator()
+        try:
+            self._validate(WARM_UP_FLOW)
+        except Exception as exc:  # a warm-up failure must not stop the server; reviews report it
+            log.warning("webhook_warm_up_failed", error=repr(exc))
+
     async def start(self) -> None:
         """Get the certificate, bind, and start serving; returns once listening."""
+        self._warm_up()
         self._load(await self._source.refresh())
         runner = web.AppRunner(self._app(), access_log=None, handle_signals=False)
         await runner.setup()
