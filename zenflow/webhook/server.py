@@ -269,6 +269,8 @@ class WebhookServer:
                 await self.sync_certificate()
             except (ZenflowError, OSError, ValueError, ssl.SSLError) as exc:
                 log.warning("webhook_cert_sync_failed", error=str(exc))
+            except Exception as exc:  # the loop must outlive any one failed check
+                log.error("webhook_cert_sync_failed", error=repr(exc), exc_info=True)
 
     async def stop(self) -> None:
         """Stop listening and close open connections. Idempotent."""
