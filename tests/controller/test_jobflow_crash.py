@@ -6,13 +6,15 @@ and restarted. Aspects: every flow ends in the phase its shape dictates, and eve
 (flow, step, attempt) had exactly one Job: a separate informer in the test records the uid of
 every Job ever created, so a Job created twice under one name (delete + create) would show two
 uids, and the set of Job names per flow must be exactly the expected attempts. A Job created
-just before a crash (status not yet written) is adopted, not duplicated.
+just before a crash (status not yet written) is adopted, not duplicated. With leader election on,
+a standby takes over from a SIGKILLed leader mid-flight, with the same guarantees.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import random
 import signal
@@ -25,7 +27,7 @@ from typing import Any
 import pytest
 from kubernetes_asyncio import client
 
-from tests.controller.jobflow_harness import Running, jobflow, running_controller, step
+from tests.controller.jobflow_harness import Running, eventually, jobflow, running_controller, step
 from zenflow.envtest.controlplane import ControlPlane
 from zenflow.kube.client import new_api_client
 from zenflow.machinery.informer import Informer
@@ -72,7 +74,24 @@ def _fan(name: str) -> tuple[dict[str, Any], str, set[str]]:
 class ControllerProcess:
     """``zenflow controller`` as a child process, restartable, logging to a file."""
 
-    def __init__(self, *, kubeconfig: Path, namespace: str, log: Path) -> None:
+    def __init__(
+        self, *, kubeconfig: Path, namespace: str, log: Path, leader_election: bool = False
+    ) -> None:
+        election = (
+            [
+                "--leader-election",
+                "--leader-election-namespace",
+                namespace,
+                "--lease-duration",
+                "3",
+                "--renew-deadline",
+                "2",
+                "--retry-period",
+                "0.5",
+            ]
+            if leader_election
+            else ["--no-leader-election"]
+        )
         self.argv = [
             sys.executable,
             "-m",
@@ -82,7 +101,7 @@ class ControllerProcess:
             str(kubeconfig),
             "--namespace",
             namespace,
-            "--no-leader-election",
+            *election,
             "--http-port",
             "0",
             "--log-level",
@@ -214,3 +233,82 @@ def jobspec_for(flow: dict[str, Any]) -> dict[str, Any]:
     first = parsed.spec.steps[0]
     context = template_context(flow=parsed, step=first, attempt=1, outputs={}, phases={})
     return build_job(flow=parsed, step=first, attempt=1, retry_count=0, context=context)
+
+
+class _JobTracker:
+    """An informer of its own recording every uid each Job name ever had."""
+
+    def __init__(self, api: client.ApiClient, namespace: str) -> None:
+        self.created: dict[str, set[str]] = {}
+        self.informer = Informer(jobs_lister_watcher(api, namespace=namespace))
+        self.informer.add_event_handler(self._seen, lambda _old, new: self._seen(new), None)
+
+    def _seen(self, obj: dict[str, Any]) -> None:
+        meta = obj["metadata"]
+        self.created.setdefault(meta["name"], set()).add(meta["uid"])
+
+
+async def test_a_standby_takes_over_from_a_killed_leader_mid_flight(
+    control_plane: ControlPlane, kube_config: client.Configuration, namespace: str, tmp_path: Path
+) -> None:
+    """Leader election on (short lease): the leader is SIGKILLed with flows in flight, the
+    standby (warm caches) takes over, then the same again the other way round. Every flow
+    finishes and every (step, attempt) had exactly one Job."""
+    procs = [
+        ControllerProcess(
+            kubeconfig=control_plane.kubeconfig_path,
+            namespace=namespace,
+            log=tmp_path / f"ctl-{i}.log",
+            leader_election=True,
+        )
+        for i in range(2)
+    ]
+    api = new_api_client(kube_config)
+    tracker = _JobTracker(api, namespace)
+    tracking = asyncio.create_task(tracker.informer.run())
+    coordination = client.CoordinationV1Api(api)
+    zf = Running(manager=None, jobflow=None, api=api, namespace=namespace)  # type: ignore[arg-type]
+
+    async def holder() -> str | None:
+        try:
+            lease = await coordination.read_namespaced_lease("zenflow-controller", namespace)
+        except client.ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return lease.spec.holder_identity or None
+
+    async def led_by_someone_else(than: str | None) -> bool:
+        now = await holder()
+        return now is not None and now != than
+
+    try:
+        await tracker.informer.wait_synced()
+        procs[0].start()
+        await eventually(lambda: led_by_someone_else(None), within=30, what="first leader")
+        procs[1].start()
+        expected: dict[str, set[str]] = {}
+        for i in range(12):
+            name = f"ha-{i}"
+            flow, _, jobs = _chain(name)
+            expected[name] = jobs
+            await zf.create(flow)
+        for victim in (0, 1):
+            await asyncio.sleep(1.5)
+            leader = await holder()
+            procs[victim].kill()
+            await eventually(functools.partial(led_by_someone_else, leader), what="takeover")
+            procs[victim].start()  # back as the new standby
+        for name in expected:
+            done = await zf.wait_phase(name, within=120)
+            assert done["status"]["phase"] == "Succeeded", (name, done["status"])
+        for name, jobs in expected.items():
+            assert {n for n in tracker.created if n.startswith(f"{name}-")} == jobs
+        assert all(len(uids) == 1 for uids in tracker.created.values()), tracker.created
+    finally:
+        for proc in procs:
+            proc.stop()
+        tracking.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await tracking
+        await api.close()
