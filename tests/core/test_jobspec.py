@@ -76,3 +76,15 @@ def test_template_fields_are_kept_and_our_labels_win() -> None:
 def test_a_reference_without_a_value_raises() -> None:
     with pytest.raises(TemplateError):
         _build({"name": "s", "run": {"image": "{{ steps.nope.outputs.x }}"}})
+
+
+def test_long_flow_names_give_valid_label_values() -> None:
+    from zenflow.core.jobspec import label_value
+
+    assert label_value("short") == "short"
+    long = "a" * 60 + "." + "b" * 100
+    value = label_value(long)
+    assert len(value) <= 63
+    assert value == label_value(long)
+    assert value[0].isalnum()
+    assert value[-1].isalnum()

@@ -35,7 +35,11 @@ def build_event(*, flow: dict[str, Any], spec: EventSpec, now: datetime) -> dict
     return {
         "apiVersion": "v1",
         "kind": "Event",
-        "metadata": {"name": f"{name}.{secrets.token_hex(8)}", "namespace": meta.get("namespace")},
+        "metadata": {
+            # Event names are DNS subdomains (≤ 253): leave room for the suffix.
+            "name": f"{name[:200].rstrip('.-')}.{secrets.token_hex(8)}",
+            "namespace": meta.get("namespace"),
+        },
         "involvedObject": {
             "apiVersion": API_VERSION,
             "kind": JOBFLOW_KIND,

@@ -17,6 +17,7 @@ From the step's ``template`` (or its ``run`` shorthand) the Job gets:
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ from zenflow.api.constants import (
     MANAGED_BY_VALUE,
 )
 from zenflow.api.jobflow import JobFlow, Step
+from zenflow.core.limits import MAX_NAME_LENGTH
 from zenflow.core.naming import job_name
 from zenflow.core.observed import ANNOTATION_RETRY_COUNT, LABEL_SHARD
 from zenflow.core.templating import TemplateContext, render
@@ -48,11 +50,21 @@ class JobCreate:
     manifest: dict[str, Any]
 
 
+def label_value(text: str) -> str:
+    """``text`` as a label value: itself when it fits 63 characters (flow names may have up to
+    253), else a truncated prefix plus a hash, deterministic and still a valid value."""
+    if len(text) <= MAX_NAME_LENGTH:
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()[:10]
+    return f"{text[: MAX_NAME_LENGTH - 11].rstrip('-.')}-{digest}"
+
+
 def step_labels(*, flow: str, step: str, attempt: int) -> dict[str, str]:
     """The labels zenflow puts on a step's Job and its pods."""
+    value = label_value(flow)
     return {
-        LABEL_JOBFLOW_SHORT: flow,
-        LABEL_JOBFLOW: flow,
+        LABEL_JOBFLOW_SHORT: value,
+        LABEL_JOBFLOW: value,
         LABEL_STEP: step,
         LABEL_ATTEMPT: str(attempt),
         LABEL_MANAGED_BY: MANAGED_BY_VALUE,
