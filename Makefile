@@ -1,5 +1,9 @@
 # zenflow developer entry points. `make demo` and `make test` are the README's two commands.
-PYTHON ?= python3
+# Prefer Python 3.13 where present: CPython 3.11.0-3.11.7 and 3.12.0-3.12.1 can raise a spurious
+# "AST constructor recursion depth mismatch" SystemError (cpython gh-106905) when pytest formats a
+# failure in a multi-threaded process, which aborts the whole session with an INTERNALERROR.
+PYTHON ?= $(shell for p in python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3) python3; do \
+	$$p -c 'import sys' >/dev/null 2>&1 && { echo $$p; break; }; done)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
