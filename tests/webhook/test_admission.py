@@ -287,3 +287,13 @@ def test_crashing_validator_denies_without_raising() -> None:
         "internal error while validating: RuntimeError: boom"
         in (out.body["response"]["status"]["message"])
     )
+
+
+def test_approval_at_creation_is_audited_too() -> None:
+    new = flow(GOOD, annotations={ANNOTATION_APPROVE: "gate"})
+    out = handle_review(review(new, user="erin"), validate=fake_validate)
+    assert out.result == "allowed"
+    assert out.approval is not None
+    assert out.approval.username == "erin"
+    forged = flow(GOOD, annotations={ANNOTATION_APPROVED_BY: "frank"})
+    assert handle_review(review(forged, user="erin"), validate=fake_validate).result == "denied"

@@ -240,20 +240,22 @@ def handle_review(body: bytes, *, validate: Validator) -> Outcome:
         )
 
     approval: Approval | None = None
-    if req.operation == "UPDATE" and req.old_object is not None:
-        if req.kind.kind == JOBFLOW_KIND:
-            check = check_jobflow_update(
-                old=req.old_object,
-                new=obj,
-                username=req.user_info.username,
-                groups=tuple(req.user_info.groups),
-            )
-            spec_changed = check.spec_changed
-            problems = (problems if spec_changed else []) + list(check.problems)
-            warnings.extend(check.warnings)
-            approval = check.approval
-        elif req.old_object.get("spec") == obj.get("spec"):
-            problems = []
+    old_object = req.old_object if req.operation == "UPDATE" else None
+    if req.kind.kind == JOBFLOW_KIND:
+        # On CREATE the "old" object is empty: nothing has started, and an approve annotation
+        # given at creation is audited like one added later.
+        check = check_jobflow_update(
+            old=old_object or {},
+            new=obj,
+            username=req.user_info.username,
+            groups=tuple(req.user_info.groups),
+        )
+        spec_changed = old_object is None or check.spec_changed
+        problems = (problems if spec_changed else []) + list(check.problems)
+        warnings.extend(check.warnings)
+        approval = check.approval
+    elif old_object is not None and old_object.get("spec") == obj.get("spec"):
+        problems = []
 
     if problems:
         return Outcome(
