@@ -307,3 +307,27 @@ async def test_an_invalid_schedule_is_reported_not_retried(running: Running) -> 
     assert (condition["status"], condition["reason"]) == ("False", "Invalid")
     assert "invalid cron schedule '61 * * * *'" in condition["message"]
     assert await running.runs() == []
+
+
+@pytest.mark.integration
+async def test_zenflow_controller_runs_the_cron_controller(
+    kube_config: client.Configuration, namespace: str
+) -> None:
+    """``setup_controllers`` (what ``zenflow controller`` runs) registers this controller: a due
+    time is not needed to see it act, an invalid schedule is reported at once."""
+    from tests.controller.jobflow_harness import running_controller
+
+    async with running_controller(kube_config, namespace) as ctl:
+        objects = client.CustomObjectsApi(ctl.api)
+        await objects.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, CRONJOBFLOW_PLURAL,
+            cron_object("wired", schedule="0 0 1 1 *"),
+        )  # fmt: skip
+        helper = Running(MovableClock(), objects, namespace)
+
+        async def ready() -> dict[str, Any] | None:
+            status = (await helper.cron("wired")).get("status") or {}
+            return next((c for c in status.get("conditions") or [] if c["type"] == "Ready"), None)
+
+        condition = await helper.until("Ready condition", ready)
+        assert (condition["status"], condition["reason"]) == ("True", "Scheduling")

@@ -274,6 +274,7 @@ def test_last_successful_time_is_the_latest_success() -> None:
         pytest.param("not a cron", None, id="bad-schedule"),
         pytest.param("* * * *", None, id="four-fields"),
         pytest.param("* * * * *", "Mars/Olympus", id="bad-zone"),
+        pytest.param("0 0 31 2 *", None, id="never-matches-february-31"),
     ],
 )
 def test_invalid_schedule_raises(schedule: str, zone: str | None) -> None:

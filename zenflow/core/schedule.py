@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 
 from zenflow.core.validation_cron import normalize_schedule
 
@@ -119,12 +119,21 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
+def _step(expr: str, start: datetime, *, forward: bool) -> datetime:
+    """The schedule time after (or before) ``start`` in UTC; ScheduleError when the schedule
+    never matches a date (e.g. "0 0 31 2 *", February 31st)."""
+    try:
+        it = croniter(expr, start)
+        found: datetime = it.get_next(datetime) if forward else it.get_prev(datetime)
+    except CroniterError as exc:
+        raise ScheduleError(f"cron schedule {expr!r} never matches a date: {exc}") from exc
+    return found.astimezone(UTC)
+
+
 def next_schedule_time(*, schedule: str, time_zone: str | None, after: datetime) -> datetime:
     """The first schedule time strictly after ``after`` (UTC)."""
     zone = _zone(time_zone)
-    it = croniter(_expression(schedule), _aware(after).astimezone(zone))
-    result: datetime = it.get_next(datetime)
-    return result.astimezone(UTC)
+    return _step(_expression(schedule), _aware(after).astimezone(zone), forward=True)
 
 
 def most_recent_unmet(
@@ -140,14 +149,13 @@ def most_recent_unmet(
     zone = _zone(spec.time_zone)
     expr = _expression(spec.schedule)
     # The most recent time ≤ now: croniter's get_prev is strict, so start one second later.
-    prev_it = croniter(expr, (now + timedelta(seconds=1)).astimezone(zone))
-    latest: datetime = prev_it.get_prev(datetime).astimezone(UTC)
+    latest = _step(expr, (now + timedelta(seconds=1)).astimezone(zone), forward=False)
     if latest <= earliest:
         return None, 0
     count = 0
-    it = croniter(expr, earliest.astimezone(zone))
+    t = earliest
     while count <= MAX_MISSED_TO_COUNT:
-        t: datetime = it.get_next(datetime).astimezone(UTC)
+        t = _step(expr, t.astimezone(zone), forward=True)
         if t > now:
             break
         count += 1
