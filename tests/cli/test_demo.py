@@ -8,7 +8,8 @@ it.
 Integration (real binaries, run as a subprocess with stdout not a TTY): the demo runs the example
 flow to completion, exits 0 and prints a summary saying Succeeded, leaving no process behind; a
 run interrupted by SIGINT mid-flow exits 130 and every process it started (controller, node
-agent and its pods, webhook, kube-controller-manager, kube-apiserver, etcd) is gone.
+agent and its pods, webhook, kube-controller-manager, kube-apiserver, etcd) is gone; a failing
+flow (``--flow``) exits 1 and the message names the failed step.
 """
 
 from __future__ import annotations
@@ -153,10 +154,10 @@ def alive(pid: int) -> bool:
 class DemoProcess:
     """``zenflow demo`` as a subprocess whose output and descendants are collected."""
 
-    def __init__(self) -> None:
+    def __init__(self, *args: str) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "zenflow", "demo", "--timeout", "240"],
+            [sys.executable, "-m", "zenflow", "demo", "--timeout", "240", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -242,4 +243,33 @@ def test_sigint_mid_flow_stops_everything() -> None:
     assert code == 130, output
     assert "SIGINT, stopping everything" in output
     assert "controller, webhook and control plane stopped" in output
+    assert demo.leftovers() == []
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(300)
+def test_a_failing_flow_exits_1_naming_the_step(tmp_path: Path) -> None:
+    flow = tmp_path / "failing.yaml"
+    flow.write_text(
+        "apiVersion: workflow.zen.io/v1alpha1\n"
+        "kind: JobFlow\n"
+        "metadata: {name: failing}\n"
+        "spec:\n"
+        "  steps:\n"
+        "    - name: breaks\n"
+        "      run: {image: busybox, command: [sh, -c, 'echo broken; exit 3']}\n"
+        "    - name: never\n"
+        "      dependencies: [breaks]\n"
+        "      run: {image: busybox, command: ['true']}\n"
+    )
+    demo = DemoProcess("--flow", str(flow))
+    try:
+        code = demo.finish(within=240)
+    finally:
+        demo.close()
+    output = "\n".join(demo.lines)
+    assert code == 1, output
+    assert "JobFlow default/failing Failed" in output
+    assert "zenflow demo: the flow ended Failed:" in output
+    assert "breaks" in output.split("the flow ended Failed:")[1]
     assert demo.leftovers() == []
