@@ -7,9 +7,9 @@ it.
 
 Integration (real binaries, run as a subprocess with stdout not a TTY): the demo runs the example
 flow to completion, exits 0 and prints a summary saying Succeeded, leaving no process behind; a
-run interrupted by SIGINT mid-flow exits 130 and every process it started (controller, node
-agent and its pods, webhook, kube-controller-manager, kube-apiserver, etcd) is gone; a failing
-flow (``--flow``) exits 1 and the message names the failed step.
+run interrupted by SIGINT (SIGTERM) mid-flow exits 130 (143) and every process it started
+(controller, node agent and its pods, webhook, kube-controller-manager, kube-apiserver, etcd) is
+gone; a failing flow (``--flow``) exits 1 and the message names the failed step.
 """
 
 from __future__ import annotations
@@ -230,18 +230,25 @@ def test_demo_runs_the_flow_to_success_and_leaves_nothing() -> None:
 
 @pytest.mark.integration
 @pytest.mark.timeout(300)
-def test_sigint_mid_flow_stops_everything() -> None:
+@pytest.mark.parametrize(
+    ("sig", "code"),
+    [
+        pytest.param(signal.SIGINT, 130, id="sigint"),
+        pytest.param(signal.SIGTERM, 143, id="sigterm"),
+    ],
+)
+def test_a_signal_mid_flow_stops_everything(sig: signal.Signals, code: int) -> None:
     demo = DemoProcess()
     try:
         demo.wait_for("step fetch-users: Pending -> Running", within=120)
         demo.sample()
-        demo.proc.send_signal(signal.SIGINT)
-        code = demo.finish(within=60)
+        demo.proc.send_signal(sig)
+        exit_code = demo.finish(within=60)
     finally:
         demo.close()
     output = "\n".join(demo.lines)
-    assert code == 130, output
-    assert "SIGINT, stopping everything" in output
+    assert exit_code == code, output
+    assert f"{sig.name}, stopping everything" in output
     assert "controller, webhook and control plane stopped" in output
     assert demo.leftovers() == []
 
