@@ -87,6 +87,7 @@ def controller_argv(kubeconfig: Path) -> list[str]:
         sys.executable, "-m", "zenflow", "controller",
         "--kubeconfig", str(kubeconfig),
         "--no-leader-election",
+        "--no-webhook",  # the demo runs `zenflow webhook` as its own process (demo/webhook.py)
         "--http-host", "127.0.0.1", "--http-port", "0",
         "--log-format", "json",
     ]  # fmt: skip
