@@ -27,13 +27,14 @@ from pathlib import Path
 
 import pytest
 
+from zenflow.cli import controller as controller_cli
 from zenflow.cli import demo as demo_cli
 from zenflow.cli import webhook as webhook_cli
 from zenflow.cli.flowview import snapshot
 from zenflow.demo.live import LiveView
 from zenflow.demo.runner import DemoError, controller_argv, load_flow
 from zenflow.demo.webhook import webhook_argv
-from zenflow.settings import add_settings_arguments, settings_from_args
+from zenflow.settings import settings_from_args
 from zenflow.webhook.options import options_from_args
 
 T0 = datetime(2026, 1, 1, 12, tzinfo=UTC)
@@ -91,11 +92,13 @@ def test_controller_command_line_is_valid_for_zenflow_controller(tmp_path: Path)
     argv = controller_argv(tmp_path / "kubeconfig")
     assert argv[:4] == [sys.executable, "-m", "zenflow", "controller"]
     parser = argparse.ArgumentParser()
-    add_settings_arguments(parser)
-    settings = settings_from_args(parser.parse_args(argv[4:]), env={})
+    controller_cli.add_arguments(parser)
+    args = parser.parse_args(argv[4:])
+    settings = settings_from_args(args, env={})
     assert settings.kubeconfig == str(tmp_path / "kubeconfig")
     assert not settings.leader_election
     assert settings.http_port == 0
+    assert args.no_webhook, "the demo serves the webhook as its own process"
 
 
 def test_webhook_command_line_is_valid_for_zenflow_webhook(tmp_path: Path) -> None:
