@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from zenflow.cli import flowview
+from zenflow.core.observed import parse_time
 
 NOW = datetime(2026, 1, 1, 12, 0, 30, tzinfo=UTC)
 
@@ -168,6 +169,6 @@ def test_format_duration(seconds: float | None, text: str) -> None:
 
 
 def test_parse_time() -> None:
-    assert flowview.parse_time("2026-01-01T12:00:00Z") == datetime(2026, 1, 1, 12, tzinfo=UTC)
-    assert flowview.parse_time("garbage") is None
-    assert flowview.parse_time(None) is None
+    assert parse_time("2026-01-01T12:00:00Z") == datetime(2026, 1, 1, 12, tzinfo=UTC)
+    assert parse_time("garbage") is None
+    assert parse_time(None) is None

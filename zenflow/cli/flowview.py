@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 from zenflow.core.dag import Dag
+from zenflow.core.observed import parse_time
 
 RESET: Final = "\x1b[0m"
 BOLD: Final = "\x1b[1m"
@@ -80,17 +81,6 @@ class FlowView:
     @property
     def finished_phase(self) -> bool:
         return self.phase in ("Succeeded", "Failed")
-
-
-def parse_time(value: object) -> datetime | None:
-    """An RFC 3339 timestamp as the API writes it, or None."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _dict(value: object) -> Mapping[str, Any]:

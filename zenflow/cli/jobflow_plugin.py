@@ -35,6 +35,7 @@ from zenflow.cli.jobflow_actions import (
     suspend_patch,
     with_params,
 )
+from zenflow.core.observed import parse_time
 from zenflow.errors import ConfigError
 from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S, load_configuration, new_api_client
 
@@ -111,7 +112,7 @@ def render_list(items: Sequence[dict[str, Any]], *, now: datetime) -> list[str]:
     rows = [("NAME", "PHASE", "PROGRESS", "AGE")]
     for item in items:
         view = flowview.snapshot(item)
-        created = flowview.parse_time((item.get("metadata") or {}).get("creationTimestamp"))
+        created = parse_time((item.get("metadata") or {}).get("creationTimestamp"))
         age = (now - created).total_seconds() if created else None
         rows.append((view.name, view.phase, view.progress, flowview.format_duration(age)))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]

@@ -71,7 +71,7 @@ class Observed:
     this flow does not own (JobConflict), or the API server rejected the Job (JobRejected)."""
 
 
-def parse_time(value: Any) -> datetime | None:
+def parse_time(value: object) -> datetime | None:
     """An RFC 3339 timestamp as Kubernetes writes it, or None."""
     if not isinstance(value, str) or not value:
         return None
