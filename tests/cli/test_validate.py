@@ -104,6 +104,18 @@ TABLE = [
     pytest.param("no-steps", "spec.steps: at least one step is required"),
     pytest.param("bad-cron", "spec.schedule: invalid cron schedule '61 25 * * *'"),
     pytest.param("bad-timezone", "spec.timeZone: unknown time zone 'Mars/Olympus'"),
+    pytest.param(
+        "cron-never-fires", "spec.schedule: cron schedule '0 0 31 2 *' never fires: no date matches"
+    ),
+    pytest.param(
+        "cron-name-too-long",
+        "metadata.name: must be at most 52 characters (has 53): its runs are named "
+        "<name>-<unix minutes>, at most 63 characters",
+    ),
+    pytest.param(
+        "cron-template-cycle",
+        "spec.jobFlowTemplate.spec.steps[0].dependencies: dependency cycle: a -> b -> a",
+    ),
     pytest.param("wrong-kind", "kind: must be 'JobFlow' or 'CronJobFlow', got 'Workflow'"),
 ]
 

@@ -34,6 +34,17 @@ REQUEUE_SLACK_S: Final = 0.1
 ANNOTATION_SCHEDULED_TIME: Final = "workflow.zen.io/scheduled-time"
 """Set on each created JobFlow: the schedule time (RFC 3339, UTC) the run is for."""
 
+MAX_RUN_NAME: Final = 63
+"""A run's name is also the value of its Jobs' ``jobflow=<name>`` label: at most 63 characters
+for it to stay readable (``zenflow.core.jobspec.label_value`` hashes longer ones)."""
+
+RUN_NAME_SUFFIX: Final = 11
+"""``-`` plus up to 10 digits of unix minutes (the year 9999, the last a datetime holds, has 10;
+today's times have 8)."""
+
+MAX_CRONJOBFLOW_NAME: Final = MAX_RUN_NAME - RUN_NAME_SUFFIX
+"""52, as for CronJob: the longest CronJobFlow name whose runs' names fit ``MAX_RUN_NAME``."""
+
 ConcurrencyPolicy = Literal["Allow", "Forbid", "Replace"]
 SkipReason = Literal["Suspended", "NotDue", "MissedDeadline", "ConcurrencyForbid", "AlreadyExists"]
 
@@ -126,7 +137,7 @@ def _step(expr: str, start: datetime, *, forward: bool) -> datetime:
         it = croniter(expr, start)
         found: datetime = it.get_next(datetime) if forward else it.get_prev(datetime)
     except CroniterError as exc:
-        raise ScheduleError(f"cron schedule {expr!r} never matches a date: {exc}") from exc
+        raise ScheduleError(f"cron schedule {expr!r} never fires: no date matches") from exc
     return found.astimezone(UTC)
 
 

@@ -24,6 +24,7 @@ from zenflow.api.constants import API_VERSION, CRONJOBFLOW_KIND, JOBFLOW_KIND
 from zenflow.api.cronjobflow import CronJobFlow
 from zenflow.api.jobflow import JobFlow, JobFlowSpec
 from zenflow.core import limits
+from zenflow.core.schedule import MAX_CRONJOBFLOW_NAME, MAX_RUN_NAME
 from zenflow.core.validation_cron import check_schedule
 from zenflow.core.validation_meta import check_metadata
 from zenflow.core.validation_problems import Collector, Problem, ValidationReport
@@ -123,7 +124,12 @@ def _check_cronjobflow(
     cron: CronJobFlow, *, out: Collector, raw_spec: Mapping[str, Any] | None = None
 ) -> None:
     # Like CronJob: the created flows are named <name>-<minutes since epoch> (11 more chars).
-    check_metadata(cron.metadata, max_name=52, out=out)
+    check_metadata(
+        cron.metadata,
+        max_name=MAX_CRONJOBFLOW_NAME,
+        why=f"its runs are named <name>-<unix minutes>, at most {MAX_RUN_NAME} characters",
+        out=out,
+    )
     check_schedule(cron.spec.schedule, cron.spec.time_zone, path="spec", out=out)
     check_spec(
         cron.spec.job_flow_template.spec, path="spec.jobFlowTemplate.spec", out=out, raw=raw_spec
