@@ -9,7 +9,10 @@ name ``<cron>-<unix minutes>`` and recorded in status (lastScheduleTime, active)
 re-reconcile at the same time creates nothing more; a finished run sets lastSuccessfulTime and
 leaves ``active``; the next schedule time creates the next run and the history limit deletes the
 oldest finished one; Forbid skips while a run is active; Replace cancels the active run; an
-invalid schedule sets Ready=False (reason Invalid) and creates nothing.
+invalid schedule sets Ready=False (reason Invalid) and creates nothing. Each of these leaves its
+core/v1 Event on the CronJobFlow (RunCreated naming the run, RunDeleted, RunSkipped naming the
+active run — once per schedule time —, RunReplaced, MissedSchedule past startingDeadlineSeconds,
+InvalidSchedule once).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from zenflow.api.constants import (
 )
 from zenflow.controller.cron import build_cron_controller, child_run, run_object
 from zenflow.controller.cron_api import MERGE_PATCH, CronApi
+from zenflow.controller.events import EventRecorder
+from zenflow.controller.executor import Executor
 from zenflow.core.schedule import ANNOTATION_SCHEDULED_TIME, run_name
 from zenflow.machinery.bootstrap import build_informers
 from zenflow.machinery.ratelimiting import RateLimitingQueue
@@ -114,6 +119,27 @@ class Running:
     clock: MovableClock
     objects: client.CustomObjectsApi
     namespace: str
+    core: client.CoreV1Api | None = None
+
+    async def events(self, name: str) -> list[tuple[str, str, str]]:
+        """(type, reason, message) of the Events on CronJobFlow ``name``, oldest first."""
+        assert self.core is not None
+        out = await self.core.list_namespaced_event(
+            self.namespace, field_selector=f"involvedObject.name={name}"
+        )
+        items = sorted(out.items, key=lambda e: (e.first_timestamp, e.metadata.name))
+        return [
+            (e.type, e.reason, e.message) for e in items if e.involved_object.kind == "CronJobFlow"
+        ]
+
+    async def event(self, name: str, reason: str) -> tuple[str, str, str]:
+        """The first Event ``reason`` on CronJobFlow ``name``, waiting for it."""
+
+        async def find() -> tuple[str, str, str] | None:
+            return next((e for e in await self.events(name) if e[1] == reason), None)
+
+        found: tuple[str, str, str] = await self.until(f"{reason} Event on {name}", find)
+        return found
 
     async def runs(self) -> list[dict[str, Any]]:
         out = await self.objects.list_namespaced_custom_object(
@@ -160,12 +186,20 @@ async def running(api_client: client.ApiClient, namespace: str) -> AsyncIterator
     clock = MovableClock()
     informers = build_informers(api_client, namespace=namespace, registry=CollectorRegistry())
     queue: RateLimitingQueue[ObjectKey] = RateLimitingQueue("cron-test")
-    controller = build_cron_controller(informers, CronApi(api_client), queue=queue, now=clock)
+    # Events are written as `zenflow controller` writes them (setup_controllers' sink).
+    executor = Executor(api_client)
+    recorder = EventRecorder(lambda ns, event: executor.create_event(namespace=ns, event=event))
+    controller = build_cron_controller(
+        informers, CronApi(api_client), queue=queue, now=clock, recorder=recorder
+    )
     tasks = [asyncio.create_task(i.run()) for i in informers.all()]
+    tasks.append(asyncio.create_task(recorder.run()))
     await asyncio.gather(*(i.wait_synced() for i in informers.all()))
     tasks.append(asyncio.create_task(controller.run()))
     try:
-        yield Running(clock, client.CustomObjectsApi(api_client), namespace)
+        yield Running(
+            clock, client.CustomObjectsApi(api_client), namespace, client.CoreV1Api(api_client)
+        )
     finally:
         await controller.stop()
         for task in tasks:
@@ -219,6 +253,9 @@ async def test_runs_are_created_recorded_and_pruned(running: Running) -> None:
 
     status = await running.until("status", recorded)
     assert [a["name"] for a in status["active"]] == [first["name"]]
+    created = await running.event("every", "RunCreated")
+    assert created[0] == "Normal"
+    assert created[2].startswith(f"Created JobFlow {first['name']} for ")
     assert status["lastScheduleTime"] == first["annotations"][ANNOTATION_SCHEDULED_TIME]
 
     # A forced reconcile at the same time creates nothing more.
@@ -251,6 +288,10 @@ async def test_runs_are_created_recorded_and_pruned(running: Running) -> None:
         return [r["metadata"]["name"] for r in runs] == [second]
 
     await running.until("history pruned", pruned)
+    deleted = await running.event("every", "RunDeleted")
+    assert deleted == ("Normal", "RunDeleted", f"Deleted finished JobFlow {first['name']} "
+                       "(history limit)")  # fmt: skip
+    assert [e[1] for e in await running.events("every")].count("RunCreated") == 2
 
 
 @pytest.mark.integration
@@ -284,12 +325,47 @@ async def test_forbid_skips_and_replace_cancels(running: Running) -> None:
     runs = await running.until("replace created a second run", replaced)
     cancelled = [r for r in runs if ANNOTATION_CANCEL in (r["metadata"].get("annotations") or {})]
     assert len(cancelled) == 1
-    assert cancelled[0]["metadata"]["name"] < max(r["metadata"]["name"] for r in runs)
+    newest = max(r["metadata"]["name"] for r in runs)
+    assert cancelled[0]["metadata"]["name"] < newest
+    old = cancelled[0]["metadata"]["name"]
+    assert await running.event("replace", "RunReplaced") == (
+        "Normal",
+        "RunReplaced",
+        f"Cancelled active JobFlow {old} to start {newest} (concurrencyPolicy Replace)",
+    )
     await asyncio.sleep(1.0)
     forbid = [
         r for r in await running.runs() if r["metadata"]["labels"][LABEL_CRONJOBFLOW] == "forbid"
     ]
     assert len(forbid) == 1
+    kind, reason, message = await running.event("forbid", "RunSkipped")
+    assert (kind, reason) == ("Normal", "RunSkipped")
+    assert f"JobFlow {forbid[0]['metadata']['name']} is still active" in message
+    assert "(concurrencyPolicy Forbid)" in message
+    # Each reconcile re-decides the skip; the same schedule time is one Event.
+    await running.poke("forbid")
+    await asyncio.sleep(1.0)
+    assert [e[1] for e in await running.events("forbid")].count("RunSkipped") == 1
+
+
+@pytest.mark.integration
+async def test_a_time_missed_past_the_deadline_is_reported(running: Running) -> None:
+    await running.objects.create_namespaced_custom_object(
+        GROUP, VERSION, running.namespace, CRONJOBFLOW_PLURAL,
+        cron_object("late", startingDeadlineSeconds=10),
+    )  # fmt: skip
+    # 30 s past the next minute boundary: that time is due, but 20 s beyond the deadline.
+    now = datetime.now(UTC)
+    due = minute(now) + timedelta(minutes=1)
+    running.clock.offset = due + timedelta(seconds=30) - now
+    await running.poke("late")
+    kind, reason, message = await running.event("late", "MissedSchedule")
+    assert (kind, reason) == ("Warning", "MissedSchedule")
+    assert message == (
+        f"Missed the run for {due.strftime('%Y-%m-%dT%H:%M:%SZ')}: more than "
+        "startingDeadlineSeconds (10) late"
+    )
+    assert await running.runs() == []
 
 
 @pytest.mark.integration
@@ -307,6 +383,30 @@ async def test_an_invalid_schedule_is_reported_not_retried(running: Running) -> 
     assert (condition["status"], condition["reason"]) == ("False", "Invalid")
     assert "invalid cron schedule '61 * * * *'" in condition["message"]
     assert await running.runs() == []
+    assert await running.event("broken", "InvalidSchedule") == (
+        "Warning",
+        "InvalidSchedule",
+        condition["message"],
+    )
+    # Reconciled again (any change does), the same problem is not reported twice.
+    await running.poke("broken")
+    await asyncio.sleep(1.0)
+    assert [e[1] for e in await running.events("broken")] == ["InvalidSchedule"]
+
+
+@pytest.mark.integration
+async def test_a_schedule_that_never_fires_is_reported(running: Running) -> None:
+    """Without the webhook the API server admits "0 0 31 2 *": the controller reports it."""
+    await running.objects.create_namespaced_custom_object(
+        GROUP, VERSION, running.namespace, CRONJOBFLOW_PLURAL,
+        cron_object("february", schedule="0 0 31 2 *"),
+    )  # fmt: skip
+    kind, reason, message = await running.event("february", "InvalidSchedule")
+    assert (kind, reason) == ("Warning", "InvalidSchedule")
+    assert message == "cron schedule '0 0 31 2 *' never fires: no date matches"
+    status = (await running.cron("february")).get("status") or {}
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"], ready["message"]) == ("False", "Invalid", message)
 
 
 @pytest.mark.integration

@@ -1,6 +1,6 @@
-"""The Event recorder (zenflow.controller.events): the core/v1 Event it builds about a JobFlow,
-and that recording never blocks (a full queue drops and counts) while ``run`` writes queued
-Events through the sink and survives a failing write."""
+"""The Event recorder (zenflow.controller.events): the core/v1 Event it builds about a JobFlow
+(or a CronJobFlow), and that recording never blocks (a full queue drops and counts) while
+``run`` writes queued Events through the sink and survives a failing write."""
 
 from __future__ import annotations
 
@@ -29,6 +29,11 @@ def test_build_event() -> None:
     assert (event["type"], event["reason"], event["count"]) == ("Warning", "StepFailed", 1)
     assert event["metadata"]["name"].startswith("f.")
     assert event["firstTimestamp"] == "2026-01-01T12:00:00Z"
+
+
+def test_build_event_about_a_cronjobflow() -> None:
+    event = build_event(flow=FLOW, spec=SPEC, now=T0, kind="CronJobFlow")
+    assert (event["involvedObject"]["kind"], event["involvedObject"]["uid"]) == ("CronJobFlow", "u")
 
 
 async def test_recorder_writes_in_the_background_and_drops_when_full() -> None:

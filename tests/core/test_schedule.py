@@ -169,6 +169,7 @@ def test_missed_deadline_skips_without_recording() -> None:
         now=at(12),
     )
     assert (d.create, d.skipped, d.last_schedule_time) == (None, "MissedDeadline", None)
+    assert d.scheduled_time == at(10)  # the time missed, for the MissedSchedule Event
 
 
 @pytest.mark.parametrize(

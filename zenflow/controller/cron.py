@@ -6,7 +6,9 @@ Each reconcile reads the cache, asks ``zenflow.core.schedule.decide`` what to do
 injected wall clock, so tests can move time), then acts: cancel active runs (Replace), create the
 run (name ``<cron>-<unix minutes>``: a restart between create and status never duplicates it),
 delete runs beyond the history limits, patch the status only when it changed, and requeue for
-the next schedule time.
+the next schedule time. What it did (or could not do) is also recorded as core/v1 Events on the
+CronJobFlow (``zenflow.controller.cron_events``: RunCreated, RunSkipped, RunReplaced,
+MissedSchedule, InvalidSchedule, ...) through the JobFlow controller's ``EventRecorder``.
 
 Created JobFlows carry the template's labels and annotations, the label
 ``workflow.zen.io/cronjobflow=<name>``, the annotation ``workflow.zen.io/scheduled-time`` and a
@@ -32,7 +34,10 @@ from zenflow.api.constants import (
     LABEL_CRONJOBFLOW,
 )
 from zenflow.api.cronjobflow import CronJobFlowSpec
+from zenflow.controller import cron_events
 from zenflow.controller.cron_api import CronApi
+from zenflow.controller.events import EventRecorder
+from zenflow.core.flowstatus import EventSpec
 from zenflow.core.schedule import (
     ANNOTATION_SCHEDULED_TIME,
     ChildRun,
@@ -117,7 +122,8 @@ def _condition(
 ) -> list[dict[str, Any]]:
     """The Ready condition, keeping lastTransitionTime while its status is unchanged."""
     old = next((c for c in current if c.get("type") == CONDITION_READY), None)
-    if old is not None and (old.get("status"), old.get("reason")) == (status, reason):
+    said = (status, reason, message)
+    if old is not None and (old.get("status"), old.get("reason"), old.get("message")) == said:
         return current
     changed = old is None or old.get("status") != status
     return [
@@ -138,15 +144,27 @@ class CronReconciler:
     """Reconciles one CronJobFlow key from the informers' caches."""
 
     def __init__(
-        self, *, informers: ZenflowInformers, api: CronApi, now: WallClock = utc_now
+        self,
+        *,
+        informers: ZenflowInformers,
+        api: CronApi,
+        now: WallClock = utc_now,
+        recorder: EventRecorder | None = None,
     ) -> None:
         self._informers = informers
         self._api = api
         self._now = now
+        self._recorder = recorder
+        self._skips = cron_events.SkipMemo()
+
+    def _event(self, obj: dict[str, Any], spec: EventSpec) -> None:
+        if self._recorder is not None:
+            self._recorder.record(flow=obj, spec=spec, kind=CRONJOBFLOW_KIND)
 
     async def reconcile(self, key: ObjectKey) -> Result:
         obj = self._informers.cronjobflows.store.get(key)
         if obj is None:
+            self._skips.forget(key)
             return Result()  # deleted: its runs go with it (owner references)
         namespace, name = split_key(key)
         now = self._now()
@@ -174,6 +192,12 @@ class CronReconciler:
             )
         except (ValidationError, ScheduleError) as exc:
             message = str(exc).splitlines()[0] if isinstance(exc, ValidationError) else str(exc)
+            if not _is_ready(conditions, status="False", reason="Invalid", message=message):
+                # Once per new problem: the condition already says it otherwise.
+                self._event(
+                    obj,
+                    cron_events.invalid(schedule=isinstance(exc, ScheduleError), message=message),
+                )
             await self._write_status(
                 obj,
                 {
@@ -183,27 +207,46 @@ class CronReconciler:
                 },
             )
             raise TerminalError(f"CronJobFlow {key}: {message}") from exc
-        await self._act(obj, namespace=namespace, decision=decision)
+        await self._act(
+            obj,
+            namespace=namespace,
+            decision=decision,
+            starting_deadline_seconds=spec.starting_deadline_seconds,
+        )
         return Result(requeue_after=decision.requeue_after)
 
     def _children(self, key: ObjectKey) -> list[dict[str, Any]]:
         return self._informers.jobflows.store.by_index(OWNER_INDEX, key)
 
-    async def _act(self, obj: dict[str, Any], *, namespace: str, decision: CronDecision) -> None:
+    async def _act(
+        self,
+        obj: dict[str, Any],
+        *,
+        namespace: str,
+        decision: CronDecision,
+        starting_deadline_seconds: int | None,
+    ) -> None:
         name = obj["metadata"]["name"]
+        key = key_of(obj)
         for run in decision.cancel:
             await self._api.cancel_jobflow(namespace, run)
             log.info("cron_run_cancelled", cronjobflow=name, run=run, reason="Replace")
+            self._event(obj, cron_events.run_replaced(cancelled=run, run=decision.create or ""))
         refs = {
             c["metadata"]["name"]: _ref(c)
-            for c in self._children(key_of(obj))
+            for c in self._children(key)
             if c["metadata"]["name"] in decision.active
         }
         if decision.create is not None and decision.scheduled_time is not None:
             body = run_object(obj, name=decision.create, scheduled=decision.scheduled_time)
             created = await self._api.create_jobflow(namespace, body)
+            self._skips.forget(key)
             if created is not None:
                 refs[decision.create] = _ref(created)
+                self._event(
+                    obj,
+                    cron_events.run_created(run=decision.create, scheduled=decision.scheduled_time),
+                )
                 log.info(
                     "cron_run_created",
                     cronjobflow=name,
@@ -215,13 +258,22 @@ class CronReconciler:
                 # The name is taken by a JobFlow the cache does not show as ours (not yet
                 # observed, or someone else's): record the time so it is not retried forever.
                 log.warning("cron_run_name_taken", cronjobflow=name, run=decision.create)
+                self._event(obj, cron_events.run_name_taken(run=decision.create))
+            if decision.too_many_missed:
+                log.warning("cron_too_many_missed", cronjobflow=name)
+                self._event(obj, cron_events.too_many_missed())
         elif decision.skipped in ("ConcurrencyForbid", "MissedDeadline"):
             log.info("cron_run_skipped", cronjobflow=name, reason=decision.skipped)
-        if decision.too_many_missed:
-            log.warning("cron_too_many_missed", cronjobflow=name)
+            event = cron_events.skip_event(
+                decision, starting_deadline_seconds=starting_deadline_seconds
+            )
+            reason, scheduled = decision.skipped, decision.scheduled_time
+            if event is not None and self._skips.first(key, reason=reason, scheduled=scheduled):
+                self._event(obj, event)
         for run in decision.prune:
             await self._api.delete_jobflow(namespace, run)
             log.info("cron_run_pruned", cronjobflow=name, run=run)
+            self._event(obj, cron_events.run_deleted(run=run))
         current = obj.get("status") or {}
         wanted: dict[str, Any] = {
             "lastScheduleTime": _fmt(decision.last_schedule_time),
@@ -246,6 +298,16 @@ class CronReconciler:
         await self._api.patch_status(meta["namespace"], meta["name"], wanted)
 
 
+def _is_ready(conditions: list[dict[str, Any]], *, status: str, reason: str, message: str) -> bool:
+    """The Ready condition already says exactly this."""
+    ready = next((c for c in conditions if c.get("type") == CONDITION_READY), None)
+    return ready is not None and (
+        ready.get("status"),
+        ready.get("reason"),
+        ready.get("message"),
+    ) == (status, reason, message)
+
+
 def _fmt(value: datetime | None) -> str | None:
     return format_time(value) if value is not None else None
 
@@ -265,15 +327,16 @@ def setup_cron_controller(
     *,
     workers: int = 1,
     now: WallClock = utc_now,
+    recorder: EventRecorder | None = None,
 ) -> Controller:
     """Route CronJobFlow and owned-JobFlow events to a queue and add the controller (leader
-    only) to ``manager``."""
+    only) to ``manager``; ``recorder`` (the JobFlow controller's) writes its Events."""
     queue: RateLimitingQueue[ObjectKey] = RateLimitingQueue(
         CONTROLLER_NAME, metrics=manager.metrics.queue(CONTROLLER_NAME)
     )
     controller = build_cron_controller(
         informers, CronApi(api_client), queue=queue, workers=workers, now=now,
-        metrics=manager.metrics,
+        metrics=manager.metrics, recorder=recorder,
     )  # fmt: skip
     manager.add_runnable(controller, needs_leader=True)
     return controller
@@ -287,8 +350,10 @@ def build_cron_controller(
     workers: int = 1,
     now: WallClock = utc_now,
     metrics: MachineryMetrics | None = None,
+    recorder: EventRecorder | None = None,
 ) -> Controller:
-    """The controller with its event handlers registered (for the manager, or run alone)."""
+    """The controller with its event handlers registered (for the manager, or run alone);
+    without ``recorder`` it records no Events."""
 
     def enqueue(obj: dict[str, Any]) -> None:
         queue.add(key_of(obj))
@@ -306,5 +371,5 @@ def build_cron_controller(
         on_update=lambda _old, new: enqueue_owner(new),
         on_delete=enqueue_owner,
     )
-    reconciler = CronReconciler(informers=informers, api=api, now=now)
+    reconciler = CronReconciler(informers=informers, api=api, now=now, recorder=recorder)
     return Controller(CONTROLLER_NAME, queue, reconciler.reconcile, workers, metrics=metrics)

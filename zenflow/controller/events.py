@@ -1,4 +1,4 @@
-"""A non-blocking recorder of core/v1 Events on JobFlows.
+"""A non-blocking recorder of core/v1 Events on JobFlows (and CronJobFlows: pass ``kind``).
 
 ``record`` only puts the Event on a bounded in-memory queue; a background task writes them, so a
 reconcile never waits for (or fails because of) an Event. When the queue is full the Event is
@@ -27,8 +27,10 @@ Sink = Callable[[str, dict[str, Any]], Awaitable[None]]
 """``(namespace, event)`` → writes the Event (``Executor.create_event``)."""
 
 
-def build_event(*, flow: dict[str, Any], spec: EventSpec, now: datetime) -> dict[str, Any]:
-    """A core/v1 Event about ``flow`` (a raw JobFlow dict)."""
+def build_event(
+    *, flow: dict[str, Any], spec: EventSpec, now: datetime, kind: str = JOBFLOW_KIND
+) -> dict[str, Any]:
+    """A core/v1 Event about ``flow`` (a raw object dict of zenflow's ``kind``)."""
     meta = flow.get("metadata") or {}
     name = str(meta.get("name", ""))
     stamp = format_time(now)
@@ -42,7 +44,7 @@ def build_event(*, flow: dict[str, Any], spec: EventSpec, now: datetime) -> dict
         },
         "involvedObject": {
             "apiVersion": API_VERSION,
-            "kind": JOBFLOW_KIND,
+            "kind": kind,
             "name": name,
             "namespace": meta.get("namespace"),
             "uid": meta.get("uid"),
@@ -68,9 +70,9 @@ class EventRecorder:
         self.dropped = 0
         self.written = 0
 
-    def record(self, *, flow: dict[str, Any], spec: EventSpec) -> None:
-        """Queue an Event about ``flow``; never blocks."""
-        event = build_event(flow=flow, spec=spec, now=datetime.now(UTC))
+    def record(self, *, flow: dict[str, Any], spec: EventSpec, kind: str = JOBFLOW_KIND) -> None:
+        """Queue an Event about ``flow`` (a ``kind`` object); never blocks."""
+        event = build_event(flow=flow, spec=spec, now=datetime.now(UTC), kind=kind)
         try:
             self._queue.put_nowait((str(event["metadata"]["namespace"]), event))
         except asyncio.QueueFull:

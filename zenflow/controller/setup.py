@@ -109,7 +109,7 @@ def setup_controllers(
     manager.add_runnable(controller, needs_leader=True)
     manager.add_runnable(_RecorderRunnable(recorder), needs_leader=True)
     # CronJobFlows (zenflow.controller.cron): their own queue and controller on the same caches.
-    setup_cron_controller(manager, informers, api_client)
+    setup_cron_controller(manager, informers, api_client, recorder=recorder)
     return JobFlowController(informers, queue, reconciler, executor, recorder, controller)
 
 

@@ -91,10 +91,10 @@ class CronDecision:
     """What the controller does for one reconcile of a CronJobFlow.
 
     ``create`` is the JobFlow name to create for ``scheduled_time`` (None: create nothing, see
-    ``skipped``); ``cancel`` lists active runs to cancel first (Replace); ``prune`` lists finished
-    runs to delete beyond the history limits; the ``last_*``/``active`` fields are the status to
-    write; ``requeue_after`` is the wait in seconds until the next schedule time (None when
-    suspended).
+    ``skipped``; ``scheduled_time`` is then the time not run, if any); ``cancel`` lists active
+    runs to cancel first (Replace); ``prune`` lists finished runs to delete beyond the history
+    limits; the ``last_*``/``active`` fields are the status to write; ``requeue_after`` is the
+    wait in seconds until the next schedule time (None when suspended).
     """
 
     create: str | None
@@ -263,8 +263,9 @@ def decide(
             earliest=earliest,
             now=now,
         )
+        # MissedDeadline names the latest time missed (for the MissedSchedule Event).
         reason: SkipReason = "NotDue" if due is None else "MissedDeadline"
-        return result(skipped=reason, requeue=requeue)
+        return result(scheduled=due, skipped=reason, requeue=requeue)
     name = run_name(spec.name, scheduled)
     if name in existing:
         # Created before (the status write was lost, or the cache lagged): only record it.
