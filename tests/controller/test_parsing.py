@@ -1,6 +1,8 @@
 """The reconciler's spec cache (zenflow.controller.parsing): one validation per generation, an
 LRU bound, invalid flows raise with the validator's messages and keep what parsed, and an
-Invalid status of an older generation is dropped so a fixed flow starts afresh."""
+Invalid status of an older generation is dropped so a fixed flow starts afresh; ``keep_spec``
+keeps specs of running and queued flows (and suspended ones with Jobs in flight), not of
+finished or idle suspended ones."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from zenflow.controller.parsing import InvalidFlowError, SpecCache
+from zenflow.api.status import FlowPhase, JobFlowStatus, StepPhase, StepStatus
+from zenflow.controller.parsing import InvalidFlowError, SpecCache, keep_spec
 
 
 def _obj(uid: str, generation: int, steps: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
@@ -54,3 +57,22 @@ def test_an_invalid_status_of_an_older_generation_is_dropped() -> None:
     assert flow.status is None
     same = SpecCache().flow("u1", _obj("u1", 2, GOOD, status={**status, "observedGeneration": 2}))
     assert same.status is not None
+
+
+@pytest.mark.parametrize(
+    ("phase", "steps", "keep"),
+    [
+        pytest.param("Running", ["Succeeded", "Running"], True, id="running"),
+        pytest.param("Pending", ["Pending"], True, id="queued-behind-a-peer"),
+        pytest.param("Suspended", ["Pending", "Pending"], False, id="suspended-idle"),
+        pytest.param("Suspended", ["Succeeded", "Running"], True, id="suspended-job-running"),
+        pytest.param("Suspended", ["Retrying"], True, id="suspended-step-retrying"),
+        pytest.param("Succeeded", ["Succeeded"], False, id="succeeded"),
+        pytest.param("Failed", ["Failed", "Skipped"], False, id="failed"),
+    ],
+)
+def test_keep_spec(phase: FlowPhase, steps: list[StepPhase], keep: bool) -> None:
+    status = JobFlowStatus(
+        phase=phase, steps=[StepStatus(name=f"s{i}", phase=p) for i, p in enumerate(steps)]
+    )
+    assert keep_spec(status) is keep

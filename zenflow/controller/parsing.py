@@ -3,7 +3,13 @@
 The spec is validated with the shared validator (the one the webhook and ``zenflow validate``
 run) once per generation; the status is parsed at every reconcile (it changes every time). An
 invalid flow raises ``InvalidFlowError`` carrying the validator's messages, which the
-reconciler records on the flow. Finished flows need no spec, so the cache is a bounded LRU.
+reconciler records on the flow.
+
+Memory: a parsed spec is many times the size of its JSON, so it is kept only while the flow
+will be reconciled again at the same generation soon (``keep_spec``): running flows (every
+event of their Jobs) and flows queued behind a peer. Finished flows need no spec, and an idle
+suspended flow only resumes through a spec edit (a new generation, parsed afresh anyway); the
+reconciler forgets theirs. The cache is also a bounded LRU.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from typing import Any, Final
 import pydantic
 
 from zenflow.api.jobflow import JobFlow, JobFlowSpec
-from zenflow.api.status import REASON_INVALID, JobFlowStatus
+from zenflow.api.status import FLOW_TERMINAL_PHASES, REASON_INVALID, JobFlowStatus
 from zenflow.core.stepstate import clip
 from zenflow.core.validation import validate_object
 
@@ -80,6 +86,17 @@ class SpecCache:
         if cached.problems is not None:
             raise InvalidFlowError(flow, cached.problems)
         return flow
+
+
+def keep_spec(status: JobFlowStatus) -> bool:
+    """Whether a flow whose reconcile planned ``status`` should keep its parsed spec: not when
+    it is finished, nor when it is suspended with no step Running or Retrying (idle until an
+    edit of its spec, which is a new generation)."""
+    if status.phase in FLOW_TERMINAL_PHASES:
+        return False
+    if status.phase == "Suspended":
+        return any(s.phase in ("Running", "Retrying") for s in status.steps or [])
+    return True
 
 
 def validate(obj: dict[str, Any], generation: int) -> Parsed:

@@ -36,7 +36,7 @@ from zenflow.controller.events import EventRecorder
 from zenflow.controller.executor import Executor
 from zenflow.controller.metrics import FlowMetrics
 from zenflow.controller.observed import observe_jobs, observe_peers
-from zenflow.controller.parsing import InvalidFlowError, SpecCache
+from zenflow.controller.parsing import InvalidFlowError, SpecCache, keep_spec
 from zenflow.core.flowstatus import build_conditions, flow_events
 from zenflow.core.observed import JobRecord, Observed, parse_time
 from zenflow.core.outputs import extract_outputs, needs_termination_message
@@ -115,6 +115,8 @@ class JobFlowReconciler:
             result = plan(flow, observed, now)
             more, _ = await self._apply_jobs(flow, result)
             errors += more
+        if not keep_spec(result.status):
+            self._specs.forget(uid)  # finished or idle: parsed again if ever needed
         if result.annotations:
             obj = await self._executor.patch_annotations(
                 namespace=flow.namespace, name=flow.name, annotations=result.annotations

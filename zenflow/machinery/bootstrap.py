@@ -29,6 +29,7 @@ from zenflow.machinery.lease_kube import KubeLeaseStore
 from zenflow.machinery.manager import Manager
 from zenflow.machinery.metrics import machinery_metrics
 from zenflow.machinery.throttle import ThrottledApiClient
+from zenflow.machinery.transform import Transform, strip_unused_metadata
 from zenflow.settings import ControllerSettings
 
 log = get_logger(__name__)
@@ -37,7 +38,9 @@ log = get_logger(__name__)
 @dataclass(frozen=True, slots=True)
 class ZenflowInformers:
     """The controller's caches. ``jobs`` is label-selected to zenflow's Jobs and indexed by
-    owning JobFlow key (``OWNER_INDEX``); ``jobflows`` by owning CronJobFlow key."""
+    owning JobFlow key (``OWNER_INDEX``); ``jobflows`` by owning CronJobFlow key. All three
+    cache objects without ``managedFields`` and the last-applied annotation
+    (``strip_unused_metadata``) unless built with another transform."""
 
     jobflows: Informer
     cronjobflows: Informer
@@ -53,21 +56,27 @@ def build_informers(
     namespace: str | None,
     registry: CollectorRegistry,
     stall_timeout: float = 150.0,
+    transform: Transform | None = strip_unused_metadata,
 ) -> ZenflowInformers:
     metrics = machinery_metrics(registry)
     jobflows = Informer(
         jobflows_lister_watcher(api, namespace=namespace),
         stall_timeout=stall_timeout,
         metrics=metrics,
+        transform=transform,
     )
     jobflows.add_indexer(OWNER_INDEX, owner_indexer(CRONJOBFLOW_KIND))
     cronjobflows = Informer(
         cronjobflows_lister_watcher(api, namespace=namespace),
         stall_timeout=stall_timeout,
         metrics=metrics,
+        transform=transform,
     )
     jobs = Informer(
-        jobs_lister_watcher(api, namespace=namespace), stall_timeout=stall_timeout, metrics=metrics
+        jobs_lister_watcher(api, namespace=namespace),
+        stall_timeout=stall_timeout,
+        metrics=metrics,
+        transform=transform,
     )
     jobs.add_indexer(OWNER_INDEX, owner_indexer(JOBFLOW_KIND))
     return ZenflowInformers(jobflows=jobflows, cronjobflows=cronjobflows, jobs=jobs)

@@ -4,7 +4,9 @@ The cache is updated before any handler runs, so a handler (and a reconcile it t
 sees at least the state it is told about; an update handler receives the previous cached object
 (requirement 14). ``has_synced`` turns true only after the first list has been stored and every
 handler has been called for it (requirement 15). Handlers are plain functions that should only
-enqueue keys; one that raises is logged and never stops the informer.
+enqueue keys; one that raises is logged and never stops the informer. An optional
+``transform`` (``zenflow.machinery.transform``) edits each object before the store and the
+handlers see it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from zenflow.machinery.metrics import MachineryMetrics
 from zenflow.machinery.reconcile import ObjectKey, key_of, make_key
 from zenflow.machinery.reflector import Reflector
 from zenflow.machinery.store import IndexFunc, Obj, Store
+from zenflow.machinery.transform import Transform
 
 log = get_logger(__name__)
 
@@ -88,9 +91,13 @@ class Informer:
         metrics: MachineryMetrics | None = None,
         backoff: Backoff | None = None,
         rng: random.Random | None = None,
+        transform: Transform | None = None,
     ) -> None:
         self.resource = lister_watcher.resource
         self.store = Store()
+        # Applied to every delivered object (list items, watch events, deletes) before the
+        # store or any handler sees it; None caches objects exactly as the server sent them.
+        self._transform = transform
         self._clock: Clock = clock or RealClock()
         self._handlers: list[_Handlers] = []
         self._synced = asyncio.Event()
@@ -143,6 +150,8 @@ class Informer:
     # -- ReflectorSink -------------------------------------------------------------------------
 
     def replace(self, items: list[dict[str, Any]], resource_version: str) -> None:
+        if self._transform is not None:
+            items = [self._transform(o) for o in items]
         added, updated, deleted = self.store.replace(items)
         if self._metrics is not None:
             self._metrics.informer_relists.labels(self.resource).inc()
@@ -160,6 +169,8 @@ class Informer:
     def apply(self, event_type: str, obj: dict[str, Any]) -> None:
         if self._metrics is not None:
             self._metrics.informer_events.labels(self.resource, event_type).inc()
+        if self._transform is not None:
+            obj = self._transform(obj)
         if event_type == "DELETED":
             old = self.store.delete(key_of(obj))
             if old is not None:
