@@ -413,8 +413,9 @@ async def test_a_schedule_that_never_fires_is_reported(running: Running) -> None
 async def test_zenflow_controller_runs_the_cron_controller(
     kube_config: client.Configuration, namespace: str
 ) -> None:
-    """``setup_controllers`` (what ``zenflow controller`` runs) registers this controller: a due
-    time is not needed to see it act, an invalid schedule is reported at once."""
+    """``setup_controllers`` (what ``zenflow controller`` runs) registers this controller with
+    the Event recorder: a due time is not needed to see it act, an invalid schedule is reported
+    at once (condition and Event)."""
     from tests.controller.jobflow_harness import running_controller
 
     async with running_controller(kube_config, namespace) as ctl:
@@ -431,3 +432,11 @@ async def test_zenflow_controller_runs_the_cron_controller(
 
         condition = await helper.until("Ready condition", ready)
         assert (condition["status"], condition["reason"]) == ("True", "Scheduling")
+        # Its Events go through the JobFlow controller's recorder.
+        await objects.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, CRONJOBFLOW_PLURAL,
+            cron_object("never", schedule="0 0 30 2 *"),
+        )  # fmt: skip
+        helper.core = client.CoreV1Api(ctl.api)
+        event = await helper.event("never", "InvalidSchedule")
+        assert event[2] == "cron schedule '0 0 30 2 *' never fires: no date matches"
