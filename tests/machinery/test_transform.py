@@ -1,8 +1,10 @@
 """Informer transforms (unit): ``strip_unused_metadata`` drops ``metadata.managedFields`` and
-the last-applied annotation and keeps everything else; an informer built with a transform
-caches only transformed objects — from the list, watch adds/updates/deletes and a relist — and
-its handlers (update: both old and new, delete, relist tombstones) only ever see transformed
-objects; ``build_informers`` gives all three controller informers the stripper by default."""
+the last-applied annotation and keeps everything else; the ``Interner`` shares equal keys and
+short values between objects (long values left alone) with a bounded table; an informer built
+with a transform caches only transformed objects — from the list, watch adds/updates/deletes
+and a relist — and its handlers (update: both old and new, delete, relist tombstones) only ever
+see transformed objects; ``build_informers`` gives all three controller informers the stripper
+by default."""
 
 from __future__ import annotations
 
@@ -23,8 +25,9 @@ from zenflow.machinery.informer import Informer
 from zenflow.machinery.kube_listwatch import KubeListerWatcher
 from zenflow.machinery.store import Obj
 from zenflow.machinery.transform import (
+    INTERN_MAX_LEN,
     LAST_APPLIED_ANNOTATION,
-    intern_keys,
+    Interner,
     strip_unused_metadata,
 )
 
@@ -86,17 +89,26 @@ def test_strip_unused_metadata(given: dict[str, Any], expected: dict[str, Any]) 
     assert strip_unused_metadata(copy.deepcopy(given)) == expected
 
 
-def test_intern_keys_shares_key_strings_between_objects() -> None:
-    # Two separately built keys, equal but distinct objects until interned.
-    one = {"".join(["dep", "endencies"]): [{"".join(["na", "me"]): "x"}]}
-    two = {"".join(["dep", "endencies"]): [{"".join(["na", "me"]): "y"}]}
-    a, b = intern_keys(one), intern_keys(two)
-    assert a == {"dependencies": [{"name": "x"}]}
-    assert b == {"dependencies": [{"name": "y"}]}
-    (ka,), (kb,) = a.keys(), b.keys()
-    assert ka is kb
-    (na,), (nb,) = a["dependencies"][0].keys(), b["dependencies"][0].keys()
-    assert na is nb
+def test_interner_shares_equal_strings_between_objects() -> None:
+    interner = Interner()
+    one = {"".join(["dep", "endencies"]): [{"".join(["na", "me"]): "".join(["x", "y"])}], "n": 1}
+    two = {"".join(["dep", "endencies"]): [{"".join(["na", "me"]): "".join(["x", "y"])}], "n": 1}
+    long_one, long_two = "z" * (INTERN_MAX_LEN + 1), "".join(["z"] * (INTERN_MAX_LEN + 1))
+    a = interner.strings({**one, "script": long_one})
+    b = interner.strings({**two, "script": long_two})
+    assert a == b == {"dependencies": [{"name": "xy"}], "n": 1, "script": long_one}
+    assert next(iter(a)) is next(iter(b))  # keys
+    assert a["dependencies"][0]["name"] is b["dependencies"][0]["name"]  # short values
+    assert a["script"] is not b["script"]  # long values are left alone
+
+
+def test_interner_table_is_bounded() -> None:
+    interner = Interner(size=3)
+    for i in range(10):
+        interner.string(f"uid-{i}")
+        assert len(interner) <= 3
+    kept = interner.string("".join(["uid", "-9"]))
+    assert kept == "uid-9"
 
 
 class Seen:

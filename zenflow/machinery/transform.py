@@ -12,8 +12,11 @@ what makes most of a cached object's size:
   * the ``kubectl.kubernetes.io/last-applied-configuration`` annotation (a JSON copy of the
     whole object as last ``kubectl apply``-ed);
 
-and interns the dict keys (every cached object otherwise holds its own copy of ``"metadata"``,
-``"name"``, ``"dependencies"``, … — ``json.loads`` shares keys only within one document).
+and shares equal dict keys and short string values between objects (``Interner``):
+``json.loads`` shares nothing between documents, so every cached object otherwise holds its own
+copies of
+``"metadata"``, ``"dependencies"``, ``"busybox:1.36"``, ``"Pending"``, … — about a third of a
+cached 10-step JobFlow's size.
 
 Invariant: a transform may edit the object in place (the informer owns every object the
 reflector hands it: freshly decoded JSON nobody else holds) and returns the object to cache;
@@ -22,7 +25,6 @@ it must be cheap (it runs on the event path) and keep ``metadata.name``/``namesp
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -30,10 +32,54 @@ Obj = dict[str, Any]
 Transform = Callable[[Obj], Obj]
 
 LAST_APPLIED_ANNOTATION: Final = "kubectl.kubernetes.io/last-applied-configuration"
+INTERN_MAX_LEN: Final = 64
+"""Longer string values (scripts, messages) are rarely shared and are left as they are."""
+INTERN_TABLE_SIZE: Final = 100_000
+
+
+class Interner:
+    """Shares equal strings between cached objects through a table of at most ``size``
+    strings, emptied when full. Not ``sys.intern``: CPython 3.12 never frees interned strings,
+    and uids, resourceVersions and timestamps are unique. Emptying only stops sharing for
+    strings seen afterwards until they are met again; objects already cached keep theirs."""
+
+    def __init__(self, size: int = INTERN_TABLE_SIZE) -> None:
+        self._size = size
+        self._table: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def string(self, text: str) -> str:
+        found = self._table.get(text)
+        if found is not None:
+            return found
+        if len(self._table) >= self._size:
+            self._table.clear()
+        self._table[text] = text
+        return text
+
+    def strings(self, value: Any) -> Any:
+        """``value`` with every dict key and every string value up to ``INTERN_MAX_LEN``
+        characters shared (dicts are rebuilt, lists edited in place)."""
+        if isinstance(value, dict):
+            return {
+                (self.string(k) if type(k) is str else k): self.strings(v) for k, v in value.items()
+            }
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                value[i] = self.strings(item)
+            return value
+        if type(value) is str and len(value) <= INTERN_MAX_LEN:
+            return self.string(value)
+        return value
+
+
+_INTERNER = Interner()
 
 
 def strip_unused_metadata(obj: Obj) -> Obj:
-    """Drop ``managedFields`` and the last-applied annotation; intern keys. Edits ``obj``."""
+    """Drop ``managedFields`` and the last-applied annotation; share strings. Edits ``obj``."""
     meta = obj.get("metadata")
     if isinstance(meta, dict):
         meta.pop("managedFields", None)
@@ -42,15 +88,5 @@ def strip_unused_metadata(obj: Obj) -> Obj:
             del annotations[LAST_APPLIED_ANNOTATION]
             if not annotations:
                 del meta["annotations"]
-    return obj
-
-
-def intern_keys(value: Any) -> Any:
-    """``value`` with every dict key interned (dicts are rebuilt, lists edited in place)."""
-    if isinstance(value, dict):
-        return {(sys.intern(k) if type(k) is str else k): intern_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        for i, item in enumerate(value):
-            if isinstance(item, dict | list):
-                value[i] = intern_keys(item)
-    return value
+    shared: Obj = _INTERNER.strings(obj)
+    return shared
