@@ -15,11 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import os
 import random
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +24,7 @@ import pytest
 from kubernetes_asyncio import client
 
 from tests.controller.jobflow_harness import Running, eventually, jobflow, running_controller, step
+from tests.controller.process_harness import ControllerProcess, JobTracker
 from zenflow.envtest.controlplane import ControlPlane
 from zenflow.kube.client import new_api_client
 from zenflow.machinery.informer import Informer
@@ -69,68 +66,6 @@ def _fan(name: str) -> tuple[dict[str, Any], str, set[str]]:
         ],
     )
     return flow, "Succeeded", {f"{name}-{s}-1" for s in ("p0", "p1", "p2", "join")}
-
-
-class ControllerProcess:
-    """``zenflow controller`` as a child process, restartable, logging to a file."""
-
-    def __init__(
-        self, *, kubeconfig: Path, namespace: str, log: Path, leader_election: bool = False
-    ) -> None:
-        election = (
-            [
-                "--leader-election",
-                "--leader-election-namespace",
-                namespace,
-                "--lease-duration",
-                "3",
-                "--renew-deadline",
-                "2",
-                "--retry-period",
-                "0.5",
-            ]
-            if leader_election
-            else ["--no-leader-election"]
-        )
-        self.argv = [
-            sys.executable,
-            "-m",
-            "zenflow",
-            "controller",
-            "--kubeconfig",
-            str(kubeconfig),
-            "--namespace",
-            namespace,
-            *election,
-            "--http-port",
-            "0",
-            "--log-level",
-            "warning",
-        ]
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                self.argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ}
-            )
-        self.starts += 1
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -235,19 +170,6 @@ def jobspec_for(flow: dict[str, Any]) -> dict[str, Any]:
     return build_job(flow=parsed, step=first, attempt=1, retry_count=0, context=context)
 
 
-class _JobTracker:
-    """An informer of its own recording every uid each Job name ever had."""
-
-    def __init__(self, api: client.ApiClient, namespace: str) -> None:
-        self.created: dict[str, set[str]] = {}
-        self.informer = Informer(jobs_lister_watcher(api, namespace=namespace))
-        self.informer.add_event_handler(self._seen, lambda _old, new: self._seen(new), None)
-
-    def _seen(self, obj: dict[str, Any]) -> None:
-        meta = obj["metadata"]
-        self.created.setdefault(meta["name"], set()).add(meta["uid"])
-
-
 async def test_a_standby_takes_over_from_a_killed_leader_mid_flight(
     control_plane: ControlPlane, kube_config: client.Configuration, namespace: str, tmp_path: Path
 ) -> None:
@@ -264,7 +186,7 @@ async def test_a_standby_takes_over_from_a_killed_leader_mid_flight(
         for i in range(2)
     ]
     api = new_api_client(kube_config)
-    tracker = _JobTracker(api, namespace)
+    tracker = JobTracker(api, namespace)
     tracking = asyncio.create_task(tracker.informer.run())
     coordination = client.CoordinationV1Api(api)
     zf = Running(manager=None, jobflow=None, api=api, namespace=namespace)  # type: ignore[arg-type]

@@ -31,7 +31,7 @@ import pytest
 from kubernetes_asyncio import client
 
 from tests.controller.jobflow_harness import Running, eventually, jobflow, step
-from tests.controller.test_jobflow_crash import ControllerProcess, _JobTracker
+from tests.controller.process_harness import ControllerProcess, JobTracker
 from tests.machinery.plane import start_apiserver_and_recover, wait_for_controller_manager
 from zenflow.api.constants import (
     GROUP,
@@ -120,7 +120,7 @@ async def test_100_flows_survive_controller_kill_apiserver_restart_and_expired_v
         kubeconfig=plane.kubeconfig_path, namespace=namespace, log=tmp_path / "ctl.log"
     )
     api = new_api_client(kube_config)
-    tracker = _JobTracker(api, namespace)
+    tracker = JobTracker(api, namespace)
     tracking = asyncio.create_task(tracker.informer.run())
     zf = Running(manager=None, jobflow=None, api=api, namespace=namespace)  # type: ignore[arg-type]
     custom = client.CustomObjectsApi(api)
