@@ -47,6 +47,7 @@ from zenflow.errors import KubeError
 from zenflow.logging import get_logger
 from zenflow.machinery.informer import Informer
 from zenflow.machinery.reconcile import ObjectKey, Result, TerminalError
+from zenflow.machinery.transform import strip_unused_metadata
 
 log = get_logger(__name__)
 
@@ -74,10 +75,14 @@ class JobFlowReconciler:
         self._metrics = metrics
         self._now = now
         self._specs = SpecCache()
+        # uid → the flow as our last status patch returned it, until the cache shows that
+        # version (dropped by the informer handler below, so a backlog of queued reconciles
+        # does not keep thousands of these alive).
         self._written: dict[str, dict[str, Any]] = {}
         self._expected: dict[str, dict[str, tuple[float, dict[str, Any]]]] = {}
         self._uids: dict[ObjectKey, str] = {}
         self.status_writes = 0
+        flows.add_event_handler(on_update=self._cache_caught_up)
 
     # -- entry point ---------------------------------------------------------------------------
 
@@ -189,6 +194,12 @@ class JobFlowReconciler:
             return written
         self._written.pop(uid, None)
         return obj
+
+    def _cache_caught_up(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        """Flow informer update handler: forget our written copy once the cache has it."""
+        uid = str((new.get("metadata") or {}).get("uid", ""))
+        if uid in self._written:
+            self._freshest(uid, new)
 
     def _parse(self, uid: str, obj: dict[str, Any]) -> JobFlow:
         """The typed flow; raises InvalidFlowError when the spec is invalid."""
@@ -323,7 +334,7 @@ class JobFlowReconciler:
         self.status_writes += 1
         self._metrics.status_writes.inc()
         if updated.get("metadata"):
-            self._written[flow.uid] = updated
+            self._written[flow.uid] = strip_unused_metadata(updated)
         self._observe_durations(flow.status, result.status)
 
     def _observe_durations(self, old: JobFlowStatus | None, new: JobFlowStatus) -> None:
