@@ -3,11 +3,12 @@ outputs, invalid flows.
 
 Aspects: Events on the JobFlow for step start, success, failure, retry, skip and the flow's end;
 the status is written only when it changed (forced reconciles of a finished flow leave its
-resourceVersion alone) and a few writes per step; Prometheus metrics count flows by phase and
-step durations; outputs from a termination message reach a dependent's Job and a ``when``; a flow
-the webhook would have refused ends Failed with reason Invalid and the validator's message, and
-the controller keeps working, and fixing its spec starts it afresh; a Job the API server rejects
-fails its step (JobRejected).
+resourceVersion alone) and a few writes per step; the controller caches flows and Jobs without
+managedFields and drops its copies of status-patch responses once the watch caught up;
+Prometheus metrics count flows by phase and step durations; outputs from a termination message
+reach a dependent's Job and a ``when``; a flow the webhook would have refused ends Failed with
+reason Invalid and the validator's message, and the controller keeps working, and fixing its
+spec starts it afresh; a Job the API server rejects fails its step (JobRejected).
 """
 
 from __future__ import annotations
@@ -95,6 +96,31 @@ async def test_status_is_written_only_when_it_changes(zf: Running) -> None:
     after = await zf.get("quiet")
     assert after["metadata"]["resourceVersion"] == before
     assert reconciler.status_writes == writes
+
+
+async def test_caches_hold_stripped_objects_and_no_stale_written_copy(zf: Running) -> None:
+    await zf.create(jobflow("lean", [step("a"), step("b", "a")]))
+    done = await zf.wait_phase("lean")
+    assert done["status"]["phase"] == "Succeeded"
+    assert done["metadata"].get("managedFields")  # the API server keeps them ...
+    jobs = await zf.jobs("lean")
+    assert len(jobs) == 2
+    assert all(j["metadata"].get("managedFields") for j in jobs)
+    informers = zf.jobflow.informers
+    cached = informers.jobflows.store.get(make_key(zf.namespace, "lean"))
+    assert cached is not None
+    assert "managedFields" not in cached["metadata"]  # ... the controller's caches do not
+    for job in jobs:
+        cached_job = informers.jobs.store.get(make_key(zf.namespace, job["metadata"]["name"]))
+        assert cached_job is not None
+        assert "managedFields" not in cached_job["metadata"]
+    # The copies the reconciler kept of its status patches are gone once the watch caught up.
+    uid = done["metadata"]["uid"]
+
+    async def dropped() -> bool:
+        return uid not in zf.jobflow.reconciler._written
+
+    await eventually(dropped, within=10, what="written copy dropped")
 
 
 async def test_metrics_count_flows_and_step_durations(zf: Running) -> None:
