@@ -15,11 +15,9 @@ its dependents) as new attempts, once per nonce.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from kubernetes_asyncio import client
 
 from tests.controller.jobflow_harness import (
@@ -27,7 +25,6 @@ from tests.controller.jobflow_harness import (
     condition,
     eventually,
     jobflow,
-    running_controller,
     step,
     step_status,
 )
@@ -40,12 +37,6 @@ from zenflow.api.constants import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def zf(kube_config: client.Configuration, namespace: str) -> AsyncIterator[Running]:
-    async with running_controller(kube_config, namespace) as running:
-        yield running
 
 
 def _phase(obj: dict[str, Any]) -> str | None:

@@ -14,30 +14,20 @@ spec starts it afresh; a Job the API server rejects fails its step (JobRejected)
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
-from kubernetes_asyncio import client
 
 from tests.controller.jobflow_harness import (
     Running,
     condition,
     eventually,
     jobflow,
-    running_controller,
     step,
     step_status,
 )
 from zenflow.machinery.reconcile import make_key
 
 pytestmark = pytest.mark.integration
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def zf(kube_config: client.Configuration, namespace: str) -> AsyncIterator[Running]:
-    async with running_controller(kube_config, namespace) as running:
-        yield running
 
 
 async def test_events_for_every_step_transition(zf: Running) -> None:

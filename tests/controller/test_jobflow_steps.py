@@ -16,31 +16,21 @@ waits for all of them; a Job name held by a Job the flow does not own fails the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
 import pytest
-import pytest_asyncio
-from kubernetes_asyncio import client
 
 from tests.controller.jobflow_harness import (
     Running,
     condition,
     jobflow,
-    running_controller,
     step,
     step_status,
 )
 from zenflow.api.constants import LABEL_ATTEMPT, LABEL_JOBFLOW, LABEL_MANAGED_BY, LABEL_STEP
 
 pytestmark = pytest.mark.integration
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def zf(kube_config: client.Configuration, namespace: str) -> AsyncIterator[Running]:
-    async with running_controller(kube_config, namespace) as running:
-        yield running
 
 
 def _ts(value: str) -> datetime:
