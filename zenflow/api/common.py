@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
@@ -56,6 +56,30 @@ class ApiModel(BaseModel):
     def dump(self) -> dict[str, Any]:
         """The wire form: camelCase keys, JSON-compatible values, ``None`` fields omitted."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class ObjectMetaAccess:
+    """``name``, ``namespace``, ``uid`` and ``generation`` of a top-level kind, read from its
+    ``metadata`` (kept as the plain dict the API server sends)."""
+
+    if TYPE_CHECKING:
+        metadata: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name", ""))
+
+    @property
+    def namespace(self) -> str:
+        return str(self.metadata.get("namespace", ""))
+
+    @property
+    def uid(self) -> str:
+        return str(self.metadata.get("uid", ""))
+
+    @property
+    def generation(self) -> int:
+        return int(self.metadata.get("generation", 0) or 0)
 
 
 class LabelsAnnotations(ApiModel):

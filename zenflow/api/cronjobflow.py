@@ -8,7 +8,14 @@ from typing import Any
 
 from pydantic import Field
 
-from zenflow.api.common import ApiModel, ConcurrencyPolicy, Condition, LabelsAnnotations, Time
+from zenflow.api.common import (
+    ApiModel,
+    ConcurrencyPolicy,
+    Condition,
+    LabelsAnnotations,
+    ObjectMetaAccess,
+    Time,
+)
 from zenflow.api.constants import API_VERSION, CRONJOBFLOW_KIND
 from zenflow.api.jobflow import JobFlowSpec
 
@@ -80,7 +87,7 @@ class CronJobFlowStatus(ApiModel):
     )
 
 
-class CronJobFlow(ApiModel):
+class CronJobFlow(ObjectMetaAccess, ApiModel):
     """Runs a JobFlow on a schedule."""
 
     api_version: str = Field(default=API_VERSION, description="workflow.zen.io/v1alpha1")
@@ -88,14 +95,6 @@ class CronJobFlow(ApiModel):
     metadata: dict[str, Any] = Field(default_factory=dict, description="Standard object metadata.")
     spec: CronJobFlowSpec = Field(description="Schedule and template.")
     status: CronJobFlowStatus | None = Field(default=None, description="What the controller saw.")
-
-    @property
-    def name(self) -> str:
-        return str(self.metadata.get("name", ""))
-
-    @property
-    def namespace(self) -> str:
-        return str(self.metadata.get("namespace", ""))
 
 
 def parse_cronjobflow(obj: Mapping[str, Any]) -> CronJobFlow:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
-from zenflow.api.common import ApiModel, ConcurrencyPolicy
+from zenflow.api.common import ApiModel, ConcurrencyPolicy, ObjectMetaAccess
 from zenflow.api.constants import API_VERSION, JOBFLOW_KIND
 from zenflow.api.status import JobFlowStatus
 from zenflow.api.step import (
@@ -194,7 +194,7 @@ class JobFlowSpec(ApiModel):
         return {p.name: v for p in self.params if (v := p.effective) is not None}
 
 
-class JobFlow(ApiModel):
+class JobFlow(ObjectMetaAccess, ApiModel):
     """A DAG of Kubernetes Jobs."""
 
     api_version: str = Field(default=API_VERSION, description="workflow.zen.io/v1alpha1")
@@ -202,22 +202,6 @@ class JobFlow(ApiModel):
     metadata: dict[str, Any] = Field(default_factory=dict, description="Standard object metadata.")
     spec: JobFlowSpec = Field(description="What the flow runs.")
     status: JobFlowStatus | None = Field(default=None, description="What the controller saw.")
-
-    @property
-    def name(self) -> str:
-        return str(self.metadata.get("name", ""))
-
-    @property
-    def namespace(self) -> str:
-        return str(self.metadata.get("namespace", ""))
-
-    @property
-    def uid(self) -> str:
-        return str(self.metadata.get("uid", ""))
-
-    @property
-    def generation(self) -> int:
-        return int(self.metadata.get("generation", 0) or 0)
 
 
 def parse_jobflow(obj: Mapping[str, Any]) -> JobFlow:
