@@ -8,17 +8,16 @@ every component) and written with mode 0600 where secret.
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from zenflow.webhook.certs import generate_ca, generate_serving
 
 # Names the apiserver is reachable by: loopback, and the in-cluster service names/IP (the first
 # address of the service range), which webhooks and pods may use.
@@ -55,70 +54,28 @@ def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
     path.chmod(0o600)
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
 def write_ca_and_serving_cert(
     *, directory: Path, service_ip: str, days: int = 30
 ) -> tuple[Path, Path, Path]:
-    """Write ``ca.crt``, ``apiserver.crt`` and ``apiserver.key``; return their paths."""
+    """Write ``ca.crt``, ``apiserver.crt`` and ``apiserver.key``; return their paths.
+
+    The certificates are made by the webhook's generator (the same CA + serving-cert shape)."""
     now = datetime.datetime.now(datetime.UTC)
-    start, end = now - datetime.timedelta(hours=1), now + datetime.timedelta(days=days)
-    ca_key = _key()
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("zenflow-envtest-ca"))
-        .issuer_name(_name("zenflow-envtest-ca"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = _key()
-    sans: list[x509.GeneralName] = [x509.DNSName(name) for name in SERVING_DNS_NAMES]
-    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", "::1", service_ip)]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("kube-apiserver"))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
+    validity = datetime.timedelta(days=days)
+    ca_pem, ca_key_pem = generate_ca(now=now, validity=validity, common_name="zenflow-envtest-ca")
+    hosts = [*SERVING_DNS_NAMES, "127.0.0.1", "::1", service_ip]
+    cert_pem, key_pem = generate_serving(
+        ca_cert_pem=ca_pem, ca_key_pem=ca_key_pem, hosts=hosts, now=now, validity=validity
     )
     ca_path, cert_path, key_path = (
         directory / "ca.crt",
         directory / "apiserver.crt",
         directory / "apiserver.key",
     )
-    ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    _write_key(key_path, key)
+    ca_path.write_bytes(ca_pem)
+    cert_path.write_bytes(cert_pem)
+    key_path.write_bytes(key_pem)
+    key_path.chmod(0o600)
     return ca_path, cert_path, key_path
 
 

@@ -126,10 +126,15 @@ class CertBundle:
             return None
 
 
-def generate_ca(*, now: dt.datetime, validity: dt.timedelta = CA_VALIDITY) -> tuple[bytes, bytes]:
+def generate_ca(
+    *,
+    now: dt.datetime,
+    validity: dt.timedelta = CA_VALIDITY,
+    common_name: str = "zenflow-webhook-ca",
+) -> tuple[bytes, bytes]:
     """A self-signed CA certificate and key, as PEM."""
     key = _new_key()
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "zenflow-webhook-ca")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
