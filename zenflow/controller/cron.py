@@ -38,6 +38,7 @@ from zenflow.controller import cron_events
 from zenflow.controller.cron_api import CronApi
 from zenflow.controller.events import EventRecorder
 from zenflow.core.flowstatus import EventSpec
+from zenflow.core.observed import parse_time
 from zenflow.core.schedule import (
     ANNOTATION_SCHEDULED_TIME,
     ChildRun,
@@ -67,21 +68,14 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def child_run(obj: dict[str, Any]) -> ChildRun:
     """A run as the decisions see it, from a cached JobFlow."""
     meta, status = obj.get("metadata") or {}, obj.get("status") or {}
     return ChildRun(
         name=str(meta.get("name", "")),
-        creation_time=_time(meta.get("creationTimestamp")) or datetime.fromtimestamp(0, UTC),
+        creation_time=parse_time(meta.get("creationTimestamp")) or datetime.fromtimestamp(0, UTC),
         phase=status.get("phase"),
-        completion_time=_time(status.get("completionTime")),
+        completion_time=parse_time(status.get("completionTime")),
         cancel_requested=ANNOTATION_CANCEL in (meta.get("annotations") or {}),
     )
 
@@ -184,9 +178,9 @@ class CronReconciler:
                     successful_history_limit=spec.successful_jobs_history_limit,
                     failed_history_limit=spec.failed_jobs_history_limit,
                 ),
-                creation_time=_time(obj["metadata"].get("creationTimestamp")) or now,
-                last_schedule_time=_time(status.get("lastScheduleTime")),
-                last_successful_time=_time(status.get("lastSuccessfulTime")),
+                creation_time=parse_time(obj["metadata"].get("creationTimestamp")) or now,
+                last_schedule_time=parse_time(status.get("lastScheduleTime")),
+                last_successful_time=parse_time(status.get("lastSuccessfulTime")),
                 children=[child_run(c) for c in self._children(key)],
                 now=now,
             )
