@@ -12,6 +12,7 @@ from typing import Any
 
 from kubernetes_asyncio import client
 
+from zenflow.kube.client import skip_proxy_lookup
 from zenflow.machinery.clock import Clock, RealClock
 from zenflow.machinery.ratelimit import BucketRateLimiter
 
@@ -43,6 +44,7 @@ class ThrottledApiClient(client.ApiClient):
         cfg = copy.copy(configuration)
         cfg.connection_pool_maxsize = pool_size
         super().__init__(configuration=cfg)
+        skip_proxy_lookup(self)
         self.bucket = AsyncTokenBucket(qps, burst)
         self._on_request = on_request
         self.requests: dict[str, int] = {}
