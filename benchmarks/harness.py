@@ -30,13 +30,13 @@ from kubernetes_asyncio import client
 from prometheus_client import CollectorRegistry
 
 from zenflow.api.constants import GROUP, JOBFLOW_PLURAL, LABEL_JOBFLOW, LABEL_STEP, VERSION
+from zenflow.controller.bootstrap import build_manager, new_controller_api_client
+from zenflow.controller.settings import ControllerSettings
 from zenflow.controller.setup import JobFlowController, setup_controllers
 from zenflow.envtest import ControlPlane
 from zenflow.kube.client import load_configuration, new_api_client
+from zenflow.kube.throttle import ThrottledApiClient
 from zenflow.logging import configure_logging
-from zenflow.machinery.bootstrap import build_manager, new_controller_api_client
-from zenflow.machinery.throttle import ThrottledApiClient
-from zenflow.settings import ControllerSettings
 
 REPO = Path(__file__).resolve().parent.parent
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")

@@ -88,8 +88,8 @@ async def bench_informer(*, events: int) -> None:
 
     from zenflow.envtest.controlplane import ControlPlane
     from zenflow.kube.client import new_api_client
+    from zenflow.kube.listwatch import KubeListerWatcher
     from zenflow.machinery.informer import Informer
-    from zenflow.machinery.kube_listwatch import KubeListerWatcher
 
     plane = ControlPlane(node_agent=False)
     await asyncio.to_thread(plane.start)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from zenflow.core.validation import validate_object
+from zenflow.core.validation.validator import validate_object
 
 
 def _flow(steps: list[dict[str, Any]]) -> dict[str, Any]:

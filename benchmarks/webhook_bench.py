@@ -32,7 +32,7 @@ from typing import Any
 import aiohttp
 import yaml
 
-from zenflow.webhook.certs import renew, service_hosts
+from zenflow.certs import renew, service_hosts
 from zenflow.webhook.server import VALIDATE_PATH
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

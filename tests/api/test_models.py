@@ -20,8 +20,8 @@ from pydantic import BaseModel, ValidationError
 from zenflow.api import common, cronjobflow, jobflow, status, step
 from zenflow.api.cronjobflow import CronJobFlow
 from zenflow.api.jobflow import Backoff, JobFlow, JobFlowSpec, Matrix, Param, RunSpec, Step
+from zenflow.api.limits import MAX_STEP_MESSAGE, MAX_STEPS
 from zenflow.api.status import JobFlowStatus, StepStatus
-from zenflow.core.limits import MAX_STEP_MESSAGE, MAX_STEPS
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.yaml"))
 

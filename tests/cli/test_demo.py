@@ -30,11 +30,11 @@ import pytest
 from zenflow.cli import controller as controller_cli
 from zenflow.cli import demo as demo_cli
 from zenflow.cli import webhook as webhook_cli
-from zenflow.cli.flowview import snapshot
-from zenflow.demo.live import LiveView
+from zenflow.controller.settings import settings_from_args
 from zenflow.demo.runner import DemoError, controller_argv, load_flow
 from zenflow.demo.webhook import webhook_argv
-from zenflow.settings import settings_from_args
+from zenflow.display.flowview import snapshot
+from zenflow.display.live import LiveView
 from zenflow.webhook.options import options_from_args
 
 T0 = datetime(2026, 1, 1, 12, tzinfo=UTC)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from zenflow.webhook.certs import renew, service_hosts
+from zenflow.certs import renew, service_hosts
 
 ZENFLOW = str(Path(sys.executable).parent / "zenflow")
 

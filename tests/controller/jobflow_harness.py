@@ -19,15 +19,15 @@ from kubernetes_asyncio import client
 from prometheus_client import CollectorRegistry
 
 from zenflow.api.constants import API_VERSION, GROUP, JOBFLOW_KIND, JOBFLOW_PLURAL, VERSION
+from zenflow.controller.settings import ControllerSettings
 from zenflow.controller.setup import JobFlowController, setup_controllers
-from zenflow.envtest.nodeagent_spec import (
+from zenflow.envtest.nodeagent.spec import (
     ANNOTATION_DURATION_SECONDS,
     ANNOTATION_EXIT_CODE,
     ANNOTATION_TERMINATION_MESSAGE,
 )
 from zenflow.kube.client import new_api_client
 from zenflow.machinery.manager import Manager
-from zenflow.settings import ControllerSettings
 
 MERGE_PATCH = "application/merge-patch+json"
 

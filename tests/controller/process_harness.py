@@ -12,8 +12,8 @@ from typing import Any
 
 from kubernetes_asyncio import client
 
+from zenflow.controller.listwatch import jobs_lister_watcher
 from zenflow.machinery.informer import Informer
-from zenflow.machinery.kube_listwatch import jobs_lister_watcher
 
 
 class ControllerProcess:

@@ -8,9 +8,9 @@ import asyncio
 import contextlib
 from typing import Any
 
-from tests.core.planning import T0
+from tests.core.planning.driver import T0
 from zenflow.controller.events import EventRecorder, build_event
-from zenflow.core.flowstatus import EventSpec
+from zenflow.core.planning.flowstatus import EventSpec
 
 FLOW = {"metadata": {"name": "f", "namespace": "ns", "uid": "u", "resourceVersion": "7"}}
 SPEC = EventSpec("Warning", "StepFailed", 'step "a" failed')

@@ -25,10 +25,10 @@ from kubernetes_asyncio import client
 
 from tests.controller.jobflow_harness import Running, eventually, jobflow, running_controller, step
 from tests.controller.process_harness import ControllerProcess, JobTracker
+from zenflow.controller.listwatch import jobs_lister_watcher
 from zenflow.envtest.controlplane import ControlPlane
 from zenflow.kube.client import new_api_client
 from zenflow.machinery.informer import Informer
-from zenflow.machinery.kube_listwatch import jobs_lister_watcher
 
 pytestmark = pytest.mark.integration
 
@@ -162,7 +162,7 @@ async def test_a_job_created_before_a_crash_is_adopted(
 def jobspec_for(flow: dict[str, Any]) -> dict[str, Any]:
     """The Job the controller would have created for attempt 1 of the flow's first step."""
     from zenflow.api.jobflow import JobFlow
-    from zenflow.core.jobspec import build_job, template_context
+    from zenflow.core.planning.jobspec import build_job, template_context
 
     parsed = JobFlow.model_validate(flow)
     first = parsed.spec.steps[0]

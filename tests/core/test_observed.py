@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from zenflow.core.observed import job_record, parse_time
+from zenflow.api.formats import parse_time
+from zenflow.core.observed import job_record
 
 
 def _job(conditions: list[dict[str, Any]], *, uid: str = "u1") -> dict[str, Any]:

@@ -36,7 +36,7 @@ from tests.envtest.kubejson import (
     ok,
     request,
 )
-from zenflow.envtest.nodeagent_spec import (
+from zenflow.envtest.nodeagent.spec import (
     ANNOTATION_DURATION_SECONDS,
     ANNOTATION_EXIT_CODE,
     ANNOTATION_TERMINATION_MESSAGE,

@@ -7,7 +7,7 @@ import pytest
 from kubernetes_asyncio import client
 
 from zenflow.kube.client import new_api_client
-from zenflow.machinery.throttle import ThrottledApiClient
+from zenflow.kube.throttle import ThrottledApiClient
 
 PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.machinery.fakes import ScriptedListerWatcher, event, gone_event, obj
+from zenflow.api.constants import API_VERSION
 from zenflow.errors import UnreachableError
 from zenflow.machinery.backoff import Backoff
 from zenflow.machinery.clock import FakeClock
@@ -199,12 +200,12 @@ def test_owner_key(refs: Any, expected: str | None) -> None:
     job = obj("flow-step-1", "1")
     if refs is not None:
         job["metadata"]["ownerReferences"] = refs
-    assert owner_key(job, "JobFlow") == expected
+    assert owner_key(job, "JobFlow", api_version=API_VERSION) == expected
 
 
 def test_owner_index_maps_jobs_to_their_flow() -> None:
     informer = Informer(ScriptedListerWatcher())
-    informer.add_indexer(OWNER_INDEX, owner_indexer("JobFlow"))
+    informer.add_indexer(OWNER_INDEX, owner_indexer("JobFlow", api_version=API_VERSION))
     for name in ("s1", "s2"):
         job = obj(name, "1")
         job["metadata"]["ownerReferences"] = [JOBFLOW_REF]

@@ -18,10 +18,12 @@ import pytest
 from kubernetes_asyncio import client
 
 from tests.machinery.plane import start_apiserver_and_recover
+from zenflow.api.constants import API_VERSION
+from zenflow.controller.listwatch import jobs_lister_watcher
 from zenflow.envtest.controlplane import ControlPlane
 from zenflow.errors import UnreachableError
+from zenflow.kube.listwatch import KubeListerWatcher
 from zenflow.machinery.informer import OWNER_INDEX, Informer, owner_indexer, owner_key
-from zenflow.machinery.kube_listwatch import KubeListerWatcher, jobs_lister_watcher
 from zenflow.machinery.listwatch import ListerWatcher
 from zenflow.machinery.store import Obj
 
@@ -272,11 +274,11 @@ async def test_job_informer_selects_zenflow_jobs_and_maps_them_to_their_flow(
         "controller": True,
     }
     informer = Informer(jobs_lister_watcher(api_client, namespace=namespace))
-    informer.add_indexer(OWNER_INDEX, owner_indexer("JobFlow"))
+    informer.add_indexer(OWNER_INDEX, owner_indexer("JobFlow", api_version=API_VERSION))
     queued: list[tuple[str, float]] = []
 
     def enqueue_owner(o: Obj) -> None:
-        key = owner_key(o, "JobFlow")
+        key = owner_key(o, "JobFlow", api_version=API_VERSION)
         if key is not None:
             queued.append((key, time.monotonic()))
 

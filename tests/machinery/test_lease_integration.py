@@ -16,8 +16,8 @@ import pytest
 from kubernetes_asyncio import client
 
 from zenflow.errors import AlreadyExistsError, ConflictError
+from zenflow.kube.lease import KubeLeaseStore
 from zenflow.machinery.leaderelection import LeaderElectionRecord, LeaderElector
-from zenflow.machinery.lease_kube import KubeLeaseStore
 
 pytestmark = pytest.mark.integration
 

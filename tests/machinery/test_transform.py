@@ -19,10 +19,10 @@ from kubernetes_asyncio import client
 from prometheus_client import CollectorRegistry
 
 from tests.machinery.fakes import ScriptedListerWatcher, event, gone_event, obj
-from zenflow.machinery.bootstrap import build_informers
+from zenflow.controller.bootstrap import build_informers
+from zenflow.kube.listwatch import KubeListerWatcher
 from zenflow.machinery.clock import FakeClock
 from zenflow.machinery.informer import Informer
-from zenflow.machinery.kube_listwatch import KubeListerWatcher
 from zenflow.machinery.store import Obj
 from zenflow.machinery.transform import (
     INTERN_MAX_LEN,

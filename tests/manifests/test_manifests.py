@@ -17,7 +17,7 @@ import yaml
 from tests.manifests.helpers import MANIFESTS_DIR, find, load_documents, manifest_files
 from zenflow.api.constants import CRONJOBFLOW_PLURAL, GROUP, JOBFLOW_PLURAL, VERSION
 from zenflow.cli.main import build_parser
-from zenflow.settings import ControllerSettings, settings_from_args
+from zenflow.controller.settings import ControllerSettings, settings_from_args
 from zenflow.webhook.options import (
     DEFAULT_CONFIG,
     DEFAULT_SECRET,

@@ -20,12 +20,12 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from tests.manifests.helpers import MANIFESTS_DIR, find, load_documents, manifest_files
-from zenflow.controller.cron import CONTROLLER_NAME as CRON_CONTROLLER
-from zenflow.controller.metrics import FlowMetrics
+from zenflow.controller.cronjobflow.reconciler import CONTROLLER_NAME as CRON_CONTROLLER
+from zenflow.controller.jobflow.metrics import FlowMetrics
+from zenflow.controller.settings import ControllerSettings
 from zenflow.controller.setup import JOBFLOW_CONTROLLER
 from zenflow.envtest.controlplane import ControlPlane
 from zenflow.machinery.metrics import machinery_metrics
-from zenflow.settings import ControllerSettings
 from zenflow.webhook.metrics import webhook_metrics
 
 MONITORING = MANIFESTS_DIR / "monitoring"

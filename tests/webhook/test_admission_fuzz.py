@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from zenflow.core.validation import validate_object
+from zenflow.core.validation.validator import validate_object
 from zenflow.webhook.admission import handle_review
 
 JSON = st.recursive(

@@ -33,9 +33,9 @@ from prometheus_client import CollectorRegistry
 
 from tests.manifests.helpers import ROOT
 from zenflow.api.constants import ANNOTATION_APPROVE
-from zenflow.core.validation import validate_object
+from zenflow.certs import CertBundle, renew, service_hosts
+from zenflow.core.validation.validator import validate_object
 from zenflow.envtest.controlplane import ControlPlane, KubectlError
-from zenflow.webhook.certs import CertBundle, renew, service_hosts
 from zenflow.webhook.certstore import SecretCertSource
 from zenflow.webhook.local import local_webhook_configuration
 from zenflow.webhook.server import WebhookServer

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from zenflow.certs import renew, service_hosts
 from zenflow.errors import UnreachableError
 from zenflow.machinery.clock import FakeClock
-from zenflow.webhook.certs import renew, service_hosts
 from zenflow.webhook.certstore import CertFiles, FileCertSource
 from zenflow.webhook.runnable import WebhookRunnable
 from zenflow.webhook.server import WebhookServer

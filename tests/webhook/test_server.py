@@ -23,8 +23,8 @@ from cryptography import x509
 from prometheus_client import CollectorRegistry
 
 from tests.webhook.test_admission import GOOD, fake_validate, flow, review
+from zenflow.certs import CertBundle, renew, service_hosts
 from zenflow.webhook.admission import MAX_BODY_BYTES
-from zenflow.webhook.certs import CertBundle, renew, service_hosts
 from zenflow.webhook.certstore import FileCertSource
 from zenflow.webhook.server import WebhookServer
 

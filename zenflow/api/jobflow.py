@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field
 
+from zenflow.api import limits
 from zenflow.api.common import ApiModel, ConcurrencyPolicy, ObjectMetaAccess
 from zenflow.api.constants import API_VERSION, JOBFLOW_KIND
 from zenflow.api.status import JobFlowStatus
@@ -31,7 +32,6 @@ from zenflow.api.step import (
     StepType,
     TerminationMessageSource,
 )
-from zenflow.core import limits
 
 __all__ = [
     "Backoff",

@@ -56,15 +56,6 @@ CONDITION_SUSPENDED: Final = "Suspended"
 CONDITION_QUEUED: Final = "Queued"
 """True while concurrencyPolicy Forbid holds the flow behind another one."""
 
-# Flow-level reasons.
-REASON_CANCELLED: Final = "Cancelled"
-REASON_DEADLINE_EXCEEDED: Final = "DeadlineExceeded"
-REASON_INVALID: Final = "Invalid"
-REASON_STEP_FAILED: Final = "StepFailed"
-REASON_BACKOFF_LIMIT_EXCEEDED: Final = "BackoffLimitExceeded"
-REASON_REPLACED: Final = "Replaced"
-REASON_RESOURCE_CONFLICT: Final = "ResourceConflict"
-
 
 def is_step_terminal(phase: StepPhase) -> bool:
     """Succeeded, Failed and Skipped are final (until a user-requested retry)."""

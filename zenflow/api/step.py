@@ -3,7 +3,7 @@
 (matrix). ``zenflow.api.jobflow`` re-exports everything here.
 
 Semantic rules (names, references, exactly one of template/run, …) are checked by
-``zenflow.core.validation``; these models only fix the shape.
+``zenflow.core.validation.validator``; these models only fix the shape.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from zenflow.api import limits
 from zenflow.api.common import ApiModel, LabelsAnnotations
 from zenflow.api.duration import DURATION_PATTERN, parse_duration
-from zenflow.core import limits
-from zenflow.core.naming import STEP_NAME_PATTERN
+from zenflow.api.naming import STEP_NAME_PATTERN
 
 StepType = Literal["Job", "Manual"]
 BackoffType = Literal["Exponential", "Linear", "Fixed"]

@@ -14,13 +14,21 @@ import sys
 
 from prometheus_client import CollectorRegistry
 
+from zenflow.controller.bootstrap import (
+    build_manager,
+    new_controller_api_client,
+    wait_for_apiserver,
+)
+from zenflow.controller.settings import (
+    ControllerSettings,
+    add_settings_arguments,
+    settings_from_args,
+)
 from zenflow.controller.setup import setup_controllers
 from zenflow.errors import ConfigError, ZenflowError
 from zenflow.kube.client import load_configuration
 from zenflow.logging import configure_logging, get_logger
-from zenflow.machinery.bootstrap import build_manager, new_controller_api_client, wait_for_apiserver
 from zenflow.machinery.manager import LeadershipLostError
-from zenflow.settings import ControllerSettings, add_settings_arguments, settings_from_args
 from zenflow.webhook.options import (
     WebhookOptions,
     add_webhook_arguments,

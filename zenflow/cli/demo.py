@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 import zenflow
+from zenflow.demo import DemoOptions, run_demo
 
 _REPO = Path(zenflow.__file__).resolve().parent.parent
 
@@ -45,8 +46,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zenflow.demo import DemoOptions, run_demo
-
     options = DemoOptions(
         flow_path=args.flow or _default("examples/demo.yaml"),
         crds_dir=args.crds or _default("crds"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -23,7 +24,9 @@ import yaml
 from kubernetes_asyncio import client, config
 
 from zenflow.api.constants import GROUP, JOBFLOW_PLURAL, VERSION
-from zenflow.cli import flowview
+from zenflow.api.formats import parse_time
+from zenflow.api.jobflow import JobFlowSpec
+from zenflow.cli.graph import render
 from zenflow.cli.jobflow_actions import (
     ActionError,
     Patch,
@@ -35,7 +38,8 @@ from zenflow.cli.jobflow_actions import (
     suspend_patch,
     with_params,
 )
-from zenflow.core.observed import parse_time
+from zenflow.display import flowview
+from zenflow.display.live import LiveView
 from zenflow.errors import ConfigError
 from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S, load_configuration, new_api_client
 
@@ -176,9 +180,6 @@ async def execute(args: argparse.Namespace, session: Session, *, now: datetime) 
         obj = await session.get(name)
         if args.format == "tree":
             return flowview.render_graph(flowview.snapshot(obj), color=color)
-        from zenflow.api.jobflow import JobFlowSpec
-        from zenflow.cli.graph import render
-
         return [render(JobFlowSpec.model_validate(obj["spec"]), name=name, fmt=args.format)]
     if verb == "run":
         doc = with_params(read_flow_file(args.filename), parse_params(args.param))
@@ -208,8 +209,6 @@ async def watch(
     session: Session, name: str, *, out: TextIO, interval: float = WATCH_INTERVAL_S
 ) -> list[str]:
     """Follow the flow (redrawn on a terminal, a line per change otherwise) until it ends."""
-    from zenflow.demo.live import LiveView
-
     live = LiveView(out, started=datetime.now(UTC))
     while True:
         view = flowview.snapshot(await session.get(name))
@@ -247,8 +246,6 @@ async def run_args(args: argparse.Namespace) -> int:
 
 
 def _api_message(exc: client.ApiException) -> str:
-    import json
-
     try:
         body = json.loads(exc.body or "")
         return str(body.get("message") or exc.reason)

@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from zenflow.cli.documents import InputError, read_documents
-from zenflow.core.validation import validate_object
+from zenflow.core.validation.validator import validate_object
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from zenflow.api.common import format_time
 from zenflow.api.constants import API_VERSION, FIELD_MANAGER, JOBFLOW_KIND
-from zenflow.core.flowstatus import EventSpec
+from zenflow.core.planning.flowstatus import EventSpec
 from zenflow.logging import get_logger
 
 log = get_logger(__name__)

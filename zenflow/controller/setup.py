@@ -21,20 +21,20 @@ from typing import Any
 
 from kubernetes_asyncio import client
 
-from zenflow.api.constants import JOBFLOW_KIND
-from zenflow.controller.cron import setup_cron_controller
+from zenflow.api.constants import API_VERSION, JOBFLOW_KIND
+from zenflow.controller.bootstrap import ZenflowInformers, build_informers
+from zenflow.controller.cronjobflow.reconciler import setup_cron_controller
 from zenflow.controller.events import EventRecorder
-from zenflow.controller.executor import Executor
-from zenflow.controller.metrics import FlowMetrics
-from zenflow.controller.observed import GROUP_INDEX, group_index
-from zenflow.controller.reconciler import JobFlowReconciler
-from zenflow.machinery.bootstrap import ZenflowInformers, build_informers
+from zenflow.controller.jobflow.client import Executor
+from zenflow.controller.jobflow.metrics import FlowMetrics
+from zenflow.controller.jobflow.observed import GROUP_INDEX, group_index
+from zenflow.controller.jobflow.reconciler import JobFlowReconciler
+from zenflow.controller.settings import ControllerSettings
 from zenflow.machinery.controller import Controller
 from zenflow.machinery.informer import Informer, owner_key
 from zenflow.machinery.manager import Manager
 from zenflow.machinery.ratelimiting import RateLimitingQueue
 from zenflow.machinery.reconcile import ObjectKey, key_of
-from zenflow.settings import ControllerSettings
 
 JOBFLOW_CONTROLLER = "jobflow"
 STOP_FLUSH_TIMEOUT_S = 5.0
@@ -108,7 +108,8 @@ def setup_controllers(
     )
     manager.add_runnable(controller, needs_leader=True)
     manager.add_runnable(_RecorderRunnable(recorder), needs_leader=True)
-    # CronJobFlows (zenflow.controller.cron): their own queue and controller on the same caches.
+    # CronJobFlows (zenflow.controller.cronjobflow): their own queue and controller on the same
+    # caches.
     setup_cron_controller(manager, informers, api_client, recorder=recorder)
     return JobFlowController(informers, queue, reconciler, executor, recorder, controller)
 
@@ -143,7 +144,7 @@ def route_events(*, flows: Informer, jobs: Informer, queue: RateLimitingQueue[Ob
     flows.add_event_handler(on_flow_add, on_flow_update, on_flow_delete)
 
     def on_job(obj: dict[str, Any]) -> None:
-        key = owner_key(obj, JOBFLOW_KIND)
+        key = owner_key(obj, JOBFLOW_KIND, api_version=API_VERSION)
         if key is not None:
             queue.add(key)
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final, Literal
 
 from zenflow.api.constants import GROUP, LABEL_ATTEMPT, LABEL_STEP
+from zenflow.api.formats import parse_time
 
 JobPhase = Literal["Running", "Succeeded", "Failed"]
 
@@ -69,17 +70,6 @@ class Observed:
     create_conflicts: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     """Step → (reason, message) for Job creates refused for good: the name is held by a Job
     this flow does not own (JobConflict), or the API server rejected the Job (JobRejected)."""
-
-
-def parse_time(value: object) -> datetime | None:
-    """An RFC 3339 timestamp as Kubernetes writes it, or None."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _int(value: Any, default: int) -> int:

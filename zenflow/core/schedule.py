@@ -22,7 +22,38 @@ from typing import Final, Literal
 
 from croniter import CroniterError, croniter
 
-from zenflow.core.validation_cron import normalize_schedule
+_MACROS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+
+_FIRES_FROM: Final = datetime(2000, 1, 1, tzinfo=UTC)
+"""Where ``fires`` starts looking: a fixed instant, so validation does not depend on the clock.
+Cron has no year field, so a schedule that fires at all fires again within 28 years (the
+weekday calendar's cycle; croniter looks up to 50 years ahead), whatever the start."""
+
+
+def fires(expression: str) -> bool:
+    """False when the five-field ``expression`` matches no date at all, e.g. "0 0 31 2 *"
+    (February 31st) or "0 0 30 2 *". Bounded (croniter stops after 50 years) and fast (~ms)."""
+    try:
+        croniter(expression, _FIRES_FROM).get_next(datetime)
+    except CroniterError:
+        return False
+    return True
+
+
+def normalize_schedule(schedule: str) -> str:
+    """The five-field form of ``schedule`` (macros like @daily expanded)."""
+    text = schedule.strip()
+    return _MACROS.get(text.lower(), text)
+
 
 MAX_MISSED_TO_COUNT: Final = 100
 """Missed start times are counted up to this many (as CronJob does); beyond it, the decision says

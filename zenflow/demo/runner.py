@@ -37,9 +37,10 @@ import yaml
 from kubernetes_asyncio import client
 
 from zenflow.api.constants import GROUP, JOBFLOW_PLURAL, VERSION
-from zenflow.cli.flowview import FlowView, snapshot, summary_lines
-from zenflow.demo.live import LiveView
+from zenflow.api.crd import all_crds, render_yaml
 from zenflow.demo.webhook import start_webhook, wait_enforced
+from zenflow.display.flowview import FlowView, snapshot, summary_lines
+from zenflow.display.live import LiveView
 from zenflow.envtest import ControlPlane
 from zenflow.envtest.process import ManagedProcess, tail
 from zenflow.errors import ZenflowError
@@ -200,8 +201,6 @@ class Demo:
     def _crds_dir(self, plane: ControlPlane) -> Path:
         if self.options.crds_dir is not None and any(self.options.crds_dir.glob("*.y*ml")):
             return self.options.crds_dir
-        from zenflow.api.crd import all_crds, render_yaml
-
         generated = plane.work_dir / "crds"
         generated.mkdir(exist_ok=True)
         for file_name, crd in all_crds().items():

@@ -32,6 +32,7 @@ from zenflow.envtest.flags import NODE_NAME, SERVICE_IP, NodeAgentMode
 from zenflow.envtest.ports import PortInUseError, PortSpec, reserve_ports
 from zenflow.envtest.process import ManagedProcess, wait_until
 from zenflow.errors import ControlPlaneError
+from zenflow.kube.client import load_configuration
 
 if TYPE_CHECKING:
     from kubernetes_asyncio.client import Configuration
@@ -374,8 +375,6 @@ class ControlPlane:
 
     async def load_client_configuration(self) -> Configuration:
         """A kubernetes_asyncio Configuration for the admin user."""
-        from zenflow.kube.client import load_configuration
-
         return await load_configuration(str(self.kubeconfig_path))
 
     # -- files and command lines --------------------------------------------------------------

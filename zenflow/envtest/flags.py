@@ -96,7 +96,7 @@ def node_agent_argv(*, kubeconfig: Path, work_dir: Path, mode: NodeAgentMode) ->
     return [
         sys.executable,
         "-m",
-        "zenflow.envtest.nodeagent",
+        "zenflow.envtest.nodeagent.agent",
         "--kubeconfig",
         str(kubeconfig),
         "--node-name",

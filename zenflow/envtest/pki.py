@@ -17,7 +17,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from zenflow.webhook.certs import generate_ca, generate_serving
+from zenflow.certs import generate_ca, generate_serving
 
 # Names the apiserver is reachable by: loopback, and the in-cluster service names/IP (the first
 # address of the service range), which webhooks and pods may use.

@@ -2,7 +2,7 @@
 
 Register with ``pytest_plugins = ["zenflow.envtest.pytest_plugin"]`` in a conftest.py. One control
 plane (with its node agent executing pods as local processes; pods annotated per
-``zenflow.envtest.nodeagent_spec`` complete without running anything) serves the whole session;
+``zenflow.envtest.nodeagent.spec`` complete without running anything) serves the whole session;
 each test gets its own namespace. The CRDs in the repository's ``crds/`` directory are applied
 when it holds YAML files. Only tests that request these fixtures start a control plane, and such
 tests are marked ``integration`` automatically, so ``pytest -m "not integration"`` never starts

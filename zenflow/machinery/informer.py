@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from zenflow.api.constants import API_VERSION
 from zenflow.logging import get_logger
 from zenflow.machinery.backoff import Backoff
 from zenflow.machinery.clock import Clock, RealClock
@@ -33,7 +32,7 @@ log = get_logger(__name__)
 OWNER_INDEX = "owner"
 
 
-def owner_key(obj: Obj, kind: str, *, api_version: str = API_VERSION) -> ObjectKey | None:
+def owner_key(obj: Obj, kind: str, *, api_version: str) -> ObjectKey | None:
     """The key of ``obj``'s owner of ``kind``/``api_version`` (same namespace), preferring the
     controller reference; None when it has none."""
     meta = obj.get("metadata")
@@ -58,7 +57,7 @@ def owner_key(obj: Obj, kind: str, *, api_version: str = API_VERSION) -> ObjectK
     return make_key(str(namespace), found) if found else None
 
 
-def owner_indexer(kind: str, *, api_version: str = API_VERSION) -> IndexFunc:
+def owner_indexer(kind: str, *, api_version: str) -> IndexFunc:
     """An index from an object to its owner's key (use with ``OWNER_INDEX``)."""
 
     def index(obj: Obj) -> list[str]:

@@ -29,10 +29,7 @@ from typing import Any, Protocol
 from cryptography import x509
 from kubernetes_asyncio import client
 
-from zenflow.errors import AlreadyExistsError, ConflictError, KubeError, NotFoundError
-from zenflow.kube.errors import wrapped
-from zenflow.logging import get_logger
-from zenflow.webhook.certs import (
+from zenflow.certs import (
     DEFAULT_RENEW_BEFORE,
     KEY_TLS_CERT,
     KEY_TLS_KEY,
@@ -40,6 +37,9 @@ from zenflow.webhook.certs import (
     renew,
     renewal_reason,
 )
+from zenflow.errors import AlreadyExistsError, ConflictError, KubeError, NotFoundError
+from zenflow.kube.errors import wrapped
+from zenflow.logging import get_logger
 
 log = get_logger(__name__)
 

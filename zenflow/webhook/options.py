@@ -18,9 +18,9 @@ from pathlib import Path
 from kubernetes_asyncio import client
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from zenflow.certs import service_hosts
 from zenflow.errors import ConfigError
 from zenflow.webhook.admission import Validator
-from zenflow.webhook.certs import service_hosts
 from zenflow.webhook.certstore import CertSource, FileCertSource, SecretCertSource
 from zenflow.webhook.server import DEFAULT_PORT, WebhookServer
 

@@ -27,6 +27,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
+from zenflow.core.validation.validator import validate_object
 from zenflow.errors import ZenflowError
 from zenflow.logging import get_logger
 from zenflow.webhook.admission import (
@@ -66,8 +67,7 @@ WARM_UP_FLOW: dict[str, Any] = {
 
 
 def default_validator() -> Validator:
-    """The one shared validator (imported lazily: it pulls in the API models)."""
-    from zenflow.core.validation import validate_object
+    """The one shared validator (the webhook, the controller and ``zenflow validate`` run it)."""
 
     def validate(obj: Mapping[str, Any]) -> Any:
         return validate_object(obj)

@@ -1,0 +1,32 @@
+"""Every reason zenflow writes into a JobFlow's status, conditions and Events: one vocabulary,
+in one place, so ``kubectl describe``, the docs and alerts can rely on the exact words.
+
+Flow-level reasons end the flow (``status.reason`` and the Failed condition's reason);
+step-level reasons explain a step's phase (``status.steps[].reason``)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Flow-level reasons.
+REASON_CANCELLED: Final = "Cancelled"
+REASON_DEADLINE_EXCEEDED: Final = "DeadlineExceeded"
+REASON_INVALID: Final = "Invalid"
+REASON_STEP_FAILED: Final = "StepFailed"
+REASON_BACKOFF_LIMIT_EXCEEDED: Final = "BackoffLimitExceeded"
+REASON_REPLACED: Final = "Replaced"
+REASON_RESOURCE_CONFLICT: Final = "ResourceConflict"
+REASON_QUEUED: Final = "Queued"
+
+# Step-level reasons.
+REASON_APPROVED: Final = "Approved"
+REASON_FAIL_FAST: Final = "FailFast"
+REASON_JOB_CONFLICT: Final = "JobConflict"
+REASON_JOB_REJECTED: Final = "JobRejected"
+REASON_MATRIX_ERROR: Final = "MatrixError"
+REASON_SHARD_FAILED: Final = "ShardFailed"
+REASON_TEMPLATE_ERROR: Final = "TemplateError"
+REASON_UPSTREAM_FAILED: Final = "UpstreamFailed"
+REASON_UPSTREAM_SKIPPED: Final = "UpstreamSkipped"
+REASON_WHEN_ERROR: Final = "WhenError"
+REASON_WHEN_FALSE: Final = "WhenFalse"

@@ -1,0 +1,182 @@
+"""Wiring the machinery for the ``zenflow controller`` process from ``ControllerSettings``:
+the throttled API client, zenflow's informers, the leader elector, the manager, and a preflight
+that waits (with backoff, naming the URL) until the API server answers."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import aiohttp
+from kubernetes_asyncio import client
+from prometheus_client import CollectorRegistry
+
+from zenflow.api.constants import API_VERSION, CRONJOBFLOW_KIND, JOBFLOW_KIND
+from zenflow.controller.listwatch import (
+    cronjobflows_lister_watcher,
+    jobflows_lister_watcher,
+    jobs_lister_watcher,
+)
+from zenflow.controller.settings import ControllerSettings
+from zenflow.errors import KubeError
+from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S
+from zenflow.kube.errors import wrapped
+from zenflow.kube.lease import KubeLeaseStore
+from zenflow.kube.throttle import ThrottledApiClient
+from zenflow.logging import get_logger
+from zenflow.machinery.backoff import Backoff
+from zenflow.machinery.clock import Clock, RealClock
+from zenflow.machinery.informer import OWNER_INDEX, Informer, owner_indexer
+from zenflow.machinery.leaderelection import LeaderElector, default_identity
+from zenflow.machinery.manager import Manager
+from zenflow.machinery.metrics import machinery_metrics
+from zenflow.machinery.transform import Transform, strip_unused_metadata
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ZenflowInformers:
+    """The controller's caches. ``jobs`` is label-selected to zenflow's Jobs and indexed by
+    owning JobFlow key (``OWNER_INDEX``); ``jobflows`` by owning CronJobFlow key. All three
+    cache objects without ``managedFields`` and the last-applied annotation
+    (``strip_unused_metadata``) unless built with another transform."""
+
+    jobflows: Informer
+    cronjobflows: Informer
+    jobs: Informer
+
+    def all(self) -> list[Informer]:
+        return [self.jobflows, self.cronjobflows, self.jobs]
+
+
+def build_informers(
+    api: client.ApiClient,
+    *,
+    namespace: str | None,
+    registry: CollectorRegistry,
+    stall_timeout: float = 150.0,
+    transform: Transform | None = strip_unused_metadata,
+) -> ZenflowInformers:
+    metrics = machinery_metrics(registry)
+    jobflows = Informer(
+        jobflows_lister_watcher(api, namespace=namespace),
+        stall_timeout=stall_timeout,
+        metrics=metrics,
+        transform=transform,
+    )
+    jobflows.add_indexer(OWNER_INDEX, owner_indexer(CRONJOBFLOW_KIND, api_version=API_VERSION))
+    cronjobflows = Informer(
+        cronjobflows_lister_watcher(api, namespace=namespace),
+        stall_timeout=stall_timeout,
+        metrics=metrics,
+        transform=transform,
+    )
+    jobs = Informer(
+        jobs_lister_watcher(api, namespace=namespace),
+        stall_timeout=stall_timeout,
+        metrics=metrics,
+        transform=transform,
+    )
+    jobs.add_indexer(OWNER_INDEX, owner_indexer(JOBFLOW_KIND, api_version=API_VERSION))
+    return ZenflowInformers(jobflows=jobflows, cronjobflows=cronjobflows, jobs=jobs)
+
+
+def new_controller_api_client(
+    cfg: client.Configuration, settings: ControllerSettings, *, registry: CollectorRegistry
+) -> ThrottledApiClient:
+    counter = machinery_metrics(registry).api_requests
+    return ThrottledApiClient(
+        cfg,
+        qps=settings.qps,
+        burst=settings.burst,
+        pool_size=max(64, settings.workers * 4),
+        on_request=lambda verb: counter.labels(verb).inc(),
+    )
+
+
+def build_manager(
+    settings: ControllerSettings,
+    api: client.ApiClient,
+    *,
+    registry: CollectorRegistry,
+    identity: str | None = None,
+) -> Manager:
+    """A Manager with leader election per ``settings``; closing ``api`` is its last cleanup."""
+    elector = None
+    if settings.leader_election:
+        identity = identity or default_identity()
+        elector = LeaderElector(
+            settings.lease_name,
+            settings.leader_election_namespace,
+            identity,
+            settings.lease_duration,
+            settings.renew_deadline,
+            settings.retry_period,
+            store=KubeLeaseStore(
+                api,
+                namespace=settings.leader_election_namespace,
+                name=settings.lease_name,
+                identity=identity,
+                request_timeout=min(DEFAULT_REQUEST_TIMEOUT_S, settings.renew_deadline),
+            ),
+            metrics=machinery_metrics(registry),
+        )
+    manager = Manager(
+        elector=elector,
+        registry=registry,
+        http_host=settings.http_host,
+        http_port=settings.http_port,
+        shutdown_timeout=settings.shutdown_timeout,
+    )
+    manager.add_cleanup(api.close)
+    return manager
+
+
+async def wait_for_apiserver(
+    api: client.ApiClient,
+    *,
+    stop: asyncio.Event,
+    clock: Clock | None = None,
+    request_timeout: float = 10.0,
+) -> bool:
+    """Poll ``GET /version`` until it answers (True) or ``stop`` is set (False), logging each
+    failure with the URL and the next retry delay (jittered backoff, 0.8 s doubling to 30 s)."""
+    clock = clock or RealClock()
+    backoff = Backoff(clock=clock)
+    url = api.configuration.host
+    while not stop.is_set():
+        try:
+            await _get_version(api, request_timeout=request_timeout)
+        except KubeError as exc:
+            delay = backoff.next()
+            log.error("apiserver_unreachable", url=url, error=str(exc), retry_in_s=round(delay, 2))
+            stopping = asyncio.ensure_future(stop.wait())
+            try:
+                await asyncio.wait({stopping}, timeout=delay)
+            finally:
+                stopping.cancel()
+            continue
+        log.info("apiserver_reachable", url=url)
+        return True
+    return False
+
+
+async def _get_version(api: client.ApiClient, *, request_timeout: float) -> None:
+    async with wrapped(f"GET {api.configuration.host}/version"):
+        resp: aiohttp.ClientResponse = await api.call_api(
+            "/version",
+            "GET",
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _request_timeout=aiohttp.ClientTimeout(total=request_timeout),
+        )
+        try:
+            await resp.read()
+        finally:
+            resp.release()
+    if resp.status >= 500 or resp.status in (401, 403):
+        raise KubeError(
+            f"GET {api.configuration.host}/version: HTTP {resp.status}", status=resp.status
+        )

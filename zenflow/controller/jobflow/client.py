@@ -1,0 +1,230 @@
+"""The only place the JobFlow controller writes to (or reads pods from) the API server.
+
+Requests go through ``ApiClient.call_api`` on raw JSON (no model classes: cheaper, and no
+round-trip through generated types that drop unknown fields). Every request carries a timeout,
+and client-library errors are translated once into zenflow's exception tree.
+
+Semantics kept here:
+  * ``create_job``: AlreadyExists is adopted when the existing Job's controller owner is this
+    flow (same uid); otherwise the step fails with a message naming the Job (``JobConflict``).
+  * ``ensure_resource``: the same for PVCs and ConfigMaps, except a foreign owner fails the
+    whole flow (``ResourceConflict``).
+  * ``patch_status``: a JSON merge patch to ``/status`` carrying the resourceVersion the status
+    was computed from, so a status computed from a stale cache is refused (409) and recomputed.
+  * deletes use propagationPolicy Background (Jobs, pods follow) and tolerate 404.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import aiohttp
+from kubernetes_asyncio import client
+
+from zenflow.api.constants import GROUP, JOBFLOW_PLURAL, VERSION
+from zenflow.api.reasons import REASON_JOB_CONFLICT, REASON_JOB_REJECTED
+from zenflow.errors import AlreadyExistsError, KubeError, NotFoundError
+from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S
+from zenflow.kube.errors import translate, wrapped
+
+MERGE_PATCH: Final = "application/merge-patch+json"
+_PLURALS: Final = {"PersistentVolumeClaim": "persistentvolumeclaims", "ConfigMap": "configmaps"}
+
+
+@dataclass(frozen=True, slots=True)
+class CreateOutcome:
+    """``job``: the created (or adopted) Job; ``conflict``: why it could not be used."""
+
+    job: dict[str, Any] | None = None
+    conflict: tuple[str, str] | None = None
+    """(reason, message): the name is held by a foreign Job, or the Job was rejected."""
+
+
+def _jobs_path(namespace: str, name: str | None = None) -> str:
+    base = f"/apis/batch/v1/namespaces/{namespace}/jobs"
+    return f"{base}/{name}" if name else base
+
+
+def _flow_path(namespace: str, name: str) -> str:
+    return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{JOBFLOW_PLURAL}/{name}"
+
+
+def _owned_by(obj: Mapping[str, Any], uid: str) -> bool:
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return any(r.get("uid") == uid and r.get("controller") is True for r in refs)
+
+
+def _owned_by_namesake(obj: Mapping[str, Any], manifest: Mapping[str, Any]) -> bool:
+    """``obj`` is controlled by a JobFlow with the name (but not the uid) of the manifest's."""
+    ours = manifest["metadata"]["ownerReferences"][0]
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return any(
+        r.get("kind") == ours["kind"] and r.get("name") == ours["name"] and r.get("controller")
+        for r in refs
+    )
+
+
+class Executor:
+    """API calls of the reconciler, on one ``ApiClient`` (owned by the caller)."""
+
+    def __init__(
+        self, api: client.ApiClient, *, request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S
+    ) -> None:
+        self._api = api
+        self._timeout = aiohttp.ClientTimeout(total=request_timeout)
+        self.writes = 0
+        """API writes issued (creates, patches, deletes), for tests and the benchmark."""
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: list[tuple[str, Any]] | None = None,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        what = f"{method} {path}"
+        if method != "GET":
+            self.writes += 1
+        async with wrapped(what):
+            resp: aiohttp.ClientResponse = await self._api.call_api(
+                path,
+                method,
+                query_params=query or [],
+                header_params={"Accept": "application/json", "Content-Type": content_type},
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=self._timeout,
+            )
+            try:
+                data = await resp.read()
+                status = resp.status
+            finally:
+                resp.release()
+        if not 200 <= status <= 299:
+            exc = client.ApiException(status=status, reason=resp.reason)
+            exc.body = data
+            raise translate(exc, what=what) from exc
+        parsed = json.loads(data) if data else {}
+        return parsed if isinstance(parsed, dict) else {}
+
+    # -- Jobs ------------------------------------------------------------------------------
+
+    async def create_job(self, manifest: dict[str, Any], *, flow_uid: str) -> CreateOutcome:
+        """Create the Job, or adopt the one of that name when this flow owns it."""
+        namespace = manifest["metadata"]["namespace"]
+        name = manifest["metadata"]["name"]
+        try:
+            return CreateOutcome(job=await self._call("POST", _jobs_path(namespace), body=manifest))
+        except AlreadyExistsError:
+            pass
+        except KubeError as exc:
+            if exc.status in (400, 422):
+                # The API server refuses this Job as built (e.g. a field the validator does
+                # not check): retrying cannot help, the step fails with the server's message.
+                return CreateOutcome(conflict=(REASON_JOB_REJECTED, str(exc)))
+            raise
+        try:
+            existing = await self._call("GET", _jobs_path(namespace, name))
+        except NotFoundError:
+            # Deleted between our create and get (e.g. by the garbage collector): try again on
+            # the next reconcile.
+            raise
+        if _owned_by(existing, flow_uid):
+            return CreateOutcome(job=existing)
+        if _owned_by_namesake(existing, manifest):
+            # A Job of a deleted flow of the same name, not yet garbage-collected: transient.
+            raise KubeError(f"Job {name} still belongs to a deleted JobFlow of the same name")
+        return CreateOutcome(
+            conflict=(
+                REASON_JOB_CONFLICT,
+                f"Job {name} already exists and is not owned by this JobFlow",
+            )
+        )
+
+    async def delete_job(self, *, namespace: str, name: str) -> None:
+        """Delete a Job and (in the background) its pods; a missing Job is fine."""
+        with contextlib.suppress(NotFoundError):
+            await self._call(
+                "DELETE",
+                _jobs_path(namespace, name),
+                body={"propagationPolicy": "Background"},
+            )
+
+    async def pod_termination_message(self, *, namespace: str, job: str) -> str | None:
+        """The termination message of the first container of the Job's succeeded pod (the
+        Kubernetes-native output channel), or None when no such pod exists."""
+        pods = await self._call(
+            "GET",
+            f"/api/v1/namespaces/{namespace}/pods",
+            query=[("labelSelector", f"job-name={job}")],
+        )
+        for pod in pods.get("items") or []:
+            if (pod.get("status") or {}).get("phase") != "Succeeded":
+                continue
+            for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+                terminated = (cs.get("state") or {}).get("terminated") or {}
+                message = terminated.get("message")
+                if isinstance(message, str):
+                    return message
+            return ""
+        return None
+
+    async def get_job(self, *, namespace: str, name: str) -> dict[str, Any]:
+        return await self._call("GET", _jobs_path(namespace, name))
+
+    # -- resource templates ------------------------------------------------------------------
+
+    async def ensure_resource(self, manifest: dict[str, Any], *, flow_uid: str) -> str | None:
+        """Create a PVC/ConfigMap owned by the flow; returns a conflict message when its name
+        is held by an object the flow does not own."""
+        kind = manifest["kind"]
+        namespace = manifest["metadata"]["namespace"]
+        name = manifest["metadata"]["name"]
+        path = f"/api/v1/namespaces/{namespace}/{_PLURALS[kind]}"
+        try:
+            await self._call("POST", path, body=manifest)
+            return None
+        except AlreadyExistsError:
+            existing = await self._call("GET", f"{path}/{name}")
+        if _owned_by(existing, flow_uid):
+            return None
+        return f"{kind} {name} already exists and is not owned by this JobFlow"
+
+    # -- the flow ----------------------------------------------------------------------------
+
+    async def patch_status(
+        self, *, namespace: str, name: str, resource_version: str, status: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Merge-patch the status subresource; returns the updated flow."""
+        body = {"metadata": {"resourceVersion": resource_version}, "status": status}
+        return await self._call(
+            "PATCH", _flow_path(namespace, name) + "/status", body=body, content_type=MERGE_PATCH
+        )
+
+    async def patch_annotations(
+        self, *, namespace: str, name: str, annotations: dict[str, str | None]
+    ) -> dict[str, Any]:
+        """Set (or, for None, remove) annotations of the flow."""
+        body = {"metadata": {"annotations": annotations}}
+        return await self._call(
+            "PATCH", _flow_path(namespace, name), body=body, content_type=MERGE_PATCH
+        )
+
+    async def delete_flow(self, *, namespace: str, name: str, uid: str) -> None:
+        """Delete the flow (TTL); dependents are garbage-collected in the background."""
+        with contextlib.suppress(NotFoundError):
+            await self._call(
+                "DELETE",
+                _flow_path(namespace, name),
+                body={"propagationPolicy": "Background", "preconditions": {"uid": uid}},
+            )
+
+    async def create_event(self, *, namespace: str, event: dict[str, Any]) -> None:
+        await self._call("POST", f"/api/v1/namespaces/{namespace}/events", body=event)

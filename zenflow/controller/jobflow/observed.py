@@ -1,0 +1,83 @@
+"""Build the planner's ``Observed`` from the informer caches.
+
+Jobs come from the Job informer's owner index (this flow's key), keeping only those controlled by
+this flow's uid (a deleted namesake's Jobs awaiting garbage collection are ignored), plus the
+Jobs this controller created but the cache has not shown yet ("expectations", as client-go's
+ReplicaSet controller keeps them), so a reconcile racing its own watch never re-plans a create.
+Peers are the other flows of the same concurrency group, from the flow informer's group index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from zenflow.api.formats import parse_time
+from zenflow.api.status import FLOW_TERMINAL_PHASES
+from zenflow.core.observed import JobRecord, PeerFlow, job_record
+from zenflow.core.planning.concurrency import concurrency_group
+from zenflow.machinery.informer import OWNER_INDEX
+from zenflow.machinery.store import Store
+
+GROUP_INDEX: Final = "concurrency-group"
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def group_index(obj: dict[str, Any]) -> list[str]:
+    """Index a JobFlow by ``<namespace>/<concurrency group>`` (none when it is alone)."""
+    meta = obj.get("metadata") or {}
+    group = concurrency_group(meta)
+    return [f"{meta.get('namespace', '')}/{group}"] if group else []
+
+
+def observe_jobs(
+    *,
+    jobs: Store,
+    flow_key: str,
+    flow_uid: str,
+    expected: Mapping[str, dict[str, Any]],
+) -> dict[str, list[JobRecord]]:
+    """This flow's Jobs by step; ``expected`` (name → created Job) fills in cache misses."""
+    out: dict[str, list[JobRecord]] = {}
+    seen: set[str] = set()
+    for job in jobs.by_index(OWNER_INDEX, flow_key):
+        record = job_record(job, flow_uid=flow_uid)
+        if record is None or not record.owned:
+            continue
+        seen.add(record.name)
+        out.setdefault(record.step, []).append(record)
+    for name, job in expected.items():
+        if name in seen:
+            continue
+        record = job_record(job, flow_uid=flow_uid)
+        if record is not None and record.owned:
+            out.setdefault(record.step, []).append(record)
+    return out
+
+
+def observe_peers(*, flows: Store, flow: dict[str, Any]) -> list[PeerFlow]:
+    """The other flows of ``flow``'s concurrency group."""
+    keys = group_index(flow)
+    if not keys:
+        return []
+    uid = (flow.get("metadata") or {}).get("uid")
+    out = []
+    for other in flows.by_index(GROUP_INDEX, keys[0]):
+        meta = other.get("metadata") or {}
+        if meta.get("uid") == uid or meta.get("deletionTimestamp"):
+            continue
+        status = other.get("status") or {}
+        spec = other.get("spec") or {}
+        policy = (spec.get("executionPolicy") or {}).get("concurrencyPolicy") or "Allow"
+        out.append(
+            PeerFlow(
+                name=str(meta.get("name", "")),
+                created=parse_time(meta.get("creationTimestamp")) or _EPOCH,
+                policy=str(policy),
+                finished=status.get("phase") in FLOW_TERMINAL_PHASES,
+                started=bool(status.get("startTime")),
+            )
+        )
+    return out

@@ -1,0 +1,128 @@
+"""Parsed and validated JobFlows for the reconciler, cached by (uid, generation).
+
+The spec is validated with the shared validator (the one the webhook and ``zenflow validate``
+run) once per generation; the status is parsed at every reconcile (it changes every time). An
+invalid flow raises ``InvalidFlowError`` carrying the validator's messages, which the
+reconciler records on the flow.
+
+Memory: a parsed spec is many times the size of its JSON, so it is kept only while the flow
+will be reconciled again at the same generation soon (``keep_spec``): running flows (every
+event of their Jobs) and flows queued behind a peer. Finished flows need no spec, and an idle
+suspended flow only resumes through a spec edit (a new generation, parsed afresh anyway); the
+reconciler forgets theirs. The cache is also a bounded LRU.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Final
+
+import pydantic
+
+from zenflow.api.formats import clip
+from zenflow.api.jobflow import JobFlow, JobFlowSpec
+from zenflow.api.reasons import REASON_INVALID
+from zenflow.api.status import FLOW_TERMINAL_PHASES, JobFlowStatus
+from zenflow.core.validation.validator import validate_object
+
+PARSED_CACHE_SIZE: Final = 4096
+
+
+class InvalidFlowError(Exception):
+    """The flow fails validation; ``flow`` is as much of it as could be parsed."""
+
+    def __init__(self, flow: JobFlow, problems: str) -> None:
+        super().__init__(problems)
+        self.flow = flow
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    generation: int
+    spec: JobFlowSpec | None
+    problems: str | None
+
+
+class SpecCache:
+    """uid → the validated spec of the flow's current generation (bounded LRU)."""
+
+    def __init__(self, size: int = PARSED_CACHE_SIZE) -> None:
+        self._size = size
+        self._parsed: OrderedDict[str, Parsed] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._parsed)
+
+    def forget(self, uid: str) -> None:
+        self._parsed.pop(uid, None)
+
+    def flow(self, uid: str, obj: dict[str, Any]) -> JobFlow:
+        """The typed flow; raises InvalidFlowError when the spec is invalid."""
+        meta = obj.get("metadata") or {}
+        generation = int(meta.get("generation") or 0)
+        cached = self._parsed.get(uid)
+        if cached is None or cached.generation != generation:
+            cached = validate(obj, generation)
+            self._parsed[uid] = cached
+            while len(self._parsed) > self._size:
+                self._parsed.popitem(last=False)
+        else:
+            self._parsed.move_to_end(uid)
+        status = parse_status(obj.get("status"))
+        if (
+            status is not None
+            and status.reason == REASON_INVALID
+            and status.observed_generation != generation
+        ):
+            status = None  # fixed since: start afresh
+        flow = JobFlow.model_construct(
+            api_version=str(obj.get("apiVersion", "")),
+            kind=str(obj.get("kind", "")),
+            metadata=meta,
+            spec=cached.spec or JobFlowSpec.model_construct(steps=[]),
+            status=status,
+        )
+        if cached.problems is not None:
+            raise InvalidFlowError(flow, cached.problems)
+        return flow
+
+
+def keep_spec(status: JobFlowStatus) -> bool:
+    """Whether a flow whose reconcile planned ``status`` should keep its parsed spec: not when
+    it is finished, nor when it is suspended with no step Running or Retrying (idle until an
+    edit of its spec, which is a new generation)."""
+    if status.phase in FLOW_TERMINAL_PHASES:
+        return False
+    if status.phase == "Suspended":
+        return any(s.phase in ("Running", "Retrying") for s in status.steps or [])
+    return True
+
+
+def validate(obj: dict[str, Any], generation: int) -> Parsed:
+    """Validate a raw flow; the spec is kept when it parses even if the flow is invalid."""
+    report = validate_object(obj)
+    if not report.ok:
+        return Parsed(generation, _try_spec(obj), report.summary())
+    try:
+        return Parsed(generation, JobFlowSpec.model_validate(obj.get("spec") or {}), None)
+    except pydantic.ValidationError as exc:
+        return Parsed(generation, None, clip(str(exc)) or "invalid spec")
+
+
+def _try_spec(obj: dict[str, Any]) -> JobFlowSpec | None:
+    try:
+        return JobFlowSpec.model_validate(obj.get("spec") or {})
+    except pydantic.ValidationError:
+        return None
+
+
+def parse_status(raw: Any) -> JobFlowStatus | None:
+    """The stored status, or None when absent or unreadable (then rebuilt from the Jobs)."""
+    if not isinstance(raw, dict) or not raw:
+        return None
+    try:
+        return JobFlowStatus.model_validate(raw)
+    except pydantic.ValidationError:
+        return None

@@ -1,0 +1,154 @@
+"""A step's state as its Jobs and its previous status tell it, before any decision.
+
+Jobs are the source of truth for everything they can say (running, succeeded, failed, when,
+which attempt, how many retries); the previous status remembers only what no Job records:
+skips, approvals, outputs already read, failures that never had a Job, and the attempt floor a
+user-requested retry set (a step reset to Pending with ``attempt: N`` ignores Jobs of earlier
+attempts and starts attempt N).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from zenflow.api.constants import ANNOTATION_APPROVE, ANNOTATION_APPROVED_BY
+from zenflow.api.formats import clip
+from zenflow.api.jobflow import Step
+from zenflow.api.reasons import REASON_APPROVED, REASON_JOB_CONFLICT
+from zenflow.api.status import StepStatus, is_step_terminal
+from zenflow.core.observed import JobRecord
+
+Kind = Literal["new", "running", "succeeded", "failed_attempt", "kept"]
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """``kind``: ``new`` (never started, or reset by a retry), ``running``, ``succeeded``,
+    ``failed_attempt`` (the latest attempt failed; retrying is decided later), or ``kept``
+    (the previous status is final and no Job contradicts it). ``status`` is the step status
+    for every kind but ``new`` (where it is the previous one, if any)."""
+
+    kind: Kind
+    status: StepStatus | None
+    job: JobRecord | None = None
+    attempt: int = 1
+    """For ``new``: the attempt to start."""
+
+
+def derive(
+    *,
+    step: Step,
+    previous: StepStatus | None,
+    jobs: Sequence[JobRecord],
+    outputs: Mapping[str, str] | None,
+    output_error: str | None,
+    create_conflict: tuple[str, str] | None,
+    now: datetime,
+) -> Derived:
+    """The step's state from its Jobs (this flow's and, by name, foreign ones) and memory."""
+    floor = 1
+    if previous is not None and previous.phase == "Pending" and previous.attempt:
+        floor = previous.attempt
+    if create_conflict is not None:
+        reason, message = create_conflict
+        return Derived("kept", _failed(step, previous, reason, message, now))
+    current = [j for j in jobs if j.attempt >= floor]
+    foreign = [j for j in current if not j.owned]
+    owned = [j for j in current if j.owned]
+    if owned:
+        job = max(owned, key=lambda j: j.attempt)
+        return _from_job(step, previous, job, outputs, output_error, now)
+    if foreign:
+        job = max(foreign, key=lambda j: j.attempt)
+        message = f"Job {job.name} exists and is not owned by this JobFlow"
+        return Derived("kept", _failed(step, previous, REASON_JOB_CONFLICT, message, now))
+    if previous is not None and (is_step_terminal(previous.phase) or previous.phase == "Waiting"):
+        return Derived("kept", previous)
+    attempt = previous.attempt if previous is not None and previous.attempt else 1
+    # Not started, or the status says Running/Retrying but the cache shows no Job (not seen
+    # yet, or deleted): the planner (re-)creates the same name; AlreadyExists is adopted.
+    return Derived("new", previous, attempt=attempt)
+
+
+def _from_job(
+    step: Step,
+    previous: StepStatus | None,
+    job: JobRecord,
+    outputs: Mapping[str, str] | None,
+    output_error: str | None,
+    now: datetime,
+) -> Derived:
+    start = previous.start_time if previous is not None and previous.start_time else job.created
+    base = StepStatus(
+        name=step.name,
+        phase="Running",
+        start_time=start or now,
+        job_ref=job.name,
+        attempt=job.attempt,
+        retry_count=job.retry_count or None,
+    )
+    if job.phase == "Running":
+        return Derived("running", base, job=job, attempt=job.attempt)
+    if job.phase == "Succeeded":
+        base.phase = "Succeeded"
+        base.completion_time = job.finished or now
+        kept = (
+            previous.outputs
+            if previous is not None
+            and previous.phase == "Succeeded"
+            and previous.job_ref == job.name
+            else None
+        )
+        base.outputs = dict(kept or outputs or {}) or None
+        if step.outputs and base.outputs is None and output_error is not None:
+            base.message = clip(f"outputs not read: {output_error}")
+        return Derived("succeeded", base, job=job, attempt=job.attempt)
+    base.phase = "Failed"
+    base.reason = job.reason or "Failed"
+    base.message = clip(job.message)
+    base.completion_time = job.finished or now
+    return Derived("failed_attempt", base, job=job, attempt=job.attempt)
+
+
+def manual_status(
+    *, step: Step, prev: StepStatus | None, annotations: Mapping[str, str], now: datetime
+) -> StepStatus:
+    """A Manual step that may run: Succeeded (Approved) once the approve annotation (a comma
+    list) names it, else Waiting with the step's message."""
+    approved = {a.strip() for a in str(annotations.get(ANNOTATION_APPROVE, "")).split(",")}
+    start = prev.start_time if prev is not None and prev.start_time else now
+    if step.name in approved:
+        return StepStatus(
+            name=step.name,
+            phase="Succeeded",
+            reason=REASON_APPROVED,
+            start_time=start,
+            completion_time=now,
+            approved_by=annotations.get(ANNOTATION_APPROVED_BY),
+        )
+    return StepStatus(
+        name=step.name,
+        phase="Waiting",
+        message=clip(step.message or "waiting for approval"),
+        start_time=start,
+    )
+
+
+def _failed(
+    step: Step, previous: StepStatus | None, reason: str, message: str, now: datetime
+) -> StepStatus:
+    if previous is not None and previous.phase == "Failed" and previous.reason == reason:
+        return previous
+    return StepStatus(
+        name=step.name,
+        phase="Failed",
+        reason=reason,
+        message=clip(message),
+        start_time=previous.start_time if previous is not None else None,
+        completion_time=now,
+        attempt=previous.attempt if previous is not None else None,
+        retry_count=previous.retry_count if previous is not None else None,
+    )

@@ -1,0 +1,94 @@
+"""Output parameters of a finished step: from its container's termination message (a JSON
+object, the Kubernetes-native channel Tekton results use) or a JSONPath over its Job.
+
+Values are strings: JSON strings as they are, other JSON values (numbers, lists, objects) in
+their JSON form, so ``{{ steps.a.outputs.list }}`` yields ``["x", "y"]``. A step's outputs
+are capped at ``MAX_STATUS_OUTPUTS_BYTES`` (status compactness); outputs past it are dropped and
+reported.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+from zenflow.api.jobflow import Step
+from zenflow.api.limits import MAX_STATUS_OUTPUTS_BYTES, MAX_STEP_MESSAGE
+
+_INDEX: Final = re.compile(r"^(.*)\[(\d+)\]$")
+
+
+def needs_termination_message(step: Step) -> bool:
+    """True when some output of ``step`` comes from the termination message."""
+    return any(o.value_from is None or o.value_from.json_path is None for o in step.outputs)
+
+
+def extract_outputs(
+    *, step: Step, message: str | None, job: Mapping[str, Any]
+) -> tuple[dict[str, str], str | None]:
+    """The step's outputs and, when some could not be read, why (first problem)."""
+    values: dict[str, str] = {}
+    problem: str | None = None
+    parsed: Mapping[str, Any] | None = None
+    size = 0
+    if needs_termination_message(step):
+        if not message:
+            problem = "the container wrote no termination message"
+        else:
+            try:
+                doc = json.loads(message)
+            except ValueError:
+                problem = "the termination message is not JSON"
+            else:
+                if isinstance(doc, dict):
+                    parsed = doc
+                else:
+                    problem = "the termination message is not a JSON object"
+    for out in step.outputs:
+        source = out.value_from
+        if source is not None and source.json_path is not None:
+            found, value = json_path(job, source.json_path)
+        else:
+            key = out.name
+            if source is not None and source.termination_message is not None:
+                key = source.termination_message.key or out.name
+            found = parsed is not None and key in parsed
+            value = parsed.get(key) if parsed is not None else None
+        text = value if isinstance(value, str) else json.dumps(value)
+        if found and size + len(out.name) + len(text.encode()) > MAX_STATUS_OUTPUTS_BYTES:
+            problem = problem or (
+                f"output {out.name!r} dropped: a step's outputs are limited to "
+                f"{MAX_STATUS_OUTPUTS_BYTES} bytes"
+            )
+        elif found:
+            values[out.name] = text
+            size += len(out.name) + len(text.encode())
+        elif problem is None:
+            problem = f"output {out.name!r} not found"
+    return values, (problem[:MAX_STEP_MESSAGE] if problem else None)
+
+
+def json_path(obj: Any, path: str) -> tuple[bool, Any]:
+    """A kubectl-style JSONPath of plain fields and indexes (``{.status.succeeded}``,
+    ``{.spec.template.spec.containers[0].image}``)."""
+    text = path.strip()
+    if text.startswith("{") and text.endswith("}"):
+        text = text[1:-1]
+    text = text.lstrip("$").lstrip(".")
+    current = obj
+    for part in filter(None, text.split(".")):
+        indexes: list[int] = []
+        while (m := _INDEX.match(part)) is not None:
+            part = m.group(1)
+            indexes.insert(0, int(m.group(2)))
+        if part:
+            if not isinstance(current, Mapping) or part not in current:
+                return False, None
+            current = current[part]
+        for i in indexes:
+            if not isinstance(current, list) or i >= len(current):
+                return False, None
+            current = current[i]
+    return True, current
