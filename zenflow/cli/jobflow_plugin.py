@@ -3,8 +3,9 @@
 Verbs: ``get [NAME]`` / ``status NAME [-w]`` (the step table; ``-w`` follows it live),
 ``graph NAME`` (the DAG with phases), ``approve NAME STEP``, ``suspend NAME``, ``resume NAME``,
 ``cancel NAME``, ``retry NAME [--step STEP]`` and ``run -f FILE [--param k=v ...]``. Each write
-is one merge patch (see ``jobflow_actions``) or one create, made with the user's kubeconfig through
-kubernetes_asyncio, so RBAC and the admission webhook see the user exactly as with ``kubectl``.
+is one merge patch (see ``zenflow.api.actions``, shared with the web UI) or one create, made
+with the user's kubeconfig through kubernetes_asyncio, so RBAC and the admission webhook see
+the user exactly as with ``kubectl``.
 
 Exit status: 0 done, 1 the API refused (message printed), 2 bad arguments or configuration.
 """
@@ -23,11 +24,7 @@ from typing import Any, TextIO
 import yaml
 from kubernetes_asyncio import client, config
 
-from zenflow.api.constants import GROUP, JOBFLOW_PLURAL, VERSION
-from zenflow.api.formats import parse_time
-from zenflow.api.jobflow import JobFlowSpec
-from zenflow.cli.graph import render
-from zenflow.cli.jobflow_actions import (
+from zenflow.api.actions import (
     ActionError,
     Patch,
     approve_patch,
@@ -38,6 +35,10 @@ from zenflow.cli.jobflow_actions import (
     suspend_patch,
     with_params,
 )
+from zenflow.api.constants import GROUP, JOBFLOW_PLURAL, VERSION
+from zenflow.api.formats import parse_time
+from zenflow.api.jobflow import JobFlowSpec
+from zenflow.cli.graph import render
 from zenflow.display import flowview
 from zenflow.display.live import LiveView
 from zenflow.errors import ConfigError

@@ -1,4 +1,5 @@
-"""What each ``kubectl jobflow`` verb writes, as pure functions returning merge patches.
+"""What each ``kubectl jobflow`` verb (and the web UI's matching action) writes, as pure
+functions returning merge patches.
 
 Every action is a plain JSON merge patch on the JobFlow (the same thing a user can do with
 ``kubectl patch --type merge`` or ``kubectl annotate``), so the plugin adds no protocol of its own:

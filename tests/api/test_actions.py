@@ -1,4 +1,4 @@
-"""What each ``kubectl jobflow`` verb writes (zenflow.cli.jobflow_actions), pure:
+"""What each ``kubectl jobflow`` verb writes (zenflow.api.actions), pure:
 
 - approve adds to the comma-separated approvals with the resourceVersion, unknown steps refused;
 - the merge patches of cancel, retry (whole flow / one step), suspend, resume;
@@ -14,13 +14,7 @@ from typing import Any
 
 import pytest
 
-from zenflow.api.constants import (
-    ANNOTATION_APPROVE,
-    ANNOTATION_CANCEL,
-    ANNOTATION_RETRY,
-    ANNOTATION_RETRY_STEP,
-)
-from zenflow.cli.jobflow_actions import (
+from zenflow.api.actions import (
     ActionError,
     approve_patch,
     cancel_patch,
@@ -29,6 +23,12 @@ from zenflow.cli.jobflow_actions import (
     retry_patch,
     suspend_patch,
     with_params,
+)
+from zenflow.api.constants import (
+    ANNOTATION_APPROVE,
+    ANNOTATION_CANCEL,
+    ANNOTATION_RETRY,
+    ANNOTATION_RETRY_STEP,
 )
 
 
