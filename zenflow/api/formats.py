@@ -1,6 +1,7 @@
-"""How zenflow reads and writes plain values in its objects: Kubernetes timestamps and clipped
-messages. Shared by the core, the controller, the plugin and the views, so every reader parses
-a timestamp the same way and every writer keeps messages within the status limits."""
+"""How zenflow reads and writes plain values in its objects: Kubernetes timestamps (both ways)
+and clipped messages. Shared by the core, the controller, the plugin and the views, so every
+reader parses a timestamp the same way and every writer keeps messages within the status
+limits."""
 
 from __future__ import annotations
 
@@ -14,6 +15,13 @@ def clip(text: str | None) -> str | None:
     if text is None or len(text) <= MAX_STEP_MESSAGE:
         return text
     return text[: MAX_STEP_MESSAGE - 1] + "…"
+
+
+def format_time(value: datetime) -> str:
+    """RFC 3339 in UTC with a ``Z`` and whole seconds, as Kubernetes writes ``metav1.Time``."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(value: object) -> datetime | None:

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from zenflow.api.common import format_time
 from zenflow.api.constants import API_VERSION, FIELD_MANAGER, JOBFLOW_KIND
+from zenflow.api.formats import format_time
 from zenflow.core.planning.flowstatus import EventSpec
 from zenflow.logging import get_logger
 

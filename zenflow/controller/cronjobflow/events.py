@@ -24,7 +24,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final
 
-from zenflow.api.common import format_time
+from zenflow.api.formats import format_time
 from zenflow.core.planning.flowstatus import EventSpec
 from zenflow.core.schedule import MAX_MISSED_TO_COUNT, CronDecision
 from zenflow.machinery.reconcile import ObjectKey

@@ -25,7 +25,6 @@ from typing import Any, Final
 from kubernetes_asyncio import client
 from pydantic import ValidationError
 
-from zenflow.api.common import format_time
 from zenflow.api.constants import (
     ANNOTATION_CANCEL,
     API_VERSION,
@@ -34,7 +33,7 @@ from zenflow.api.constants import (
     LABEL_CRONJOBFLOW,
 )
 from zenflow.api.cronjobflow import CronJobFlowSpec
-from zenflow.api.formats import parse_time
+from zenflow.api.formats import format_time, parse_time
 from zenflow.controller.bootstrap import ZenflowInformers
 from zenflow.controller.cronjobflow import events as cron_events
 from zenflow.controller.cronjobflow.client import CronApi

@@ -35,11 +35,11 @@ from zenflow.controller.jobflow.metrics import FlowMetrics
 from zenflow.controller.jobflow.observed import observe_jobs, observe_peers
 from zenflow.controller.jobflow.parsing import InvalidFlowError, SpecCache, keep_spec
 from zenflow.core.observed import JobRecord, Observed
+from zenflow.core.planning.deadlines import decide_ttl
 from zenflow.core.planning.flowstatus import build_conditions, flow_events
 from zenflow.core.planning.jobspec import owner_reference
 from zenflow.core.planning.outputs import extract_outputs, needs_termination_message
 from zenflow.core.planning.plan import Plan, plan
-from zenflow.core.planning.ttl import decide_ttl
 from zenflow.errors import KubeError
 from zenflow.logging import get_logger
 from zenflow.machinery.informer import Informer

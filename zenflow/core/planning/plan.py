@@ -31,7 +31,7 @@ from zenflow.api.reasons import (
 from zenflow.api.status import FLOW_TERMINAL_PHASES, JobFlowStatus, StepStatus, is_step_terminal
 from zenflow.core.observed import Observed
 from zenflow.core.planning.concurrency import decide_concurrency
-from zenflow.core.planning.deadlines import check_flow_deadline
+from zenflow.core.planning.deadlines import check_flow_deadline, decide_ttl
 from zenflow.core.planning.flowstatus import (
     EventSpec,
     build_conditions,
@@ -42,7 +42,6 @@ from zenflow.core.planning.flowstatus import (
 from zenflow.core.planning.jobspec import JobCreate
 from zenflow.core.planning.rerun import reset_for_retry, steps_to_rerun
 from zenflow.core.planning.steps import StepPlanner
-from zenflow.core.planning.ttl import decide_ttl
 
 __all__ = ["JobCreate", "Plan", "plan"]
 

@@ -25,12 +25,11 @@ from zenflow.api.constants import API_VERSION, CRONJOBFLOW_KIND, JOBFLOW_KIND
 from zenflow.api.cronjobflow import CronJobFlow
 from zenflow.api.jobflow import JobFlow, JobFlowSpec
 from zenflow.core.schedule import MAX_CRONJOBFLOW_NAME, MAX_RUN_NAME
-from zenflow.core.validation.cron import check_schedule
-from zenflow.core.validation.meta import check_metadata
 from zenflow.core.validation.problems import Collector, Problem, ValidationReport
 from zenflow.core.validation.refs import check_references
 from zenflow.core.validation.steps import GraphStep, check_graph, check_steps
 from zenflow.core.validation.structure import parse_model
+from zenflow.core.validation.values import check_metadata, check_schedule
 
 __all__ = [
     "Problem",

@@ -1,13 +1,18 @@
-"""Checks of flow-level values: params (names, required, enum) and resource templates (PVC and
-ConfigMap names, shapes)."""
+"""Checks of single values: object names (metadata), params (names, required, enum), resource
+templates (PVC and ConfigMap names, shapes), and a CronJobFlow's schedule (croniter) and time
+zone (zoneinfo)."""
 
 from __future__ import annotations
 
 import re
+import zoneinfo
 from collections.abc import Mapping
 from typing import Any, Final
 
+from croniter import croniter
+
 from zenflow.api.jobflow import Param, ResourceTemplates
+from zenflow.core.schedule import fires, normalize_schedule
 from zenflow.core.validation.problems import Collector
 
 IDENTIFIER: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -74,3 +79,49 @@ def _check_resource(
             not isinstance(data, Mapping) or not all(isinstance(v, str) for v in data.values())
         ):
             out.error(f"{path}.data", "must map keys to strings (quote numbers and booleans)")
+
+
+def check_metadata(
+    metadata: Mapping[str, Any], *, max_name: int, out: Collector, why: str = ""
+) -> None:
+    """``metadata.name`` (or ``generateName``) is a DNS-1123 subdomain of at most
+    ``max_name`` characters (``why``: the reason for that maximum, appended to the message). A
+    missing name is fine offline: the API server requires one."""
+    name = metadata.get("name")
+    if name is not None:
+        if not isinstance(name, str) or not DNS1123_SUBDOMAIN.match(name):
+            out.error("metadata.name", f"must be a DNS-1123 subdomain, got {name!r}")
+        elif len(name) > max_name:
+            reason = f": {why}" if why else ""
+            out.error(
+                "metadata.name",
+                f"must be at most {max_name} characters (has {len(name)}){reason}",
+            )
+    generate = metadata.get("generateName")
+    if generate is not None and (not isinstance(generate, str) or len(generate) > max_name - 5):
+        out.error("metadata.generateName", f"must be a string of at most {max_name - 5} chars")
+
+
+def check_schedule(schedule: str, time_zone: str | None, *, path: str, out: Collector) -> None:
+    text = normalize_schedule(schedule)
+    if "TZ=" in text or "CRON_TZ=" in text:
+        out.error(f"{path}.schedule", "set the time zone in timeZone, not in the schedule")
+    elif len(text.split()) != 5:
+        out.error(
+            f"{path}.schedule",
+            f'invalid cron schedule {schedule!r}: expected 5 fields "MIN HOUR DOM MON DOW" '
+            "or a macro like @daily",
+        )
+    elif not croniter.is_valid(text):
+        out.error(f"{path}.schedule", f"invalid cron schedule {schedule!r}")
+    elif not fires(text):
+        out.error(
+            f"{path}.schedule",
+            f"cron schedule {schedule!r} never fires: no date matches its day of month and "
+            "month (e.g. February 30th)",
+        )
+    if time_zone is not None:
+        try:
+            zoneinfo.ZoneInfo(time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            out.error(f"{path}.timeZone", f"unknown time zone {time_zone!r} (use an IANA name)")

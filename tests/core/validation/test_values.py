@@ -1,4 +1,4 @@
-"""Checks of a CronJobFlow's schedule, time zone and name (zenflow.core.validation.cron, and the
+"""Checks of a CronJobFlow's schedule, time zone and name (zenflow.core.validation.values, and the
 CronJobFlow part of zenflow.core.validation.validator):
 
 - ``fires``: schedules that match no date (February 30th/31st, April 31st) never fire; rare but
@@ -22,9 +22,9 @@ import pytest
 from tests.core.planning.flows import cron, job
 from zenflow.api.naming import is_dns1123_label
 from zenflow.core.schedule import MAX_CRONJOBFLOW_NAME, MAX_RUN_NAME, fires, run_name
-from zenflow.core.validation.cron import check_schedule
 from zenflow.core.validation.problems import Collector
 from zenflow.core.validation.validator import validate_object
+from zenflow.core.validation.values import check_schedule
 
 
 def errors_of(obj: dict[str, Any]) -> list[str]:
