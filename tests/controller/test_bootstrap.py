@@ -1,5 +1,5 @@
 """Process wiring from settings (unit): zenflow's three informers, the Job informer label-selected
-to zenflow's Jobs (requirement 16) and indexed by owning JobFlow, JobFlows by owning CronJobFlow;
+to zenflow's Jobs (MACHINERY.md #16) and indexed by owning JobFlow, JobFlows by owning CronJobFlow;
 the manager gets an elector with the configured Lease and timings (none without leader
 election); the throttled client's pool is sized for the watches and workers."""
 

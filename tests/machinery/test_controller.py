@@ -1,4 +1,4 @@
-"""Controller workers (requirement 26 end to end, plus worker robustness): outcomes routed through
+"""Controller workers (MACHINERY.md #26 end to end, plus worker robustness): outcomes routed through
 handle_result; a raising reconcile never kills a worker; a key is never reconciled by two workers
 at once; structlog context carries controller/namespace/name/reconcile_id; terminal errors call
 the on_terminal hook and are not retried; reconcile metrics by result; stop drains

@@ -1,4 +1,4 @@
-"""Delaying queue (requirement 5) on a fake clock: d <= 0 adds now, a key becomes ready at its
+"""Delaying queue (MACHINERY.md #5) on a fake clock: d <= 0 adds now, a key becomes ready at its
 delay, a second ``add_after`` never postpones a waiting key but an earlier one advances it,
 waiting keys are not in the depth, shutdown cancels waiting keys, ``add_after`` counts a retry."""
 

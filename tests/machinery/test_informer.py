@@ -1,4 +1,4 @@
-"""Informer (requirements 10, 14, 15, 27): the cache is updated before handlers run; update
+"""Informer (MACHINERY.md #10, 14, 15, 27): the cache is updated before handlers run; update
 handlers get the previous cached object; deletes of unknown keys are dropped; relist tombstones
 reach on_delete with the last known object; unchanged objects on relist are not re-delivered;
 has_synced only after the first list is fully delivered; late handlers get the cache replayed;

@@ -1,4 +1,4 @@
-"""Informers against the real local control plane (integration; requirements 8, 10, 11, 12, 14,
+"""Informers against the real local control plane (integration; MACHINERY.md #8, 10, 11, 12, 14,
 16, 27): adds/updates/deletes of ConfigMaps reach handlers in order with the previous object on
 update; after etcd compaction and a forced expired resourceVersion the informer relists and
 delivers a tombstone (last known state) for an object deleted meanwhile; an apiserver stop/start

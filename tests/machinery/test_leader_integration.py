@@ -1,5 +1,5 @@
 """Two ``zenflow controller`` processes against the real local apiserver (integration;
-requirements 17 to 21 end to end): exactly one leads and the other stands by (ready, warm);
+MACHINERY.md #17–21 end to end): exactly one leads and the other stands by (ready, warm);
 SIGKILL the leader and the standby leads within the lease duration; SIGTERM the leader and the
 next standby leads within about one retry period (the Lease is released); at no instant do two
 processes run leader work (asserted from their JSON logs); shutdown leaves no unclosed client;
@@ -101,7 +101,7 @@ def test_one_leader_failover_on_kill_and_handover_on_sigterm(
     finally:
         for p in procs:
             p.close()
-    for p in procs:  # every client closed on shutdown (requirement 25), no crash output
+    for p in procs:  # every client closed on shutdown (MACHINERY.md #25), no crash output
         text = (tmp_path / f"{p.name}.log").read_text()
         assert "Unclosed" not in text, p.name
         assert "Traceback" not in text, p.name

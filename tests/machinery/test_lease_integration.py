@@ -1,4 +1,4 @@
-"""The Lease store and elector against the real apiserver (integration; requirements 19, 21):
+"""The Lease store and elector against the real apiserver (integration; MACHINERY.md #19, 21):
 a missing Lease reads as None and is created; an update carrying a stale resourceVersion is
 refused with ConflictError (a lost race) and a second create with AlreadyExistsError; MicroTime
 fields round-trip; leader Events are recorded; two in-process electors with short timings hand

@@ -1,4 +1,4 @@
-"""Manager (requirements 15, 20, 21 at the process level): leader runnables start only when
+"""Manager (MACHINERY.md #15, 20, 21 at the process level): leader runnables start only when
 leading and every informer has synced; a standby keeps informers running but never starts
 controllers; stop() drains in-flight reconciles, then releases the Lease, then runs cleanups;
 lost leadership cancels controllers at once and raises LeadershipLostError; /healthz, /readyz

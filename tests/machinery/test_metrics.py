@@ -1,4 +1,4 @@
-"""Work-queue metrics (requirement 7) under client-go's names with label ``name``: depth, adds,
+"""Work-queue metrics (MACHINERY.md #7) under client-go's names with label ``name``: depth, adds,
 queue latency (first add → get), work duration (get → done), unfinished work and longest running
 processor (computed at scrape time), retries — all on a fake clock and a private registry."""
 

@@ -1,4 +1,4 @@
-"""Rate limiters (requirement 6): per-key exponential 5 ms doubling to a 1000 s cap with
+"""Rate limiters (MACHINERY.md #6): per-key exponential 5 ms doubling to a 1000 s cap with
 ``forget`` resetting and ``num_requeues`` counting; a shared token bucket (10/s, burst 100) that
 refills with (fake) time; max-of combining them; the client-go default."""
 

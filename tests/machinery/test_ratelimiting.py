@@ -1,4 +1,4 @@
-"""Rate-limiting queue (requirements 3 and 6): ``add_rate_limited`` waits the limiter's delay,
+"""Rate-limiting queue (MACHINERY.md #3, #6): ``add_rate_limited`` waits the limiter's delay,
 ``forget`` resets backoff without dequeuing, ``num_requeues`` counts failures, default limiter."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Reconcile contract (requirement 26): ``handle_result`` forgets on success, forgets and adds
+"""Reconcile contract (MACHINERY.md #26): ``handle_result`` forgets on success, forgets and adds
 after a requested delay, re-adds rate limited on error, forgets and does not retry a terminal
 error; object keys are built from and split into namespace/name."""
 

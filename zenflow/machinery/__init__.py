@@ -1,6 +1,8 @@
 """Controller machinery: client-go semantics in asyncio.
 
-Layers, each building on the last (see /shared/CONTROLLER_SEMANTICS.md):
+Generic: it knows nothing of JobFlows or of the Kubernetes client (``zenflow.kube`` implements
+its ``ListerWatcher`` and ``LeaseStore`` interfaces). Layers, each building on the last (the
+client-go semantics they keep are listed in docs/MACHINERY.md):
 
 - ``clock``: injected monotonic time, so queues, limiters and leases are tested without sleeping.
 - ``queue`` → ``delaying`` → ``ratelimiting``: the work queue (dedup, one worker per key, drain),

@@ -21,7 +21,7 @@ class TimerHandle(Protocol):
 
 class Clock(Protocol):
     """Monotonic time plus timers. ``now`` never goes backwards; ``wall`` is for timestamps we
-    write (never for deciding expiry: requirement 18)."""
+    write (never for deciding expiry: MACHINERY.md #18)."""
 
     def now(self) -> float: ...
 

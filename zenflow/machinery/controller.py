@@ -1,6 +1,6 @@
 """A controller: N workers pulling keys from a rate-limiting queue and reconciling them.
 
-Every outcome goes through ``handle_result`` (requirement 26). A reconcile that raises never
+Every outcome goes through ``handle_result`` (MACHINERY.md #26). A reconcile that raises never
 kills its worker. Each reconcile runs with structlog context bound (controller, namespace, name,
 reconcile_id) so everything it logs carries them. ``stop`` shuts the queue down with drain: new
 adds are ignored, keys already queued are still handed out (client-go semantics), keys in flight

@@ -2,8 +2,8 @@
 
 The cache is updated before any handler runs, so a handler (and a reconcile it triggers) always
 sees at least the state it is told about; an update handler receives the previous cached object
-(requirement 14). ``has_synced`` turns true only after the first list has been stored and every
-handler has been called for it (requirement 15). Handlers are plain functions that should only
+(MACHINERY.md #14). ``has_synced`` turns true only after the first list has been stored and every
+handler has been called for it (MACHINERY.md #15). Handlers are plain functions that should only
 enqueue keys; one that raises is logged and never stops the informer. An optional
 ``transform`` (``zenflow.machinery.transform``) edits each object before the store and the
 handlers see it.

@@ -13,7 +13,7 @@ Decisions, all made on the injected monotonic clock:
   before any standby can see the lease expire (renew_deadline < lease_duration).
 - ``release`` writes an empty holder (duration 1 s) so a standby acquires at its next retry.
 
-The Lease I/O is behind ``LeaseStore`` (kube implementation in ``lease_kube``).
+The Lease I/O is behind ``LeaseStore`` (kube implementation in ``zenflow.kube.lease``).
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """The informer's I/O boundary: list a resource, watch it from a resourceVersion.
 
-``ListerWatcher`` is the small abstract class the reflector drives; ``kube_listwatch`` implements
-it over kubernetes-asyncio, tests implement it in memory. A watch yields *raw* decoded lines
-(whatever JSON value a line held, or the line itself as ``str`` when it was not JSON): judging
-whether that is a well-formed event is the reflector's job (``parse_event``), so a malformed line
-can never slip past the type checks (requirements 13, 22).
+``ListerWatcher`` is the small abstract class the reflector drives; ``zenflow.kube.listwatch``
+implements it over kubernetes-asyncio, tests implement it in memory. A watch yields *raw* decoded
+lines (whatever JSON value a line held, or the line itself as ``str`` when it was not JSON):
+judging whether that is a well-formed event is the reflector's job (``parse_event``), so a
+malformed line can never slip past the type checks (MACHINERY.md #13, #22).
 """
 
 from __future__ import annotations

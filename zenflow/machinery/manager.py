@@ -3,12 +3,12 @@
 - Informers and runnables with ``needs_leader=False`` (e.g. the webhook) run on every replica, so
   a standby keeps warm caches and takes over fast.
 - Leader runnables (controllers) start only once this replica leads AND every informer has
-  synced (requirement 15). The lease is acquired while the caches fill.
+  synced (MACHINERY.md #15). The lease is acquired while the caches fill.
 - Lost leadership: leader runnables are cancelled at once and ``run`` raises
   ``LeadershipLostError`` (like client-go's OnStoppedLeading → exit); the process exits non-zero
   and restarts as a standby. No half-leader state survives.
 - ``stop()`` (SIGTERM/SIGINT): stop leader runnables (drain in-flight reconciles, bounded by
-  ``shutdown_timeout``), then release the Lease (requirement 21), then stop informers and the
+  ``shutdown_timeout``), then release the Lease (MACHINERY.md #21), then stop informers and the
   rest, then the HTTP server and the registered cleanups (closing API clients).
 """
 

@@ -4,7 +4,7 @@ A reconciler is ``async (ObjectKey) -> Result``. It either returns a ``Result`` 
 to be called again after a delay), raises ``TerminalError`` (the object is invalid: retrying cannot
 help; the reconciler records the reason on the object before raising), or raises anything else
 (transient: retried with rate-limited backoff). ``handle_result`` is the only place that turns an
-outcome into queue operations (requirement 26).
+outcome into queue operations (MACHINERY.md #26).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Matrix steps in the planner (zenflow.core.planning.matrix / matrixstep).
+"""Matrix steps in the planner (zenflow.core.planning.matrix: shards and plan_matrix_step).
 
 Aspects: one Job per combination named with the shard index and labelled with it, {{ matrix.k }}
 substituted; dependents wait for every shard; maxParallel caps running shards; a failed shard

@@ -1,4 +1,4 @@
-"""The pure reconcile decision (zenflow.core.planning.plan / stepplan / stepstate).
+"""The pure reconcile decision (zenflow.core.planning.plan / steps / derive).
 
 Aspects: dependency order and hand-off (a diamond), readiness and failure (continueOnFailure,
 UpstreamFailed skips naming the step, when true/false, WhenFalse skips count as satisfied,

@@ -146,7 +146,7 @@ class StepPlanner:
 
     def _derive(self, step: Step) -> Derived:
         if step.matrix is not None:
-            # Shards are derived by matrixplan when the step is decided.
+            # Shards are derived by ``matrix`` when the step is decided.
             prev = self.previous.get(step.name)
             if prev is not None and is_step_terminal(prev.phase):
                 return Derived("kept", prev)

@@ -5,12 +5,11 @@
 ``Problem`` naming the field path (``spec.steps[3].dependencies[0]: unknown step "trasnform"``).
 Errors make the object invalid; warnings flag what is allowed but probably a mistake.
 
-Checks are split by concern: structure (pydantic shape → paths) in ``validation_structure``,
-step graph, names and per-step fields in ``validation_steps``, Job templates in
-``validation_template``, params and resource templates in ``validation_values``,
-``when``/``{{ }}`` references in ``validation_refs``, schedules in ``validation_cron``, object
-names in ``validation_meta``; the result types in ``validation_problems``. All of them are
-linear in the size of the spec (see benchmarks/validate_bench.py).
+Checks are split by concern: structure (pydantic shape → paths) in ``structure``; step graph,
+names and per-step fields in ``steps``; Job templates in ``template``; object names, params,
+resource templates and schedules in ``values``; ``when``/``{{ }}`` references in ``refs``; the
+result types in ``problems``. All of them are linear in the size of the spec (see
+benchmarks/validate_bench.py).
 """
 
 from __future__ import annotations

@@ -5,18 +5,18 @@ Run as its own process::
     python -m zenflow.envtest.nodeagent.agent --kubeconfig PATH --node-name zenflow-local \\
         --work-dir DIR --mode exec|annotations
 
-It registers a Ready Node and keeps it Ready (:mod:`nodeagent_node`), watches every Pod
+It registers a Ready Node and keeps it Ready (:mod:`node`), watches every Pod
 (list, then watch from the list's resourceVersion; relist on 410; reconnect with backoff), binds
 unscheduled pods of the default scheduler to its node (there is no kube-scheduler), and runs each
-pod bound to it in one asyncio task (:mod:`nodeagent_pod`): containers as local processes in mode
+pod bound to it in one asyncio task (:mod:`pod`): containers as local processes in mode
 "exec", or terminated per the ``envtest.zenflow.io/*`` annotations (see
-:mod:`nodeagent_spec`) in mode "annotations" or whenever a pod carries the exit-code annotation.
+:mod:`spec`) in mode "annotations" or whenever a pod carries the exit-code annotation.
 Pod status is real, written through pods/status, so the real Job controller reacts to it.
 
-Layers: this module (process entry, event dispatch) and ``nodeagent_node`` (Node, Lease,
-heartbeat) → ``nodeagent_pod`` (one pod's lifecycle) → ``nodeagent_exec`` (one container
-instance) and ``nodeagent_writer`` (latest-wins status writes) → ``nodeagent_spec`` /
-``nodeagent_status`` (pure) and ``nodeagent_process`` (local processes) → ``nodeagent_kube``
+Layers: this module (process entry, event dispatch) and ``node`` (Node, Lease,
+heartbeat) → ``pod`` (one pod's lifecycle) → ``exec`` (one container
+instance) and ``writer`` (latest-wins status writes) → ``spec`` /
+``status`` (pure) and ``process`` (local processes) → ``kube``
 (API requests on JSON dicts).
 
 Limits: images, volumes, resources, probes, securityContext, ports and workingDir are ignored;
