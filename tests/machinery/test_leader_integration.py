@@ -1,5 +1,5 @@
 """Two ``zenflow controller`` processes against the real local apiserver (integration;
-MACHINERY.md #17–21 end to end): exactly one leads and the other stands by (ready, warm);
+MACHINERY.md #17 to #21 end to end): exactly one leads and the other stands by (ready, warm);
 SIGKILL the leader and the standby leads within the lease duration; SIGTERM the leader and the
 next standby leads within about one retry period (the Lease is released); at no instant do two
 processes run leader work (asserted from their JSON logs); shutdown leaves no unclosed client;

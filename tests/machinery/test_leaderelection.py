@@ -1,4 +1,4 @@
-"""Leader election decisions (MACHINERY.md #17–21) against an in-memory Lease store and a fake
+"""Leader election decisions (MACHINERY.md #17 to #21) against an in-memory Lease store and a fake
 clock: timing validation; expiry judged from the local observation time, never the written
 renewTime; acquire/renew are resourceVersion-guarded updates where a conflict is a lost race;
 transitions grow only on holder change and acquireTime survives renewals; a leader that cannot

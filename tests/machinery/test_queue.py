@@ -1,4 +1,4 @@
-"""Work queue (MACHINERY.md #1–4): dedup of repeated adds, one worker per key, re-queue once after
+"""Work queue (MACHINERY.md #1-#4): dedup of repeated adds, one worker per key, re-queue once after
 ``done`` when added during processing, ``done`` alone does not requeue, shutdown hands out what is
 queued then reports ``None`` and ignores adds, ``shutdown_with_drain`` waits for in-flight keys,
 cancelled getters never lose a wake-up."""

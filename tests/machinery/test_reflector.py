@@ -1,4 +1,4 @@
-"""Reflector list+watch loop (MACHINERY.md #8–13) against a scripted ListerWatcher and a fake
+"""Reflector list+watch loop (MACHINERY.md #8 to #13) against a scripted ListerWatcher and a fake
 clock: list then watch from the list's version with bookmarks and a 5-10 min server timeout;
 a clean end re-watches without relisting; bookmarks only advance the version; 410 (event or
 exception) relists; transient failures back off with jitter and re-watch from the last version;

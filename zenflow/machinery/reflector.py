@@ -1,4 +1,4 @@
-"""The reflector: client-go's list+watch loop, feeding an informer's cache (MACHINERY.md #8–13).
+"""The reflector: client-go's list+watch loop, feeding an informer's cache (MACHINERY.md #8 to #13).
 
 - List, hand the full set to the sink (which computes adds/updates/tombstones), then watch from
   the list's resourceVersion with bookmarks and a server-side timeout drawn from 5-10 minutes.
