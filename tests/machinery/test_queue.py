@@ -1,7 +1,8 @@
 """Work queue (MACHINERY.md #1-#4): dedup of repeated adds, one worker per key, re-queue once after
 ``done`` when added during processing, ``done`` alone does not requeue, shutdown hands out what is
 queued then reports ``None`` and ignores adds, ``shutdown_with_drain`` waits for in-flight keys,
-cancelled getters never lose a wake-up."""
+cancelled getters never lose a wake-up; a key is pending from ``add`` until the ``done`` of a worker
+that took it after that add."""
 
 from __future__ import annotations
 
@@ -141,3 +142,18 @@ async def test_done_for_unknown_key_is_harmless() -> None:
     q: WorkQueue[str] = WorkQueue()
     q.done("never")
     assert q.len() == 0
+
+
+async def test_a_key_is_pending_from_add_until_the_done_of_a_get_after_it() -> None:
+    q: WorkQueue[str] = WorkQueue()
+    assert not q.pending("a")
+    q.add("a")
+    assert q.pending("a")
+    assert await q.get() == "a"
+    assert q.pending("a")  # being processed
+    q.add("a")  # added while processing: the get before this add does not count
+    q.done("a")
+    assert q.pending("a")
+    assert await q.get() == "a"
+    q.done("a")
+    assert not q.pending("a")

@@ -119,6 +119,12 @@ class WorkQueue(Generic[K]):
     def processing(self) -> int:
         return len(self._processing)
 
+    def pending(self, key: K) -> bool:
+        """Whether ``key`` is queued or being processed: true from ``add`` until the ``done``
+        of a worker that took it after that add (a delayed add counts once it fires). Once it
+        is false again, a reconcile that began after the add has finished."""
+        return key in self._dirty or key in self._processing
+
     def _wake_one(self) -> None:
         while self._getters:
             fut = self._getters.popleft()
