@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 from kubernetes_asyncio import client
 
-from tests.controller.jobflow_harness import (
+from tests.support.jobflows import (
     Running,
     jobflow,
     running_controller,

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest_asyncio
 from kubernetes_asyncio import client
 
-from tests.controller.jobflow_harness import Running, running_controller
+from tests.support.jobflows import Running, running_controller
 
 
 @pytest_asyncio.fixture(loop_scope="session")

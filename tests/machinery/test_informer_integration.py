@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from kubernetes_asyncio import client
 
-from tests.machinery.plane import start_apiserver_and_recover
+from tests.support.plane import start_apiserver_and_recover
 from zenflow.api.constants import API_VERSION
 from zenflow.controller.listwatch import jobs_lister_watcher
 from zenflow.envtest.controlplane import ControlPlane

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.machinery.controller_process import ControllerProcess, parse_ts
-from tests.machinery.plane import start_apiserver_and_recover
+from tests.support.plane import start_apiserver_and_recover
 from zenflow.envtest.controlplane import ControlPlane
 
 pytestmark = pytest.mark.integration

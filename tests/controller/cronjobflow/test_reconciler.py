@@ -416,7 +416,7 @@ async def test_zenflow_controller_runs_the_cron_controller(
     """``setup_controllers`` (what ``zenflow controller`` runs) registers this controller with
     the Event recorder: a due time is not needed to see it act, an invalid schedule is reported
     at once (condition and Event)."""
-    from tests.controller.jobflow_harness import running_controller
+    from tests.support.jobflows import running_controller
 
     async with running_controller(kube_config, namespace) as ctl:
         objects = client.CustomObjectsApi(ctl.api)

@@ -17,7 +17,7 @@ import asyncio
 
 import pytest
 
-from tests.controller.jobflow_harness import (
+from tests.support.jobflows import (
     Running,
     condition,
     eventually,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from kubernetes_asyncio import client
 
-from tests.controller.jobflow_harness import (
+from tests.support.jobflows import (
     Running,
     eventually,
     jobflow,

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.controller.jobflow_harness import (
+from tests.support.jobflows import (
     Running,
     condition,
     jobflow,

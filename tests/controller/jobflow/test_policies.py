@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from kubernetes_asyncio import client
 
-from tests.controller.jobflow_harness import (
+from tests.support.jobflows import (
     Running,
     condition,
     eventually,

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from kubernetes_asyncio import client
 
-from tests.controller.jobflow_harness import Running, eventually, jobflow, running_controller, step
+from tests.support.jobflows import Running, eventually, jobflow, running_controller, step
 from tests.controller.process_harness import ControllerProcess, JobTracker
 from zenflow.controller.listwatch import jobs_lister_watcher
 from zenflow.envtest.controlplane import ControlPlane

@@ -30,9 +30,9 @@ import aiohttp
 import pytest
 from kubernetes_asyncio import client
 
-from tests.controller.jobflow_harness import Running, eventually, jobflow, step
+from tests.support.jobflows import Running, eventually, jobflow, step
 from tests.controller.process_harness import ControllerProcess, JobTracker
-from tests.machinery.plane import start_apiserver_and_recover, wait_for_controller_manager
+from tests.support.plane import start_apiserver_and_recover, wait_for_controller_manager
 from zenflow.api.constants import (
     GROUP,
     JOBFLOW_PLURAL,
