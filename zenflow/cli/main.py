@@ -28,6 +28,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("controller", "controller", "run the JobFlow controller"),
     ("webhook", "webhook", "run the validating admission webhook alone"),
     ("demo", "demo", "start a local control plane and controller, run an example flow live"),
+    ("ui", "ui", "serve the web UI (live DAG, logs, actions) on 127.0.0.1 as yourself"),
 )
 
 
