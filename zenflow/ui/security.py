@@ -130,7 +130,7 @@ def guard_middleware(guard: Guard) -> Middleware:
                 return _refuse(request, 401, "wrong login token")
             query = {k: v for k, v in request.query.items() if k != TOKEN_PARAM}
             target = request.rel_url.with_query(query)
-            response = web.HTTPSeeOther(location=str(target))
+            response = web.Response(status=303, headers={"Location": str(target)})
             response.set_cookie(
                 guard.cookie_name,
                 guard.session_value,
