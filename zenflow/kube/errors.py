@@ -1,4 +1,9 @@
-"""Wrap kubernetes-asyncio / aiohttp errors into zenflow's exception tree, once, at the boundary."""
+"""Wrap kubernetes-asyncio / aiohttp errors into zenflow's exception tree, once, at the boundary.
+
+``status_error`` turns an HTTP answer with an error status into the matching ``KubeError`` (the
+API server's message kept verbatim); ``translate``/``wrapped`` do the same for exceptions of the
+client library and of the connection (``UnreachableError``).
+"""
 
 from __future__ import annotations
 
@@ -19,33 +24,40 @@ from zenflow.errors import (
 )
 
 
-def _status_message(exc: ApiException) -> tuple[str, str]:
-    body = getattr(exc, "body", None)
-    if isinstance(body, bytes | str):
+def status_error(
+    status: int, reason: str | None, body: bytes | str | None, *, what: str
+) -> KubeError:
+    """The zenflow error for an HTTP answer with a non-2xx ``status``: the API server's own
+    ``Status`` message and reason when the body is one, else the start of the body."""
+    message, status_reason = _status_message(body, reason)
+    text = f"{what}: {status} {status_reason or reason}: {message}".rstrip(": ")
+    if status == 404:
+        return NotFoundError(text, status=status, reason=status_reason)
+    if status == 409:
+        if status_reason == "AlreadyExists":
+            return AlreadyExistsError(text, status=status, reason=status_reason)
+        return ConflictError(text, status=status, reason=status_reason)
+    if status == 410:
+        return GoneError(text, status=status, reason=status_reason)
+    return KubeError(text, status=status, reason=status_reason)
+
+
+def _status_message(body: bytes | str | None, reason: str | None) -> tuple[str, str]:
+    if isinstance(body, bytes | str) and body:
         try:
             doc = json.loads(body)
         except ValueError:
-            return str(body)[:500], ""
+            text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+            return text[:500], ""
         if isinstance(doc, dict):
             return str(doc.get("message", "")), str(doc.get("reason", ""))
-    return str(exc.reason or ""), ""
+    return str(reason or ""), ""
 
 
 def translate(exc: BaseException, *, what: str) -> KubeError:
     """Return the zenflow error for a client-library error; ``what`` names the request."""
     if isinstance(exc, ApiException):
-        message, reason = _status_message(exc)
-        status = int(exc.status or 0)
-        text = f"{what}: {status} {reason or exc.reason}: {message}".rstrip(": ")
-        if status == 404:
-            return NotFoundError(text, status=status, reason=reason)
-        if status == 409:
-            if reason == "AlreadyExists":
-                return AlreadyExistsError(text, status=status, reason=reason)
-            return ConflictError(text, status=status, reason=reason)
-        if status == 410:
-            return GoneError(text, status=status, reason=reason)
-        return KubeError(text, status=status, reason=reason)
+        return status_error(int(exc.status or 0), exc.reason, getattr(exc, "body", None), what=what)
     if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
         return UnreachableError(f"{what}: API server unreachable: {exc!r}")
     return KubeError(f"{what}: {exc!r}")

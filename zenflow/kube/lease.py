@@ -1,21 +1,20 @@
 """``LeaseStore`` over kubernetes-asyncio: one coordination.k8s.io/v1 Lease, as raw JSON.
 
-Every request carries a timeout; updates are PUTs carrying the resourceVersion that was read, so
-the API server refuses a stale write with 409 Conflict.
+Every request carries a timeout (through ``zenflow.kube.rest``); updates are PUTs carrying the
+resourceVersion that was read, so the API server refuses a stale write with 409 Conflict.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
 from kubernetes_asyncio import client
-from kubernetes_asyncio.client.exceptions import ApiException
 
+from zenflow.errors import NotFoundError
 from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S
-from zenflow.kube.errors import translate, wrapped
+from zenflow.kube.rest import Rest
+from zenflow.kube.transport import Transport
 from zenflow.machinery.leaderelection import LeaderElectionRecord, LeaseStore, ObservedLease
 
 
@@ -70,7 +69,7 @@ def lease_from_json(doc: dict[str, Any]) -> ObservedLease:
 class KubeLeaseStore(LeaseStore):
     def __init__(
         self,
-        api: client.ApiClient,
+        api: client.ApiClient | Transport,
         *,
         namespace: str,
         name: str,
@@ -78,19 +77,19 @@ class KubeLeaseStore(LeaseStore):
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S,
     ) -> None:
         self.description = f"{namespace}/{name}"
-        self._api = api
+        self._rest = Rest(api, timeout=request_timeout)
         self._namespace = namespace
         self._name = name
         self._identity = identity
-        self._timeout = request_timeout
         self._collection = f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
         self._uid = ""
 
     async def get(self) -> ObservedLease | None:
-        status, doc = await self._call("GET", f"{self._collection}/{self._name}", None)
-        if status == 404:
+        try:
+            doc = await self._call("GET", f"{self._collection}/{self._name}", None, "get lease")
+        except NotFoundError:
             return None
-        return self._parse(status, doc, what="get lease")
+        return self._observe(doc)
 
     async def create(self, record: LeaderElectionRecord) -> ObservedLease:
         body = {
@@ -99,8 +98,7 @@ class KubeLeaseStore(LeaseStore):
             "metadata": {"name": self._name, "namespace": self._namespace},
             "spec": record_to_spec(record),
         }
-        status, doc = await self._call("POST", self._collection, body)
-        return self._parse(status, doc, what="create lease")
+        return self._observe(await self._call("POST", self._collection, body, "create lease"))
 
     async def update(self, record: LeaderElectionRecord, resource_version: str) -> ObservedLease:
         body = {
@@ -113,8 +111,8 @@ class KubeLeaseStore(LeaseStore):
             },
             "spec": record_to_spec(record),
         }
-        status, doc = await self._call("PUT", f"{self._collection}/{self._name}", body)
-        return self._parse(status, doc, what="update lease")
+        path = f"{self._collection}/{self._name}"
+        return self._observe(await self._call("PUT", path, body, "update lease"))
 
     async def event(self, reason: str, message: str) -> None:
         now = format_micro_time(datetime.now(UTC))
@@ -138,16 +136,11 @@ class KubeLeaseStore(LeaseStore):
             "action": reason,
             "eventTime": now,
         }
-        status, doc = await self._call("POST", f"/api/v1/namespaces/{self._namespace}/events", body)
-        self._parse(status, doc, what="create event")
+        await self._call(
+            "POST", f"/api/v1/namespaces/{self._namespace}/events", body, "create event"
+        )
 
-    def _parse(self, status: int, doc: object, *, what: str) -> ObservedLease:
-        if not 200 <= status <= 299:
-            exc = ApiException(status=status, reason="")
-            exc.body = (doc if isinstance(doc, str) else json.dumps(doc)).encode()
-            raise translate(exc, what=f"{what} {self.description}") from exc
-        if not isinstance(doc, dict):
-            raise translate(ApiException(status=0, reason="malformed response"), what=f"{what}")
+    def _observe(self, doc: dict[str, Any]) -> ObservedLease:
         meta = doc.get("metadata")
         if (
             isinstance(meta, dict)
@@ -158,24 +151,6 @@ class KubeLeaseStore(LeaseStore):
         return lease_from_json(doc)
 
     async def _call(
-        self, method: str, path: str, body: dict[str, Any] | None
-    ) -> tuple[int, object]:
-        async with wrapped(f"{method} {path}"):
-            resp: aiohttp.ClientResponse = await self._api.call_api(
-                path,
-                method,
-                body=body,
-                header_params={"Accept": "application/json", "Content-Type": "application/json"},
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _request_timeout=aiohttp.ClientTimeout(total=self._timeout),
-            )
-            try:
-                raw = await resp.read()
-            finally:
-                resp.release()
-        try:
-            doc: object = json.loads(raw)
-        except ValueError:
-            doc = raw.decode("utf-8", errors="replace")
-        return resp.status, doc
+        self, method: str, path: str, body: dict[str, Any] | None, what: str
+    ) -> dict[str, Any]:
+        return await self._rest.request(method, path, body=body, what=f"{what} {self.description}")

@@ -1,10 +1,11 @@
-"""``ListerWatcher`` over kubernetes-asyncio, on raw JSON (no model objects, no ``Watch()``).
+"""``ListerWatcher`` over the API server, on raw JSON (no model objects, no ``Watch()``).
 
 Lists are paginated (500 per page; an expired continue token falls back to one full list) and
 every list request carries a timeout. Watches read the response line by line and yield each
 line decoded (or the raw text when it is not JSON) for the reflector to type-check; the HTTP
-response is always released when the generator closes. The server-side watch timeout bounds the
-request; the reflector's stall watchdog catches silent connections.
+response is always closed when the generator closes. The server-side watch timeout bounds the
+request (plus a minute of slack); the reflector's stall watchdog catches silent connections.
+Requests go through the one helper, ``zenflow.kube.rest``.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ import json
 from collections.abc import AsyncGenerator
 from typing import Any
 
-import aiohttp
 from kubernetes_asyncio import client
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from zenflow.errors import GoneError
 from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S
-from zenflow.kube.errors import translate, wrapped
+from zenflow.kube.rest import Rest
+from zenflow.kube.transport import Transport
 from zenflow.machinery.listwatch import ListerWatcher
+
+WATCH_SLACK_S = 60
+"""A watch request may last this much longer than the server-side timeout it asks for."""
 
 
 def collection_path(*, group: str, version: str, plural: str, namespace: str | None) -> str:
@@ -35,7 +38,7 @@ def collection_path(*, group: str, version: str, plural: str, namespace: str | N
 class KubeListerWatcher(ListerWatcher):
     def __init__(
         self,
-        api: client.ApiClient,
+        api: client.ApiClient | Transport,
         *,
         group: str,
         version: str,
@@ -46,15 +49,18 @@ class KubeListerWatcher(ListerWatcher):
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S,
     ) -> None:
         self.resource = plural
-        self._api = api
+        self._rest = Rest(api, timeout=request_timeout)
         self.path = collection_path(
             group=group, version=version, plural=plural, namespace=namespace
         )
         # Named in every error, so an unreachable or misconfigured server is obvious in logs.
-        self.url = f"{api.configuration.host}{self.path}"
+        self.url = f"{self._rest.host}{self.path}"
         self._selector = label_selector
         self._page_size = page_size
-        self._timeout = request_timeout
+
+    def connected(self) -> None:
+        """Called whenever the API server accepted a list or watch request (a 2xx answer, even
+        for a watch that then stays silent); a hook for subclasses (the web UI's health)."""
 
     async def list(self) -> tuple[builtins.list[dict[str, Any]], str]:
         try:
@@ -67,12 +73,15 @@ class KubeListerWatcher(ListerWatcher):
         items: builtins.list[dict[str, Any]] = []
         token = ""
         while True:
-            query: builtins.list[tuple[str, Any]] = []
+            query: builtins.list[tuple[str, str]] = []
             if limit:
-                query.append(("limit", limit))
+                query.append(("limit", str(limit)))
             if token:
                 query.append(("continue", token))
-            doc = await self._get_json(query, what=f"list {self.url}")
+            if self._selector:
+                query.append(("labelSelector", self._selector))
+            doc = await self._rest.request("GET", self.path, query=query, what=f"list {self.url}")
+            self.connected()
             page = doc.get("items")
             meta = doc.get("metadata")
             if not isinstance(page, list) or not isinstance(meta, dict):
@@ -83,79 +92,30 @@ class KubeListerWatcher(ListerWatcher):
                 rv = meta.get("resourceVersion")
                 return items, rv if isinstance(rv, str) else ""
 
-    async def _get_json(
-        self, query: builtins.list[tuple[str, Any]], *, what: str
-    ) -> dict[str, Any]:
-        if self._selector:
-            query = [*query, ("labelSelector", self._selector)]
-        async with wrapped(what):
-            resp = await self._request(query, limits=aiohttp.ClientTimeout(total=self._timeout))
-            try:
-                body = await resp.read()
-            finally:
-                resp.release()
-        _raise_for_status(resp.status, resp.reason, body, what=what)
-        doc = json.loads(body)
-        if not isinstance(doc, dict):
-            raise GoneError(f"{what}: response is not a JSON object", status=0)
-        return doc
-
     async def watch(
         self, resource_version: str, *, timeout_seconds: int, allow_bookmarks: bool
     ) -> AsyncGenerator[object, None]:
-        what = f"watch {self.url}"
-        query: builtins.list[tuple[str, Any]] = [
+        query: builtins.list[tuple[str, str]] = [
             ("watch", "true"),
-            ("timeoutSeconds", timeout_seconds),
+            ("timeoutSeconds", str(timeout_seconds)),
             ("allowWatchBookmarks", "true" if allow_bookmarks else "false"),
         ]
         if resource_version:
             query.append(("resourceVersion", resource_version))
         if self._selector:
             query.append(("labelSelector", self._selector))
-        timeout = aiohttp.ClientTimeout(
-            total=timeout_seconds + 60, sock_connect=self._timeout, connect=self._timeout
-        )
-        async with wrapped(what):
-            resp = await self._request(query, limits=timeout)
-        try:
-            if not 200 <= resp.status <= 299:
-                async with wrapped(what):
-                    body = await resp.read()
-                _raise_for_status(resp.status, resp.reason, body, what=what)
-            while True:
-                async with wrapped(what):
-                    line = await resp.content.readline()
-                if not line:
-                    return
-                text = line.strip()
-                if not text:
-                    continue
-                try:
-                    yield json.loads(text)
-                except ValueError:
-                    yield text.decode("utf-8", errors="replace")
-        finally:
-            resp.close()
-
-    async def _request(
-        self, query: builtins.list[tuple[str, Any]], *, limits: aiohttp.ClientTimeout
-    ) -> aiohttp.ClientResponse:
-        resp: aiohttp.ClientResponse = await self._api.call_api(
+        lines = self._rest.lines(
             self.path,
-            "GET",
-            query_params=query,
-            header_params={"Accept": "application/json"},
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _request_timeout=limits,
+            query,
+            total=timeout_seconds + WATCH_SLACK_S,
+            what=f"watch {self.url}",
+            accepted=self.connected,
         )
-        return resp
-
-
-def _raise_for_status(status: int, reason: str | None, body: bytes, *, what: str) -> None:
-    if 200 <= status <= 299:
-        return
-    exc = ApiException(status=status, reason=reason)
-    exc.body = body
-    raise translate(exc, what=what) from exc
+        try:
+            async for line in lines:
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    yield line.decode("utf-8", errors="replace")
+        finally:
+            await lines.aclose()

@@ -1,0 +1,135 @@
+"""The transport under zenflow's one request helper (``zenflow.kube.rest``): bytes to and from
+the API server, and nothing else.
+
+``Transport`` is the small interface a unit test replaces with a fake: ``send`` returns the whole
+answer of an ordinary request, ``open`` an answer read as it arrives (watches, logs).
+``ApiClientTransport`` is the real one, on a kubernetes-asyncio ``ApiClient`` (its credentials,
+TLS, connection pool and, for the controller's ``ThrottledApiClient``, its rate limiter).
+
+Invariants: every request carries the ``Timeout`` its caller chose (kubernetes-asyncio sets none
+by default); a transport never judges a status code, never decodes a body and never translates
+an error: that is the helper's job, done once. The real transport reads and releases the
+connection of every ordinary answer and closes every streamed one when its context exits.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Final
+
+import aiohttp
+from kubernetes_asyncio import client
+
+JSON: Final = "application/json"
+Query = Sequence[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Timeout:
+    """Limits of one request, in seconds (None: unlimited): ``total`` for the whole exchange,
+    ``connect`` to get a connection, ``read`` between two reads of the answer."""
+
+    total: float | None = None
+    connect: float | None = None
+    read: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One HTTP request by path. ``body`` is a JSON value (sent as ``content_type``)."""
+
+    method: str
+    path: str
+    timeout: Timeout
+    query: Query = ()
+    body: Any = None
+    content_type: str = JSON
+    accept: str = JSON
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The whole answer of an ordinary request."""
+
+    status: int
+    reason: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Streamed:
+    """An answer whose body is read as it arrives; ``chunks`` ends with the body."""
+
+    status: int
+    reason: str
+    chunks: AsyncIterator[bytes]
+
+
+class Transport(abc.ABC):
+    """Sends requests to one API server. Failures to reach it raise ``aiohttp.ClientError``,
+    ``TimeoutError`` or ``OSError`` (or a zenflow ``KubeError``); any answer is returned."""
+
+    host: str = ""
+    """The server's URL, for messages."""
+
+    @abc.abstractmethod
+    async def send(self, request: Request) -> Reply:
+        """Send ``request`` and read its whole answer."""
+
+    @abc.abstractmethod
+    def open(self, request: Request) -> AbstractAsyncContextManager[Streamed]:
+        """Send ``request``; the answer is read while the context is open, closed on exit."""
+
+
+class ApiClientTransport(Transport):
+    """Requests through ``ApiClient.call_api`` on raw bytes (no model classes), so the client's
+    authentication, TLS settings, connection pool and request hooks apply."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self.api = api
+        self.host = str(api.configuration.host)
+
+    async def send(self, request: Request) -> Reply:
+        resp = await self._call(request)
+        try:
+            body = await resp.read()
+        finally:
+            resp.release()
+        return Reply(resp.status, resp.reason or "", body)
+
+    def open(self, request: Request) -> AbstractAsyncContextManager[Streamed]:
+        return self._open(request)
+
+    @asynccontextmanager
+    async def _open(self, request: Request) -> AsyncIterator[Streamed]:
+        resp = await self._call(request)
+        try:
+            yield Streamed(resp.status, resp.reason or "", resp.content.iter_any())
+        finally:
+            resp.close()
+
+    async def _call(self, request: Request) -> aiohttp.ClientResponse:
+        limits = request.timeout
+        timeout = aiohttp.ClientTimeout(
+            total=limits.total,
+            connect=limits.connect,
+            sock_connect=limits.connect,
+            sock_read=limits.read,
+        )
+        headers = {"Accept": request.accept}
+        if request.body is not None:
+            headers["Content-Type"] = request.content_type
+        resp: aiohttp.ClientResponse = await self.api.call_api(
+            request.path,
+            request.method,
+            query_params=list(request.query),
+            header_params=headers,
+            body=request.body,
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _request_timeout=timeout,
+        )
+        return resp
