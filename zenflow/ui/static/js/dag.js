@@ -20,7 +20,9 @@ function svg(tag, attrs, ...children) {
 function subtitle(step) {
   const parts = [step.phase === "Waiting" ? "awaiting approval" : step.phase];
   if (step.attempt && (step.attempt > 1 || step.retryLimit)) {
-    parts.push(`attempt ${step.attempt}/${step.retryLimit + 1}`);
+    // Retries by policy count against retryLimit; a user's retry adds attempts beyond it.
+    const within = step.attempt <= step.retryLimit + 1 && step.retryLimit;
+    parts.push(within ? `attempt ${step.attempt}/${step.retryLimit + 1}` : `attempt ${step.attempt}`);
   }
   if (step.shards) {
     const done = step.shards.filter((s) => s.phase === "Succeeded").length;
@@ -196,9 +198,12 @@ export class DagView {
     const height = Math.max(1, this.layout.height);
     let k = Math.min((box.width - 2 * pad) / width, (box.height - 2 * pad) / height, 1.2);
     if (k < 0.2) {
-      // Too large to fit readably: start at the beginning of the flow at a legible size.
+      // Too large to fit readably: show the flow's first step (a root, left middle) at a
+      // legible size; pan and zoom from there.
       k = 0.5;
-      this.setView(pad, pad, k);
+      const first = this.layout.nodes[0];
+      const y = first ? first.y + this.layout.nodeHeight / 2 : 0;
+      this.setView(pad, box.height / 2 - y * k, k);
       return;
     }
     this.setView((box.width - width * k) / 2, Math.max(pad, (box.height - height * k) / 2), k);

@@ -74,7 +74,9 @@ export class FlowPage {
   route(step) {
     this.selectedStep = step || null;
     this.dag.select(this.selectedStep);
+    const wasOpen = !this.panel.node.hidden;
     this.panel.show(this.selectedStep ? this.steps.get(this.selectedStep) || { name: this.selectedStep } : null, this.summary);
+    if (wasOpen !== !this.panel.node.hidden) this.dag.fit(); // the graph's width changed
     for (const row of this.tableBox.querySelectorAll("tr[data-step]")) {
       row.classList.toggle("selected", row.dataset.step === this.selectedStep);
     }
