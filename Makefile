@@ -1,9 +1,7 @@
 # zenflow developer entry points. `make demo` and `make test` are the README's two commands.
-# Prefer Python 3.13 where present: CPython 3.11.0-3.11.7 and 3.12.0-3.12.1 can raise a spurious
-# "AST constructor recursion depth mismatch" SystemError (cpython gh-106905) when pytest formats a
-# failure in a multi-threaded process, which aborts the whole session with an INTERNALERROR.
-PYTHON ?= $(shell for p in python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3) python3; do \
-	$$p -c 'import sys' >/dev/null 2>&1 && { echo $$p; break; }; done)
+# zenflow needs Python >= 3.13 (pyproject's requires-python): the first interpreter that is.
+PYTHON ?= $(shell for p in python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3) python3.14 python3; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 13))' >/dev/null 2>&1 && { echo $$p; break; }; done)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -11,6 +9,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test lint typecheck unit integration crds binaries bench clean
 
 $(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "zenflow needs Python >= 3.13 (set PYTHON=...)" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

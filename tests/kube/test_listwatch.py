@@ -1,7 +1,9 @@
 """The kube I/O boundary at the wire level (unit tests against a local byte-level HTTP server,
 requirements 13, 22, 23, 25): list pagination and the fallback to one full list when a continue
 token expires; watch lines decoded one by one, non-JSON lines passed on as text for the reflector
-to refuse; HTTP 410 raised as GoneError and 429 as a KubeError with its status; a server that
+to refuse; an object nested deeper than the bound (10,000 levels, as the API server stores it) is
+delivered as a placeholder with its metadata and status, in a list and in a watch, while the
+other items of the page arrive intact; HTTP 410 raised as GoneError and 429 as a KubeError with its status; a server that
 never answers hits the request timeout; the throttled client spaces requests by its token bucket,
 counts them by verb, and closes cleanly."""
 
@@ -19,6 +21,7 @@ from kubernetes_asyncio import client
 
 from zenflow.errors import GoneError, KubeError, UnreachableError
 from zenflow.kube.listwatch import KubeListerWatcher
+from zenflow.machinery.listwatch import UNDECODABLE
 from zenflow.kube.throttle import AsyncTokenBucket, ThrottledApiClient
 from zenflow.machinery.clock import FakeClock
 
@@ -100,6 +103,70 @@ async def test_expired_continue_token_falls_back_to_one_full_list() -> None:
     async with serve(handler) as host, api_for(host) as api:
         items, rv = await _lw(api).list()
     assert ([i["metadata"]["name"] for i in items], rv) == (["a", "z"], "9")
+
+
+def _deep_cm(name: str, depth: int = 10_000) -> bytes:
+    """A ConfigMap-shaped object whose ``data`` nests ``depth`` levels (as raw JSON text)."""
+    meta = {
+        "name": name,
+        "namespace": "ns",
+        "resourceVersion": "8",
+        "managedFields": [{"fieldsV1": {"f:data": {}}}],
+    }
+    nested = b'{"a":' * depth + b"1" + b"}" * depth
+    return (
+        b'{"metadata":'
+        + json.dumps(meta).encode()
+        + b',"status":{"phase":"Failed"},"data":'
+        + nested
+        + b"}"
+    )
+
+
+async def test_list_delivers_a_placeholder_for_a_too_deep_item_and_every_other_item() -> None:
+    async def handler(request: web.Request) -> web.Response:
+        items = b",".join(
+            [json.dumps(_cm("a")).encode(), _deep_cm("deep"), json.dumps(_cm("z")).encode()]
+        )
+        body = b'{"metadata":{"resourceVersion":"9"},"items":[' + items + b"]}"
+        return web.Response(body=body, content_type="application/json")
+
+    async with serve(handler) as host, api_for(host) as api:
+        items, rv = await _lw(api).list()
+    assert rv == "9"
+    assert [i["metadata"]["name"] for i in items] == ["a", "deep", "z"]
+    assert items[0] == _cm("a")
+    assert items[1] == {
+        "metadata": {"name": "deep", "namespace": "ns", "resourceVersion": "8"},
+        "status": {"phase": "Failed"},
+        UNDECODABLE: "the object nests more than 64 levels deep",
+    }
+
+
+async def test_watch_delivers_a_placeholder_for_a_too_deep_object() -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse()
+        await resp.prepare(request)
+        await resp.write(b'{"type":"MODIFIED","object":' + _deep_cm("deep", 70) + b"}\n")
+        await resp.write(json.dumps({"type": "ADDED", "object": _cm("a")}).encode() + b"\n")
+        await resp.write_eof()
+        return resp
+
+    async with serve(handler) as host, api_for(host) as api:
+        stream = _lw(api).watch("7", timeout_seconds=300, allow_bookmarks=True)
+        async with contextlib.aclosing(stream):
+            lines = [line async for line in stream]
+    assert lines == [
+        {
+            "type": "MODIFIED",
+            "object": {
+                "metadata": {"name": "deep", "namespace": "ns", "resourceVersion": "8"},
+                "status": {"phase": "Failed"},
+                UNDECODABLE: "the object nests more than 64 levels deep",
+            },
+        },
+        {"type": "ADDED", "object": _cm("a")},
+    ]
 
 
 async def test_watch_decodes_lines_and_passes_non_json_on_as_text() -> None:

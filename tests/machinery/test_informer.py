@@ -2,7 +2,8 @@
 handlers get the previous cached object; deletes of unknown keys are dropped; relist tombstones
 reach on_delete with the last known object; unchanged objects on relist are not re-delivered;
 has_synced only after the first list is fully delivered; late handlers get the cache replayed;
-a raising handler never stops delivery; owner references map a Job to its JobFlow key."""
+a raising handler never stops delivery; owner references map a Job to its JobFlow key; objects
+that could not be decoded or transformed are cached as placeholders, and counted."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections import deque
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from tests.machinery.fakes import ScriptedListerWatcher, event, gone_event, obj
 from zenflow.api.constants import API_VERSION
@@ -18,6 +20,8 @@ from zenflow.errors import UnreachableError
 from zenflow.machinery.backoff import Backoff
 from zenflow.machinery.clock import FakeClock
 from zenflow.machinery.informer import OWNER_INDEX, Informer, owner_indexer, owner_key
+from zenflow.machinery.listwatch import UNDECODABLE, placeholder
+from zenflow.machinery.metrics import machinery_metrics
 from zenflow.machinery.store import Obj
 
 
@@ -215,3 +219,40 @@ def test_owner_index_maps_jobs_to_their_flow() -> None:
         "s1",
         "s2",
     ]
+
+
+def test_placeholders_are_cached_logged_and_counted() -> None:
+    """An object the lister-watcher could not decode arrives as a placeholder: cached under its
+    key like any object (so its controller hears of it), and counted per resource."""
+    registry = CollectorRegistry()
+    informer = Informer(ScriptedListerWatcher(), metrics=machinery_metrics(registry))
+    seen: list[str] = []
+    informer.add_event_handler(on_add=lambda o: seen.append(o["metadata"]["name"]))
+    deep = placeholder(obj("deep", "2"), "the object nests more than 64 levels deep")
+    assert deep is not None
+    informer.replace([obj("a", "1"), deep], "2")
+    informer.apply("ADDED", obj("b", "3"))
+    assert seen == ["a", "deep", "b"]
+    cached = informer.store.get("ns/deep")
+    assert cached is not None
+    assert cached[UNDECODABLE] == "the object nests more than 64 levels deep"
+    count = registry.get_sample_value(
+        "zenflow_informer_undecodable_objects_total", {"resource": informer.resource}
+    )
+    assert count == 1.0
+
+
+def test_an_object_the_transform_chokes_on_becomes_a_placeholder() -> None:
+    def transform(o: Obj) -> Obj:
+        if o["metadata"]["name"] == "bad":
+            raise RecursionError("maximum recursion depth exceeded")
+        return o
+
+    informer = Informer(ScriptedListerWatcher(), transform=transform)
+    informer.replace([obj("bad", "1"), obj("good", "1")], "1")
+    informer.apply("MODIFIED", obj("bad", "2"))
+    bad = informer.store.get("ns/bad")
+    assert bad is not None
+    assert bad["metadata"]["resourceVersion"] == "2"
+    assert bad[UNDECODABLE].startswith("transform failed: RecursionError(")
+    assert informer.store.get("ns/good") == obj("good", "1")

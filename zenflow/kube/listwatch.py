@@ -6,25 +6,39 @@ line decoded (or the raw text when it is not JSON) for the reflector to type-che
 response is always closed when the generator closes. The server-side watch timeout bounds the
 request (plus a minute of slack); the reflector's stall watchdog catches silent connections.
 Requests go through the one helper, ``zenflow.kube.rest``.
+
+Decoding is bounded and item by item (``zenflow.boundedjson``): an object nested deeper than
+``max_depth`` levels (the API server accepts 10,000) becomes a placeholder
+(``zenflow.machinery.listwatch.placeholder``) carrying its metadata and status, so it is cached,
+reported and handled by its controller while every other object of the list or watch is
+delivered as usual. A page is decoded whole when it fits the bound (the common case: one C
+pass to measure, one to decode), else split into items and each decoded alone.
 """
 
 from __future__ import annotations
 
 import builtins
-import json
 from collections.abc import AsyncGenerator
 from typing import Any
 
 from kubernetes_asyncio import client
 
+from zenflow import boundedjson
 from zenflow.errors import GoneError
 from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S
+from zenflow.kube.errors import status_error
 from zenflow.kube.rest import Rest
 from zenflow.kube.transport import Transport
-from zenflow.machinery.listwatch import ListerWatcher
+from zenflow.machinery.listwatch import ListerWatcher, placeholder
 
 WATCH_SLACK_S = 60
 """A watch request may last this much longer than the server-side timeout it asks for."""
+MAX_OBJECT_DEPTH = 64
+"""Deepest object decoded (an object is 1): zenflow's kinds nest about 20 levels at most (a
+step's Job template down to an affinity term), the validator allows 32 in a spec."""
+PLACEHOLDER_DEPTH = 4
+"""Levels of an undecodable object kept in its placeholder: metadata down to each owner
+reference's fields, status down to each condition's."""
 
 
 def collection_path(*, group: str, version: str, plural: str, namespace: str | None) -> str:
@@ -47,6 +61,7 @@ class KubeListerWatcher(ListerWatcher):
         label_selector: str | None = None,
         page_size: int = 500,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S,
+        max_depth: int = MAX_OBJECT_DEPTH,
     ) -> None:
         self.resource = plural
         self._rest = Rest(api, timeout=request_timeout)
@@ -57,6 +72,7 @@ class KubeListerWatcher(ListerWatcher):
         self.url = f"{self._rest.host}{self.path}"
         self._selector = label_selector
         self._page_size = page_size
+        self._max_depth = max_depth
 
     def connected(self) -> None:
         """Called whenever the API server accepted a list or watch request (a 2xx answer, even
@@ -80,13 +96,15 @@ class KubeListerWatcher(ListerWatcher):
                 query.append(("continue", token))
             if self._selector:
                 query.append(("labelSelector", self._selector))
-            doc = await self._rest.request("GET", self.path, query=query, what=f"list {self.url}")
+            what = f"list {self.url}"
+            reply = await self._rest.send("GET", self.path, query=query, what=what)
+            if not 200 <= reply.status <= 299:
+                raise status_error(reply.status, reply.reason, reply.body, what=what)
             self.connected()
-            page = doc.get("items")
-            meta = doc.get("metadata")
-            if not isinstance(page, list) or not isinstance(meta, dict):
+            page, meta = decode_list(reply.body, max_depth=self._max_depth)
+            if page is None or meta is None:
                 raise GoneError(f"list {self.resource}: malformed list response", status=0)
-            items.extend(o for o in page if isinstance(o, dict))
+            items.extend(page)
             token = meta.get("continue") or ""
             if not token:
                 rv = meta.get("resourceVersion")
@@ -113,9 +131,76 @@ class KubeListerWatcher(ListerWatcher):
         )
         try:
             async for line in lines:
-                try:
-                    yield json.loads(line)
-                except ValueError:
-                    yield line.decode("utf-8", errors="replace")
+                yield decode_event(line, max_depth=self._max_depth)
         finally:
             await lines.aclose()
+
+
+def decode_list(
+    body: bytes, *, max_depth: int
+) -> tuple[builtins.list[dict[str, Any]] | None, dict[str, Any] | None]:
+    """A list answer's object items (placeholders for those deeper than ``max_depth``) and its
+    metadata; (None, None) when it is not a list answer at all."""
+    try:
+        doc = boundedjson.loads(body, max_depth=max_depth + 2)
+    except ValueError:
+        return _decode_items_one_by_one(body, max_depth=max_depth)
+    if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
+        return None, None
+    meta = doc.get("metadata")
+    return [o for o in doc["items"] if isinstance(o, dict)], meta if isinstance(
+        meta, dict
+    ) else None
+
+
+def _decode_items_one_by_one(
+    body: bytes, *, max_depth: int
+) -> tuple[builtins.list[dict[str, Any]] | None, dict[str, Any] | None]:
+    try:
+        head, raw_items = boundedjson.array_items(body, field="items")
+        doc = boundedjson.loads(head, max_depth=max_depth + 2)
+    except ValueError:
+        return None, None
+    meta = doc.get("metadata") if isinstance(doc, dict) else None
+    items: builtins.list[dict[str, Any]] = []
+    for raw in raw_items:
+        obj = _decode_object(raw, max_depth=max_depth)
+        if obj is not None:
+            items.append(obj)
+    return items, meta if isinstance(meta, dict) else None
+
+
+def _decode_object(raw: bytes, *, max_depth: int) -> dict[str, Any] | None:
+    try:
+        obj = boundedjson.loads(raw, max_depth=max_depth)
+    except ValueError as exc:
+        try:
+            shallow = boundedjson.loads_truncated(raw, keep_depth=PLACEHOLDER_DEPTH)
+        except ValueError:
+            return None
+        return placeholder(shallow, _reason(exc, max_depth))
+    return obj if isinstance(obj, dict) else None
+
+
+def decode_event(line: bytes, *, max_depth: int) -> object:
+    """One watch line decoded; an event whose object is deeper than ``max_depth`` carries the
+    object's placeholder; a line that is not JSON is returned as text (for the reflector to
+    refuse)."""
+    try:
+        return boundedjson.loads(line, max_depth=max_depth + 1)
+    except boundedjson.JSONDepthError as exc:
+        try:
+            event = boundedjson.loads_truncated(line, keep_depth=PLACEHOLDER_DEPTH + 1)
+        except ValueError:
+            return line.decode("utf-8", errors="replace")
+        if isinstance(event, dict):
+            return {**event, "object": placeholder(event.get("object"), _reason(exc, max_depth))}
+        return line.decode("utf-8", errors="replace")
+    except ValueError:
+        return line.decode("utf-8", errors="replace")
+
+
+def _reason(exc: ValueError, max_depth: int) -> str:
+    if isinstance(exc, boundedjson.JSONDepthError):
+        return f"the object nests more than {max_depth} levels deep"
+    return f"the object is not valid JSON: {exc}"

@@ -17,12 +17,12 @@ hand (aiohttp's ``readline`` refuses lines over 128 KiB, and a flow's status may
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import AsyncGenerator, Callable
 from typing import Any, Final
 
 from kubernetes_asyncio import client
 
+from zenflow import boundedjson
 from zenflow.errors import KubeError
 from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S
 from zenflow.kube.errors import status_error, wrapped
@@ -37,6 +37,10 @@ from zenflow.kube.transport import (
 )
 
 MERGE_PATCH: Final = "application/merge-patch+json"
+MAX_ANSWER_DEPTH: Final = 1000
+"""Deepest JSON answer decoded. The API server stores objects up to 10,000 levels deep, past
+what the interpreter's decoder survives; an answer deeper than this is a ``KubeError``, never a
+``RecursionError`` (the informers bound objects far lower, see ``zenflow.kube.listwatch``)."""
 
 
 class Rest:
@@ -191,7 +195,11 @@ def decode_object(body: bytes, *, status: int, what: str) -> dict[str, Any]:
     if not body:
         return {}
     try:
-        doc = json.loads(body)
+        doc = boundedjson.loads(body, max_depth=MAX_ANSWER_DEPTH)
+    except boundedjson.JSONDepthError:
+        raise KubeError(
+            f"{what}: the answer nests more than {MAX_ANSWER_DEPTH} levels deep", status=status
+        ) from None
     except ValueError:
         raise KubeError(f"{what}: the answer is not JSON: {body[:200]!r}", status=status) from None
     if not isinstance(doc, dict):

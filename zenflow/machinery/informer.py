@@ -6,7 +6,9 @@ sees at least the state it is told about; an update handler receives the previou
 handler has been called for it (MACHINERY.md #15). Handlers are plain functions that should only
 enqueue keys; one that raises is logged and never stops the informer. An optional
 ``transform`` (``zenflow.machinery.transform``) edits each object before the store and the
-handlers see it.
+handlers see it. An object that cannot be decoded or transformed is cached as a placeholder
+(``listwatch.placeholder``), logged and counted (``zenflow_informer_undecodable_objects``):
+one bad object never stops the informer or hides the others.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 from zenflow.logging import get_logger
 from zenflow.machinery.backoff import Backoff
 from zenflow.machinery.clock import Clock, RealClock
-from zenflow.machinery.listwatch import ListerWatcher
+from zenflow.machinery.listwatch import ListerWatcher, placeholder, undecodable_reason
 from zenflow.machinery.metrics import MachineryMetrics
 from zenflow.machinery.reconcile import ObjectKey, key_of, make_key
 from zenflow.machinery.reflector import Reflector
@@ -149,8 +151,7 @@ class Informer:
     # -- ReflectorSink -------------------------------------------------------------------------
 
     def replace(self, items: list[dict[str, Any]], resource_version: str) -> None:
-        if self._transform is not None:
-            items = [self._transform(o) for o in items]
+        items = [self._admit(o) for o in items]
         added, updated, deleted = self.store.replace(items)
         if self._metrics is not None:
             self._metrics.informer_relists.labels(self.resource).inc()
@@ -168,8 +169,7 @@ class Informer:
     def apply(self, event_type: str, obj: dict[str, Any]) -> None:
         if self._metrics is not None:
             self._metrics.informer_events.labels(self.resource, event_type).inc()
-        if self._transform is not None:
-            obj = self._transform(obj)
+        obj = self._admit(obj)
         if event_type == "DELETED":
             old = self.store.delete(key_of(obj))
             if old is not None:
@@ -182,6 +182,28 @@ class Informer:
             self._notify_update(old, obj)
 
     # -- internals -----------------------------------------------------------------------------
+
+    def _admit(self, obj: Obj) -> Obj:
+        """``obj`` transformed, or its placeholder when the transform fails; placeholders (also
+        those the lister-watcher made) are logged and counted, then cached like any object."""
+        if self._transform is not None:
+            try:
+                obj = self._transform(obj)
+            except Exception as exc:
+                obj = placeholder(obj, f"transform failed: {exc!r}") or obj
+        reason = undecodable_reason(obj)
+        if reason is not None:
+            meta = obj.get("metadata") or {}
+            self._log.warning(
+                "informer_object_undecodable",
+                name=meta.get("name"),
+                namespace=meta.get("namespace"),
+                resource_version=meta.get("resourceVersion"),
+                reason=reason,
+            )
+            if self._metrics is not None:
+                self._metrics.informer_undecodable.labels(self.resource).inc()
+        return obj
 
     def _notify_add(self, obj: Obj) -> None:
         for h in self._handlers:

@@ -4,7 +4,9 @@
 implements it over kubernetes-asyncio, tests implement it in memory. A watch yields *raw* decoded
 lines (whatever JSON value a line held, or the line itself as ``str`` when it was not JSON):
 judging whether that is a well-formed event is the reflector's job (``parse_event``), so a
-malformed line can never slip past the type checks (MACHINERY.md #13, #22).
+malformed line can never slip past the type checks (MACHINERY.md #13, #22). An object that
+arrives but cannot be decoded (deeper than the decoder's bound) is delivered as a
+``placeholder``: never dropped silently, never a reason to stop listing or watching.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import abc
 import builtins
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 EventType = Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"]
 EVENT_TYPES: frozenset[str] = frozenset({"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR"})
@@ -35,6 +37,39 @@ class ListerWatcher(abc.ABC):
     ) -> AsyncGenerator[object, None]:
         """An async generator of raw decoded watch lines; the caller closes it (``aclose``).
         Raises ``GoneError`` when the version is too old, other KubeErrors on failure."""
+
+
+UNDECODABLE: Final = "zenflow.io/undecodable"
+"""Top-level key of a *placeholder*: an object the server sent that could not be decoded (it
+nests deeper than the decoder's bound, or a transform choked on it). The placeholder keeps what
+could be read shallowly (``apiVersion``, ``kind``, ``metadata`` without ``managedFields``,
+``status``) so the object is still cached under its key, its owner can be told, and its
+resourceVersion moves the watch on; this key maps to why it is a placeholder."""
+
+
+def placeholder(shallow: object, reason: str) -> dict[str, Any] | None:
+    """The placeholder of an object of which only ``shallow`` (its top levels) could be read;
+    None when that is not even an object."""
+    if not isinstance(shallow, dict):
+        return None
+    out: dict[str, Any] = {}
+    for key in ("apiVersion", "kind"):
+        if isinstance(shallow.get(key), str):
+            out[key] = shallow[key]
+    for key in ("metadata", "status"):
+        if isinstance(shallow.get(key), dict):
+            out[key] = dict(shallow[key])
+    meta = out.get("metadata")
+    if meta is not None:
+        meta.pop("managedFields", None)
+    out[UNDECODABLE] = reason
+    return out
+
+
+def undecodable_reason(obj: dict[str, Any]) -> str | None:
+    """Why ``obj`` is a placeholder, or None for a real object."""
+    reason = obj.get(UNDECODABLE)
+    return reason if isinstance(reason, str) else None
 
 
 class MalformedEventError(Exception):

@@ -104,6 +104,12 @@ class MachineryMetrics:
             ["resource", "reason"],
             registry=r,
         )
+        self.informer_undecodable = Counter(
+            "zenflow_informer_undecodable_objects",
+            "Objects an informer received but could not decode (cached as placeholders)",
+            ["resource"],
+            registry=r,
+        )
         self.api_requests = Counter(
             "zenflow_api_requests",
             "API requests by verb and resource (as counted by the client-side limiter)",
