@@ -3,7 +3,8 @@
 Aspects: compile errors become ExpressionError; references to steps (dot and index forms),
 params and flow fields are listed, macro variables are not taken for unknown variables;
 evaluation over params/steps/flow; non-bool results and evaluation errors raise ExpressionError;
-compilation is cached.
+compilation is cached; nesting (brackets and parse-tree depth) is bounded before anything
+recursive runs.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pytest
 from zenflow.core.expressions import (
     ExpressionError,
     Reference,
+    bracket_nesting,
     compile_expression,
     referenced_steps,
 )
@@ -115,3 +117,37 @@ def test_evaluation_errors(source: str, message: str) -> None:
 
 def test_compilation_is_cached() -> None:
     assert compile_expression("true && true") is compile_expression("true && true")
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        pytest.param("(" * 250 + "true" + ")" * 250, "nests 250 levels", id="250-parentheses"),
+        pytest.param("[" * 40 + "1" + "]" * 40 + ".size() > 0", "nests 40 levels", id="lists"),
+        pytest.param("!" * 1000 + "true", "too deeply nested", id="1000-negations"),
+        pytest.param("params" + ".a" * 300 + ' == "x"', "too deeply nested", id="long-chain"),
+    ],
+)
+def test_deeply_nested_expressions_are_refused_before_anything_recursive_runs(
+    source: str, message: str
+) -> None:
+    with pytest.raises(ExpressionError, match=message):
+        compile_expression(source)
+
+
+@pytest.mark.parametrize(
+    ("source", "nesting"),
+    [
+        pytest.param("true", 0, id="flat"),
+        pytest.param("((a) || [b, {c: d}])", 3, id="mixed"),
+        pytest.param('"((((" == params.x', 0, id="in-double-quotes"),
+        pytest.param("'\\'((' == params.x", 0, id="escaped-quote"),
+    ],
+)
+def test_bracket_nesting_ignores_string_literals(source: str, nesting: int) -> None:
+    assert bracket_nesting(source) == nesting
+
+
+def test_sixteen_levels_of_parentheses_still_compile_and_evaluate() -> None:
+    compiled = compile_expression("(" * 16 + "params.a == 'x'" + ")" * 16)
+    assert compiled.evaluate(params={"a": "x"}, steps={}, flow={}) is True

@@ -102,3 +102,33 @@ def test_render_substitutes_every_string_and_keeps_the_rest() -> None:
 def test_render_raises_on_what_it_cannot_resolve(text: str) -> None:
     with pytest.raises(TemplateError):
         render_string(text, TemplateContext().resolve)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "echo {{ steps.a.outputs.x }} {{ params.secret }}",
+            "echo {{ params.secret }} s3cr3t",
+            id="output-naming-a-param-used-later",
+        ),
+        pytest.param(
+            "{{ params.secret }} {{ steps.a.outputs.x }}",
+            "s3cr3t {{ params.secret }}",
+            id="output-naming-a-param-used-earlier",
+        ),
+        pytest.param("{{ steps.a.outputs.x }}", "{{ params.secret }}", id="output-alone"),
+    ],
+)
+def test_substituted_values_are_never_expanded_again(text: str, expected: str) -> None:
+    """One pass: an output that itself holds a reference stays literal text (no second-order
+    expansion, which would let a step's output read any param of the flow)."""
+    context = TemplateContext(
+        params={"secret": "s3cr3t"}, step_outputs={"a": {"x": "{{ params.secret }}"}}
+    )
+    assert render_string(text, context.resolve) == expected
+
+
+def test_a_param_value_holding_a_reference_stays_literal() -> None:
+    context = TemplateContext(params={"a": "{{ params.b }}", "b": "B"})
+    assert render_string("{{ params.a }}/{{ params.b }}", context.resolve) == "{{ params.b }}/B"

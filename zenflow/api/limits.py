@@ -59,3 +59,8 @@ MAX_NAME_LENGTH: Final = 63
 MAX_STEP_NAME_LENGTH: Final = 40
 """Step names up to this length keep readable Job names for typical flow names."""
 MAX_PARAM_NAME_LENGTH: Final = 63
+
+MAX_WHEN_NESTING: Final = 16
+"""Deepest nesting of parentheses, brackets and braces in a ``when`` expression."""
+MAX_WHEN_SYNTAX_DEPTH: Final = 200
+"""Deepest parse tree of a ``when`` expression (bounds the evaluator's recursion)."""

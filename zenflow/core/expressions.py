@@ -6,6 +6,11 @@ Variables an expression sees:
                      (``steps.build.phase``; names with '-' need ``steps["unit-tests"].phase``)
   flow               {name, namespace, uid}
 The result must be a bool. ``when: "true"`` makes an always-run step.
+
+Nesting is bounded before anything recursive runs: at most ``MAX_WHEN_NESTING`` levels of
+parentheses, brackets and braces (counted outside string literals), and a parse tree at most
+``MAX_WHEN_SYNTAX_DEPTH`` deep (long runs of ``!``/``-`` or member chains), so neither compiling,
+walking nor evaluating an expression can exhaust the interpreter's recursion limit.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from celpy import celtypes
 from celpy.adapter import json_to_cel
 from celpy.evaluation import base_functions
 from lark import Token, Tree
+
+from zenflow.api.limits import MAX_WHEN_NESTING, MAX_WHEN_SYNTAX_DEPTH
 
 ROOTS: Final = frozenset({"params", "steps", "flow"})
 STEP_FIELDS: Final = frozenset({"phase", "outputs", "retries"})
@@ -91,11 +98,23 @@ def compile_expression(source: str) -> CompiledExpression:
     Cached: flows repeat the same expressions and reconciles re-evaluate them often."""
     if not source.strip():
         raise ExpressionError("expression is empty")
+    nesting = bracket_nesting(source)
+    if nesting > MAX_WHEN_NESTING:
+        raise ExpressionError(
+            f"nests {nesting} levels of parentheses/brackets; at most {MAX_WHEN_NESTING} "
+            "are allowed"
+        )
     try:
         ast = _ENV.compile(source)
     except Exception as exc:  # CELParseError and lark errors
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ExpressionError(f"does not compile: {first}") from exc
+    depth = syntax_depth(ast)
+    if depth > MAX_WHEN_SYNTAX_DEPTH:
+        raise ExpressionError(
+            f"is too deeply nested to evaluate safely (a parse tree {depth} levels deep; at "
+            f"most {MAX_WHEN_SYNTAX_DEPTH}): shorten chains of operators or fields"
+        )
     chains: list[tuple[str, ...]] = []
     bound: set[str] = set()
     roots: list[str] = []
@@ -107,6 +126,43 @@ def compile_expression(source: str) -> CompiledExpression:
     unknown = tuple(dict.fromkeys(r for r in roots if r not in ROOTS and r not in bound))
     unknown_functions = tuple(dict.fromkeys(f for f in functions if f not in FUNCTIONS))
     return CompiledExpression(source, ast, refs, unknown, unknown_functions)
+
+
+def bracket_nesting(source: str) -> int:
+    """The deepest nesting of ``()``, ``[]`` and ``{}`` in ``source`` outside string literals
+    (quotes of either kind, backslash escapes; triple quotes count as an empty string then an
+    open one, which nests the same)."""
+    deepest = depth = 0
+    quote = ""
+    escaped = False
+    for char in source:
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote:
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]}":
+            depth -= 1
+    return deepest
+
+
+def syntax_depth(tree: Any) -> int:
+    """How deep a parse tree is (iteratively: the tree may be deeper than the stack)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, Tree):
+            stack.extend((child, depth + 1) for child in node.children)
+    return deepest
 
 
 def referenced_steps(source: str) -> set[str]:

@@ -214,15 +214,23 @@ class TemplateContext:
 
 
 def render_string(text: str, resolve: Callable[[Reference], str]) -> str:
-    """``text`` with every zenflow reference replaced; malformed ones raise TemplateError."""
+    """``text`` with every zenflow reference replaced; malformed ones raise TemplateError.
+
+    One pass over the original text: a substituted value is never scanned again, so an output
+    that itself contains ``{{ params.x }}`` stays literal text (no second-order expansion)."""
     if "{{" not in text:
         return text
-    refs, errors = parse_references(text)
-    if errors:
-        raise TemplateError(errors[0])
-    for ref in refs:
-        text = text.replace(ref.text, resolve(ref))
-    return text
+
+    def substitute(match: re.Match[str]) -> str:
+        whole = match.group(0)
+        parsed = _parse_one(whole)
+        if parsed is None:
+            return whole  # not ours (e.g. a Go template): left as is
+        if isinstance(parsed, str):
+            raise TemplateError(parsed)
+        return resolve(parsed)
+
+    return _BRACES.sub(substitute, text)
 
 
 def render(tree: Any, context: TemplateContext) -> Any:
