@@ -122,3 +122,11 @@ async def test_actions_take_json_only(ui_app: MakeClient) -> None:
     )
     assert resp.status == 400
     assert "JSON" in (await resp.json())["error"]
+
+
+async def test_healthz_needs_no_login_but_the_host_check_holds(ui_app: MakeClient) -> None:
+    test_client, _ = await ui_app()
+    resp = await test_client.get("/healthz")
+    assert resp.status == 200
+    assert await resp.text() == "ok\n"
+    assert (await test_client.get("/healthz", headers={"Host": "evil.example"})).status == 403

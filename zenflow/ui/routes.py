@@ -29,6 +29,7 @@ from zenflow.kube.listwatch import collection_path
 from zenflow.machinery.reconcile import make_key
 from zenflow.ui import sse
 from zenflow.ui.hub import Changes, Kind
+from zenflow.ui.security import HEALTH_PATH
 from zenflow.ui.state import STATE, UiState
 from zenflow.ui.views import cron_view, flow_summary
 
@@ -242,7 +243,13 @@ def refusal(exc: KubeError) -> web.Response:
     return web.json_response({"error": str(exc), "status": exc.status}, status=status)
 
 
+async def healthz(_request: web.Request) -> web.Response:
+    """Liveness: the server answers (no login needed; says nothing about the cluster)."""
+    return web.Response(text="ok\n")
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get(HEALTH_PATH, healthz)
     app.router.add_get("/", index)
     app.router.add_get("/api/config", config)
     app.router.add_get("/api/flows", flows)

@@ -5,6 +5,7 @@ Every request passes ``guard``:
 1. **Host check** (against DNS rebinding): the Host header must name loopback (``127.0.0.1``,
    ``localhost``, ``[::1]``) or a host allowed by ``--allowed-host``; a page on another site
    whose name resolves to 127.0.0.1 gets 403.
+   ``/healthz`` (liveness, says nothing about the cluster) skips the next two checks.
 2. **Login token** (unless disabled for an in-cluster read-only server behind port-forward):
    the URL printed at start carries ``?token=…``; a matching token sets an HttpOnly,
    SameSite=Strict session cookie (a value of its own, not the token) and redirects to the same
@@ -58,6 +59,7 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 CSRF_HEADER = "X-CSRF-Token"
 TOKEN_PARAM = "token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+HEALTH_PATH = "/healthz"
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,8 @@ def guard_middleware(guard: Guard) -> Middleware:
     async def guard_request(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not guard.host_allowed(request.host):
             return _refuse(request, 403, f"unexpected Host header {request.host!r}")
+        if request.path == HEALTH_PATH and request.method == "GET":
+            return await handler(request)  # liveness probes carry no session
         token = request.query.get(TOKEN_PARAM)
         if guard.login_token is not None and token is not None and request.method == "GET":
             if not hmac.compare_digest(token.encode(), guard.login_token.encode()):

@@ -91,6 +91,8 @@ export class FlowPage {
       this.steps = new Map(data.steps.map((s) => [s.name, s]));
       const ms = this.dag.render(data.layout, data.steps);
       document.body.dataset.renderMs = ms.toFixed(1);
+      // Milliseconds since this document's navigation started (for benchmarks/ui_bench.py).
+      document.body.dataset.renderedAt = performance.now().toFixed(1);
       document.body.dataset.rendered = `${this.namespace}/${this.name}`;
     } else {
       this.dag.update(data.steps);
