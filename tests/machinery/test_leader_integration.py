@@ -9,7 +9,6 @@ could expire for others, and exits non-zero; /metrics serves the leader and queu
 from __future__ import annotations
 
 import itertools
-import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
@@ -17,13 +16,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.machinery.controller_process import ControllerProcess, parse_ts
+from tests.support.controller_process import (
+    LEASE_DURATION,
+    RENEW_DEADLINE,
+    RETRY_PERIOD,
+    ControllerProcess,
+    controller_args,
+    parse_ts,
+)
 from tests.support.plane import start_apiserver_and_recover
+from tests.support.wait import eventually_sync
 from zenflow.envtest.controlplane import ControlPlane
 
 pytestmark = pytest.mark.integration
 
-LEASE, RENEW, RETRY = 3.0, 2.0, 0.5
+LEASE, RENEW, RETRY = LEASE_DURATION, RENEW_DEADLINE, RETRY_PERIOD
 # A standby retries every retry period stretched by client-go's jitter factor (up to x2.2).
 RETRY_MAX = RETRY * 2.2
 SLACK = 1.5  # process scheduling, request latency on a shared 2-core machine
@@ -40,42 +47,34 @@ def _readyz(port: int) -> tuple[int, str]:
 def _ready(proc: ControllerProcess) -> tuple[int, str]:
     """/readyz once the informers have synced (500 until then)."""
     port = proc.wait_for("http_server_listening", within=30)["port"]
-    deadline = time.monotonic() + 30
-    answer = _readyz(port)
-    while answer[0] != 200 and time.monotonic() < deadline:
-        time.sleep(0.1)
-        answer = _readyz(port)
-    return answer
+
+    def answer() -> tuple[int, str]:
+        got = _readyz(port)
+        assert got[0] == 200, got
+        return got
+
+    return eventually_sync(answer, what=f"{proc.name} ready", within=30)
 
 
 def test_one_leader_failover_on_kill_and_handover_on_sigterm(
     control_plane: ControlPlane, namespace: str, tmp_path: Path
 ) -> None:
-    args = [
-        "--kubeconfig", str(control_plane.kubeconfig_path),
-        "--namespace", namespace,
-        "--leader-election-namespace", namespace,
-        "--lease-name", "zenflow-test",
-        "--lease-duration", str(LEASE),
-        "--renew-deadline", str(RENEW),
-        "--retry-period", str(RETRY),
-        "--http-host", "127.0.0.1",
-        "--http-port", "0",
-        "--log-format", "json",
-        "--no-webhook",  # several processes on one machine: the webhook port is not the subject
-    ]  # fmt: skip
+    args = controller_args(
+        kubeconfig=control_plane.kubeconfig_path, namespace=namespace, lease="zenflow-test"
+    )
     procs = [ControllerProcess(n, args, log_path=tmp_path / f"{n}.log") for n in ("p1", "p2")]
     # Each process's leader-work intervals: from leader_runnables_started to the instant its
     # leader work ended (leader_runnables_stopped, or the SIGKILL).
     ended: dict[str, datetime] = {}
     try:
-        first = None
-        deadline = time.monotonic() + 45
-        while first is None and time.monotonic() < deadline:
-            first = next((p for p in procs if p.events("leader_runnables_started")), None)
-            time.sleep(0.05)
-        assert first is not None, "nobody leads"
-        leader = first
+        for p in procs:
+            p.start()
+        leader = eventually_sync(
+            lambda: next((p for p in procs if p.events("leader_runnables_started")), None),
+            what="a leader",
+            within=45,
+            interval=0.05,
+        )
         standby = procs[1] if leader is procs[0] else procs[0]
         assert standby.events("leader_acquired") == []
         assert _ready(standby) == (200, "ok (standby)")
@@ -87,7 +86,7 @@ def test_one_leader_failover_on_kill_and_handover_on_sigterm(
         took_over = parse_ts(standby.wait_for("leader_acquired", within=LEASE + 15)["timestamp"])
         assert (took_over - killed_at).total_seconds() <= LEASE + RETRY_MAX + SLACK
 
-        third = ControllerProcess("p3", args, log_path=tmp_path / "p3.log")
+        third = ControllerProcess("p3", args, log_path=tmp_path / "p3.log").start()
         procs.append(third)
         assert _ready(third) == (200, "ok (standby)")
         standby.wait_for("leader_runnables_started", within=30)
@@ -121,19 +120,10 @@ def test_one_leader_failover_on_kill_and_handover_on_sigterm(
 def test_leader_cut_off_from_apiserver_stops_work_within_renew_deadline_and_exits(
     control_plane: ControlPlane, namespace: str, tmp_path: Path
 ) -> None:
-    args = [
-        "--kubeconfig", str(control_plane.kubeconfig_path),
-        "--namespace", namespace,
-        "--leader-election-namespace", namespace,
-        "--lease-name", "zenflow-cutoff",
-        "--lease-duration", str(LEASE),
-        "--renew-deadline", str(RENEW),
-        "--retry-period", str(RETRY),
-        "--http-host", "127.0.0.1",
-        "--http-port", "0",
-        "--no-webhook",
-    ]  # fmt: skip
-    proc = ControllerProcess("solo", args, log_path=tmp_path / "solo.log")
+    args = controller_args(
+        kubeconfig=control_plane.kubeconfig_path, namespace=namespace, lease="zenflow-cutoff"
+    )
+    proc = ControllerProcess("solo", args, log_path=tmp_path / "solo.log").start()
     try:
         proc.wait_for("leader_runnables_started", within=45)
         port = proc.wait_for("http_server_listening", within=5)["port"]

@@ -1,21 +1,22 @@
 """Crash safety of the JobFlow controller on the real control plane.
 
 30 flows of three shapes are in flight while the ``zenflow controller`` process (a subprocess,
-leader election off so a restart takes over at once) is SIGKILLed at random moments five times
-and restarted. Aspects: every flow ends in the phase its shape dictates, and every
-(flow, step, attempt) had exactly one Job: a separate informer in the test records the uid of
-every Job ever created, so a Job created twice under one name (delete + create) would show two
-uids, and the set of Job names per flow must be exactly the expected attempts. A Job created
-just before a crash (status not yet written) is adopted, not duplicated. With leader election on,
-a standby takes over from a SIGKILLed leader mid-flight, with the same guarantees.
+leader election off so a restart takes over at once) is SIGKILLed five times and restarted, each
+time once the Jobs created so far reach the next of five points spread over the run: every kill
+hits flows in flight, and each restarted process has done work before the next kill.
+
+Aspects: every flow ends in the phase its shape dictates, and every (flow, step, attempt) had
+exactly one Job: a separate informer in the test records the uid of every Job ever created, so a
+Job created twice under one name (delete + create) would show two uids, and the set of Job names
+per flow must be exactly the expected attempts. A Job created just before a crash (status not
+yet written) is adopted, not duplicated. With leader election on, a standby takes over from a
+SIGKILLed leader mid-flight, with the same guarantees. The Job record is complete when checked:
+the test's informer has delivered a marker Job created after every flow finished.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
-import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,12 @@ from typing import Any
 import pytest
 from kubernetes_asyncio import client
 
-from tests.support.jobflows import Running, eventually, jobflow, running_controller, step
-from tests.controller.process_harness import ControllerProcess, JobTracker
-from zenflow.controller.listwatch import jobs_lister_watcher
+from tests.controller.jobflow.job_tracker import JobTracker
+from tests.support.controller_process import ControllerProcess, controller_args
+from tests.support.jobflows import Running, jobflow, running_controller, step
+from tests.support.wait import eventually
 from zenflow.envtest.controlplane import ControlPlane
 from zenflow.kube.client import new_api_client
-from zenflow.machinery.informer import Informer
 
 pytestmark = pytest.mark.integration
 
@@ -72,13 +73,17 @@ def _fan(name: str) -> tuple[dict[str, Any], str, set[str]]:
 def controller_process(
     control_plane: ControlPlane, namespace: str, tmp_path: Path
 ) -> Iterator[ControllerProcess]:
-    proc = ControllerProcess(
-        kubeconfig=control_plane.kubeconfig_path, namespace=namespace, log=tmp_path / "ctl.log"
+    args = controller_args(
+        kubeconfig=control_plane.kubeconfig_path,
+        namespace=namespace,
+        lease=None,
+        log_level="warning",
     )
+    proc = ControllerProcess("ctl", args, log_path=tmp_path / "ctl.log")
     try:
         yield proc
     finally:
-        proc.stop()
+        proc.close()
 
 
 async def test_sigkilled_controller_loses_and_duplicates_nothing(
@@ -86,53 +91,41 @@ async def test_sigkilled_controller_loses_and_duplicates_nothing(
     namespace: str,
     controller_process: ControllerProcess,
 ) -> None:
-    rng = random.Random(5)
     api = new_api_client(kube_config)
-    created: dict[str, set[str]] = {}
-
-    def on_job(obj: dict[str, Any]) -> None:
-        meta = obj["metadata"]
-        created.setdefault(meta["name"], set()).add(meta["uid"])
-
-    tracker = Informer(jobs_lister_watcher(api, namespace=namespace))
-    tracker.add_event_handler(on_job, lambda _old, new: on_job(new), None)
-    tracking = asyncio.create_task(tracker.run())
+    tracker = JobTracker(api, namespace)
     zf = Running(manager=None, jobflow=None, api=api, namespace=namespace)  # type: ignore[arg-type]
     try:
-        await tracker.wait_synced()
-        expected: dict[str, tuple[str, set[str]]] = {}
-        shapes = (_chain, _failing, _fan)
-        for i in range(FLOWS_PER_SHAPE):
-            for shape in shapes:
-                name = f"{shape.__name__.strip('_')}-{i}"
-                flow, phase, jobs = shape(name)
-                expected[name] = (phase, jobs)
-                await zf.create(flow)
-        total = sum(len(jobs) for _, jobs in expected.values())
-        in_flight_at_kill = []
-        controller_process.start()
-        for _ in range(KILLS):
-            await asyncio.sleep(rng.uniform(0.5, 2.5))
-            in_flight_at_kill.append(len(created))
-            controller_process.kill()
-            await asyncio.sleep(rng.uniform(0.0, 0.5))
+        async with tracker.running():
+            expected: dict[str, tuple[str, set[str]]] = {}
+            shapes = (_chain, _failing, _fan)
+            for i in range(FLOWS_PER_SHAPE):
+                for shape in shapes:
+                    name = f"{shape.__name__.strip('_')}-{i}"
+                    flow, phase, jobs = shape(name)
+                    expected[name] = (phase, jobs)
+                    await zf.create(flow)
+            total = sum(len(jobs) for _, jobs in expected.values())
+            in_flight_at_kill = []
             controller_process.start()
-        # The kills hit flows in flight (some Jobs created, not all).
-        assert any(0 < n < total for n in in_flight_at_kill), (in_flight_at_kill, total)
-        for name, (phase, _) in expected.items():
-            done = await zf.wait_phase(name, within=120)
-            assert done["status"]["phase"] == phase, (name, done["status"])
-        await asyncio.sleep(1.0)  # let the tracker see any late duplicate
-        for name, (_, jobs) in expected.items():
-            names = {n for n in created if n.startswith(f"{name}-")}
-            assert names == jobs, (name, sorted(names))
-        duplicated = {n: uids for n, uids in created.items() if len(uids) != 1}
-        assert not duplicated, duplicated
-        assert controller_process.starts == KILLS + 1
+            for k in range(1, KILLS + 1):
+                await tracker.seen(k * total // (KILLS + 2), within=120)
+                controller_process.kill()
+                in_flight_at_kill.append(len(tracker.created))
+                controller_process.start()
+            # The kills hit flows in flight (some Jobs created, not all).
+            assert all(0 < n < total for n in in_flight_at_kill), (in_flight_at_kill, total)
+            for name, (phase, _) in expected.items():
+                done = await zf.wait_phase(name, within=120)
+                assert done["status"]["phase"] == phase, (name, done["status"])
+            await tracker.caught_up()
+            created = tracker.created
+            for name, (_, jobs) in expected.items():
+                names = {n for n in created if n.startswith(f"{name}-")}
+                assert names == jobs, (name, sorted(names))
+            duplicated = {n: uids for n, uids in created.items() if len(uids) != 1}
+            assert not duplicated, duplicated
+            assert controller_process.starts == KILLS + 1
     finally:
-        tracking.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await tracking
         await api.close()
 
 
@@ -173,21 +166,19 @@ def jobspec_for(flow: dict[str, Any]) -> dict[str, Any]:
 async def test_a_standby_takes_over_from_a_killed_leader_mid_flight(
     control_plane: ControlPlane, kube_config: client.Configuration, namespace: str, tmp_path: Path
 ) -> None:
-    """Leader election on (short lease): the leader is SIGKILLed with flows in flight, the
-    standby (warm caches) takes over, then the same again the other way round. Every flow
-    finishes and every (step, attempt) had exactly one Job."""
-    procs = [
-        ControllerProcess(
-            kubeconfig=control_plane.kubeconfig_path,
-            namespace=namespace,
-            log=tmp_path / f"ctl-{i}.log",
-            leader_election=True,
-        )
-        for i in range(2)
-    ]
+    """Leader election on (short lease): the leader is SIGKILLed with flows in flight (once a
+    third, then two thirds of their Jobs exist), the standby (warm caches) takes over, then the
+    same again the other way round. Every flow finishes and every (step, attempt) had exactly
+    one Job."""
+    args = controller_args(
+        kubeconfig=control_plane.kubeconfig_path,
+        namespace=namespace,
+        lease="zenflow-controller",
+        log_level="warning",
+    )
+    procs = [ControllerProcess(f"ha-{i}", args, log_path=tmp_path / f"ctl-{i}.log") for i in (0, 1)]
     api = new_api_client(kube_config)
     tracker = JobTracker(api, namespace)
-    tracking = asyncio.create_task(tracker.informer.run())
     coordination = client.CoordinationV1Api(api)
     zf = Running(manager=None, jobflow=None, api=api, namespace=namespace)  # type: ignore[arg-type]
 
@@ -205,32 +196,32 @@ async def test_a_standby_takes_over_from_a_killed_leader_mid_flight(
         return now is not None and now != than
 
     try:
-        await tracker.informer.wait_synced()
-        procs[0].start()
-        await eventually(lambda: led_by_someone_else(None), within=30, what="first leader")
-        procs[1].start()
-        expected: dict[str, set[str]] = {}
-        for i in range(12):
-            name = f"ha-{i}"
-            flow, _, jobs = _chain(name)
-            expected[name] = jobs
-            await zf.create(flow)
-        for victim in (0, 1):
-            await asyncio.sleep(1.5)
-            leader = await holder()
-            procs[victim].kill()
-            await eventually(functools.partial(led_by_someone_else, leader), what="takeover")
-            procs[victim].start()  # back as the new standby
-        for name in expected:
-            done = await zf.wait_phase(name, within=120)
-            assert done["status"]["phase"] == "Succeeded", (name, done["status"])
-        for name, jobs in expected.items():
-            assert {n for n in tracker.created if n.startswith(f"{name}-")} == jobs
-        assert all(len(uids) == 1 for uids in tracker.created.values()), tracker.created
+        async with tracker.running():
+            procs[0].start()
+            await eventually(lambda: led_by_someone_else(None), within=30, what="first leader")
+            procs[1].start()
+            expected: dict[str, set[str]] = {}
+            for i in range(12):
+                name = f"ha-{i}"
+                flow, _, jobs = _chain(name)
+                expected[name] = jobs
+                await zf.create(flow)
+            total = sum(len(jobs) for jobs in expected.values())
+            for victim in (0, 1):
+                await tracker.seen((victim + 1) * total // 3, within=120)
+                leader = await holder()
+                procs[victim].kill()
+                assert len(tracker.created) < total, "the kill came after every Job existed"
+                await eventually(functools.partial(led_by_someone_else, leader), what="takeover")
+                procs[victim].start()  # back as the new standby
+            for name in expected:
+                done = await zf.wait_phase(name, within=120)
+                assert done["status"]["phase"] == "Succeeded", (name, done["status"])
+            await tracker.caught_up()
+            for name, jobs in expected.items():
+                assert {n for n in tracker.created if n.startswith(f"{name}-")} == jobs
+            assert all(len(uids) == 1 for uids in tracker.created.values()), tracker.created
     finally:
         for proc in procs:
-            proc.stop()
-        tracking.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await tracking
+            proc.close()
         await api.close()

@@ -15,13 +15,15 @@ Aspects tested:
     and created again under its deterministic name would show two), and the Jobs left at the
     end are exactly the expected attempts, with the uids the tracker saw;
   * no attempt number is skipped: per step, the attempt labels are 1..n with no gap.
+
+Nothing waits for a time: the apiserver stays down until the test's own informer has seen its
+watch cut and its next watch fail, and the Job record is checked once that informer has
+delivered a marker Job created after every flow finished.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,9 +32,11 @@ import aiohttp
 import pytest
 from kubernetes_asyncio import client
 
-from tests.support.jobflows import Running, eventually, jobflow, step
-from tests.controller.process_harness import ControllerProcess, JobTracker
+from tests.controller.jobflow.job_tracker import JobTracker
+from tests.support.controller_process import ControllerProcess, controller_args
+from tests.support.jobflows import Running, jobflow, step
 from tests.support.plane import start_apiserver_and_recover, wait_for_controller_manager
+from tests.support.wait import eventually
 from zenflow.api.constants import (
     GROUP,
     JOBFLOW_PLURAL,
@@ -85,16 +89,16 @@ async def _retrying(
 ) -> dict[str, Any]:
     """``await call()``, retried while the apiserver is unreachable or a pooled connection to the
     old apiserver process fails once."""
-    deadline = time.monotonic() + within
-    while True:
+
+    async def attempt() -> dict[str, Any]:
         try:
             return await call()
         except (client.ApiException, aiohttp.ClientError, OSError, TimeoutError) as exc:
             if isinstance(exc, client.ApiException) and exc.status not in TRANSIENT:
                 raise
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.2)
+            raise AssertionError(f"apiserver not answering: {exc!r}") from exc
+
+    return await eventually(attempt, what="an answer", within=within, interval=0.2)
 
 
 @pytest.fixture
@@ -116,95 +120,105 @@ async def test_100_flows_survive_controller_kill_apiserver_restart_and_expired_v
     tmp_path: Path,
 ) -> None:
     plane = recovering_plane
-    controller = ControllerProcess(
-        kubeconfig=plane.kubeconfig_path, namespace=namespace, log=tmp_path / "ctl.log"
+    args = controller_args(
+        kubeconfig=plane.kubeconfig_path, namespace=namespace, lease=None, log_level="warning"
     )
+    controller = ControllerProcess("ctl", args, log_path=tmp_path / "ctl.log")
     api = new_api_client(kube_config)
     tracker = JobTracker(api, namespace)
-    tracking = asyncio.create_task(tracker.informer.run())
     zf = Running(manager=None, jobflow=None, api=api, namespace=namespace)  # type: ignore[arg-type]
-    custom = client.CustomObjectsApi(api)
     expected: dict[str, Expected] = {}
     try:
-        await tracker.informer.wait_synced()
-        for i in range(DIAMONDS + DOOMED):
-            flow, want = _diamond(f"dia-{i}") if i < DIAMONDS else _doomed(f"doom-{i}")
-            expected[flow["metadata"]["name"]] = want
-            await zf.create(flow)
-        total = sum(len(_job_names(n, a)) for n, (_, a) in expected.items())
-        seen_at_fault: dict[str, int] = {}
-
-        async def jobs_seen(at_least: int) -> bool:
-            return len(tracker.created) >= at_least
-
-        controller.start()
-        await eventually(lambda: jobs_seen(60), within=60, what="60 Jobs before the kill")
-        seen_at_fault["kill"] = len(tracker.created)
-        controller.kill()
-        await asyncio.sleep(0.2)
-        controller.start()
-
-        await eventually(lambda: jobs_seen(140), within=60, what="140 Jobs before the restart")
-        seen_at_fault["apiserver-restart"] = len(tracker.created)
-        await asyncio.to_thread(plane.stop_apiserver)
-        await asyncio.sleep(1.0)
-        await asyncio.to_thread(start_apiserver_and_recover, plane)
-
-        await eventually(lambda: jobs_seen(220), within=90, what="220 Jobs before the expiry")
-        seen_at_fault["expire"] = len(tracker.created)
-        lists_before = tracker.informer.reflector.lists
-        await asyncio.to_thread(plane.expire_resource_versions)
-        await asyncio.to_thread(wait_for_controller_manager, plane)
-
-        # Every fault hit flows in flight: some of their Jobs existed, not all.
-        assert all(0 < n < total for n in seen_at_fault.values()), (seen_at_fault, total)
-
-        async def all_done() -> bool:
-            doc = await _retrying(
-                lambda: custom.list_namespaced_custom_object(
-                    GROUP, VERSION, namespace, JOBFLOW_PLURAL
-                )
-            )
-            phases = [(o.get("status") or {}).get("phase") for o in doc["items"]]
-            return all(p in ("Succeeded", "Failed") for p in phases)
-
-        await eventually(all_done, within=150, what="every flow finished")
-        # The tracker relisted after the 410 (its watch could not resume from a compacted version).
-        assert tracker.informer.reflector.lists > lists_before
-        await asyncio.sleep(1.0)  # let the tracker see any late duplicate
-
-        flows = await _retrying(
-            lambda: custom.list_namespaced_custom_object(GROUP, VERSION, namespace, JOBFLOW_PLURAL)
-        )
-        for flow in flows["items"]:
-            name = flow["metadata"]["name"]
-            phase, attempts = expected[name]
-            status = flow["status"]
-            assert status["phase"] == phase, (name, status)
-            recorded = {s["name"]: s.get("attempt") for s in status["steps"]}
-            assert {s: recorded[s] for s in attempts} == attempts, (name, status["steps"])
-
-        jobs = await _retrying(
-            lambda: zf.get_json(f"/apis/batch/v1/namespaces/{namespace}/jobs", [])
-        )
-        final = {j["metadata"]["name"]: j["metadata"] for j in jobs["items"]}
-        want_names = set().union(*(_job_names(n, a) for n, (_, a) in expected.items()))
-        assert set(final) == want_names, sorted(set(final) ^ want_names)
-        assert set(tracker.created) == want_names, sorted(set(tracker.created) ^ want_names)
-        twice = {n: uids for n, uids in tracker.created.items() if uids != {final[n]["uid"]}}
-        assert not twice, twice
-
-        per_step: dict[tuple[str, str], list[int]] = {}
-        for meta in final.values():
-            labels = meta["labels"]
-            key = (labels[LABEL_JOBFLOW], labels[LABEL_STEP])
-            per_step.setdefault(key, []).append(int(labels[LABEL_ATTEMPT]))
-        gaps = {k: v for k, v in per_step.items() if sorted(v) != list(range(1, len(v) + 1))}
-        assert not gaps, gaps
+        async with tracker.running():
+            await _run_through_faults(plane, controller, tracker, zf, expected)
+            await tracker.caught_up()
+            await _check(tracker, zf, expected)
         assert controller.starts == 2
     finally:
-        controller.stop()
-        tracking.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await tracking
+        controller.close()
         await api.close()
+
+
+async def _run_through_faults(
+    plane: ControlPlane,
+    controller: ControllerProcess,
+    tracker: JobTracker,
+    zf: Running,
+    expected: dict[str, Expected],
+) -> None:
+    """Create the flows, inject the three faults while they run, wait until all finished."""
+    for i in range(DIAMONDS + DOOMED):
+        flow, want = _diamond(f"dia-{i}") if i < DIAMONDS else _doomed(f"doom-{i}")
+        expected[flow["metadata"]["name"]] = want
+        await zf.create(flow)
+    total = sum(len(_job_names(n, a)) for n, (_, a) in expected.items())
+    seen_at_fault: dict[str, int] = {}
+
+    controller.start()
+    seen_at_fault["kill"] = await tracker.seen(60)
+    controller.kill()
+    controller.start()
+
+    seen_at_fault["apiserver-restart"] = await tracker.seen(140)
+    reflector = tracker.informer.reflector
+    watches = reflector.watches
+    await asyncio.to_thread(plane.stop_apiserver)
+    # Down until a client saw it: the tracker's watch was cut and its next watch failed too.
+    await eventually(lambda: reflector.watches >= watches + 2, what="the outage seen", within=60)
+    await asyncio.to_thread(start_apiserver_and_recover, plane)
+
+    seen_at_fault["expire"] = await tracker.seen(220, within=90)
+    lists_before = reflector.lists
+    await asyncio.to_thread(plane.expire_resource_versions)
+    await asyncio.to_thread(wait_for_controller_manager, plane)
+
+    # Every fault hit flows in flight: some of their Jobs existed, not all.
+    assert all(0 < n < total for n in seen_at_fault.values()), (seen_at_fault, total)
+
+    custom = client.CustomObjectsApi(zf.api)
+
+    async def all_done() -> bool:
+        doc = await _retrying(
+            lambda: custom.list_namespaced_custom_object(
+                GROUP, VERSION, zf.namespace, JOBFLOW_PLURAL
+            )
+        )
+        phases = [(o.get("status") or {}).get("phase") for o in doc["items"]]
+        return all(p in ("Succeeded", "Failed") for p in phases)
+
+    await eventually(all_done, within=150, what="every flow finished")
+    # The tracker relisted after the 410 (its watch could not resume from a compacted version).
+    assert reflector.lists > lists_before
+
+
+async def _check(tracker: JobTracker, zf: Running, expected: dict[str, Expected]) -> None:
+    """Each flow's phase and attempts; exactly the expected Jobs, each created once, no gap."""
+    custom = client.CustomObjectsApi(zf.api)
+    flows = await _retrying(
+        lambda: custom.list_namespaced_custom_object(GROUP, VERSION, zf.namespace, JOBFLOW_PLURAL)
+    )
+    for flow in flows["items"]:
+        name = flow["metadata"]["name"]
+        phase, attempts = expected[name]
+        status = flow["status"]
+        assert status["phase"] == phase, (name, status)
+        recorded = {s["name"]: s.get("attempt") for s in status["steps"]}
+        assert {s: recorded[s] for s in attempts} == attempts, (name, status["steps"])
+
+    jobs = await _retrying(
+        lambda: zf.get_json(f"/apis/batch/v1/namespaces/{zf.namespace}/jobs", [])
+    )
+    final = {j["metadata"]["name"]: j["metadata"] for j in jobs["items"]}
+    want_names = set().union(*(_job_names(n, a) for n, (_, a) in expected.items()))
+    assert set(final) == want_names, sorted(set(final) ^ want_names)
+    assert set(tracker.created) == want_names, sorted(set(tracker.created) ^ want_names)
+    twice = {n: uids for n, uids in tracker.created.items() if uids != {final[n]["uid"]}}
+    assert not twice, twice
+
+    per_step: dict[tuple[str, str], list[int]] = {}
+    for meta in final.values():
+        labels = meta["labels"]
+        key = (labels[LABEL_JOBFLOW], labels[LABEL_STEP])
+        per_step.setdefault(key, []).append(int(labels[LABEL_ATTEMPT]))
+    gaps = {k: v for k, v in per_step.items() if sorted(v) != list(range(1, len(v) + 1))}
+    assert not gaps, gaps

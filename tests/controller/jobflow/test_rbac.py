@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 from kubernetes_asyncio import client
 
+from tests.manifests.helpers import service_account_kubeconfig
 from tests.support.jobflows import (
     Running,
     eventually,
@@ -21,7 +22,6 @@ from tests.support.jobflows import (
     step,
     step_status,
 )
-from tests.manifests.helpers import service_account_kubeconfig
 from zenflow.api.constants import ANNOTATION_CANCEL, ANNOTATION_RETRY
 from zenflow.envtest.controlplane import ControlPlane
 from zenflow.kube.client import load_configuration, new_api_client
