@@ -44,7 +44,7 @@ def _timed_out(what: str, within: float, last: object, error: BaseException | No
 
 @overload
 async def eventually(
-    check: Callable[[], Awaitable[T]],
+    check: Callable[[], Awaitable[T | None]],
     *,
     what: str = ...,
     within: float = ...,
@@ -56,7 +56,7 @@ async def eventually(
 
 @overload
 async def eventually(
-    check: Callable[[], T],
+    check: Callable[[], T | None],
     *,
     what: str = ...,
     within: float = ...,
@@ -100,7 +100,7 @@ async def eventually(
 
 
 def eventually_sync(
-    check: Callable[[], T],
+    check: Callable[[], T | None],
     *,
     what: str = "condition",
     within: float = 30.0,
