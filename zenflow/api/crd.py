@@ -1,10 +1,13 @@
 """CustomResourceDefinitions generated from the API models.
 
 The pydantic JSON schema is turned into a *structural* OpenAPI v3 schema as the API server
-requires: ``$ref``s inlined, ``Optional`` unions collapsed, free-form objects (Job templates,
-PVCs, ConfigMaps, podFailurePolicy, env vars) marked ``x-kubernetes-preserve-unknown-fields``,
-``str | int`` unions as ``x-kubernetes-int-or-string``, descriptions kept for ``kubectl explain``,
-defaults dropped (the models apply them; stored objects stay small). CEL
+requires: ``$ref``s inlined, ``Optional`` unions collapsed, ``str | int`` unions as
+``x-kubernetes-int-or-string``, descriptions kept for ``kubectl explain``, defaults dropped (the
+models apply them; stored objects stay small). Fields that hold Kubernetes objects (a step's Job
+template, env vars, resources, podFailurePolicy, PVC and ConfigMap templates) get Kubernetes' own
+schemas of the pinned release (``zenflow.api.kubestructural``), so the API server prunes, or with
+strict field validation refuses, unknown fields there and bounds their nesting. No node is
+free-form: a model field without a schema makes generation fail. CEL
 ``x-kubernetes-validations`` add what OpenAPI cannot say; each rule's estimated cost must fit the
 API server's budget, which is why names and lists carry ``maxLength``/``maxItems``.
 """
@@ -12,12 +15,13 @@ API server's budget, which is why names and lists carry ``maxLength``/``maxItems
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, Final
 
 import yaml
 from pydantic import BaseModel
 
-from zenflow.api import constants
+from zenflow.api import constants, kubestructural
 from zenflow.api.cronjobflow import CronJobFlow
 from zenflow.api.jobflow import JobFlow
 
@@ -42,7 +46,6 @@ _KEEP_AS_IS: Final = frozenset(
         "required",
         "nullable",
         "x-kubernetes-int-or-string",
-        "x-kubernetes-preserve-unknown-fields",
     }
 )
 
@@ -102,6 +105,27 @@ _RULES: Final[dict[str, list[Schema]]] = {
     "Backoff": [],
 }
 
+
+def _array(items: Schema) -> Callable[[Schema], Schema]:
+    return lambda field: {"type": "array", "maxItems": field["maxItems"], "items": items}
+
+
+# Model fields typed as plain dicts (Kubernetes objects passed through to what the controller
+# creates) and the Kubernetes schema the CRD gives them; ``field`` is the model's own schema.
+_KUBE_FIELDS: Final[dict[tuple[str, str], Callable[[Schema], Schema]]] = {
+    ("Step", "template"): lambda field: kubestructural.job_template(),
+    ("RunSpec", "env"): lambda field: kubestructural.env_list(max_items=None),
+    ("RunSpec", "resources"): lambda field: kubestructural.resource_requirements(),
+    ("JobFlowSpec", "env"): lambda field: kubestructural.env_list(max_items=field["maxItems"]),
+    ("ExecutionPolicy", "podFailurePolicy"): lambda field: kubestructural.pod_failure_policy(),
+    ("ResourceTemplates", "volumeClaimTemplates"): lambda field: _array(
+        kubestructural.persistent_volume_claim()
+    )(field),
+    ("ResourceTemplates", "configMapTemplates"): lambda field: _array(kubestructural.config_map())(
+        field
+    ),
+}
+
 # Lists whose items are keyed by name: the API server rejects duplicates natively.
 _MAP_LISTS: Final = {
     ("JobFlowSpec", "steps"),
@@ -114,6 +138,8 @@ def structural_schema(model: type[BaseModel]) -> Schema:
     """The openAPIV3Schema of a top-level kind."""
     raw = model.model_json_schema(by_alias=True, mode="validation")
     defs: dict[str, Schema] = raw.get("$defs", {})
+    # The API server owns the root metadata's schema: it must be a bare object.
+    raw["properties"] = {k: v for k, v in raw["properties"].items() if k != "metadata"}
     root = _convert(raw, defs=defs, model=model.__name__)
     props = root["properties"]
     props["apiVersion"] = {
@@ -163,14 +189,16 @@ def _convert(node: Schema, *, defs: dict[str, Schema], model: str | None = None)
             out[key] = value
     if node.get("type") == "object" and "properties" not in node:
         extra = node.get("additionalProperties")
-        if isinstance(extra, dict) and extra:
-            out["additionalProperties"] = _convert(extra, defs=defs)
-        else:
-            out["x-kubernetes-preserve-unknown-fields"] = True
+        if not isinstance(extra, dict) or not extra:
+            raise ValueError(f"{model or node} is a free-form object: give it a schema")
+        out["additionalProperties"] = _convert(extra, defs=defs)
     if "properties" in node:
         out["type"] = "object"
         out["properties"] = {
-            name: _convert(prop, defs=defs) for name, prop in node["properties"].items()
+            name: _kube_field(node=prop, build=build)
+            if (build := _KUBE_FIELDS.get((model or "", name)))
+            else _convert(prop, defs=defs)
+            for name, prop in node["properties"].items()
         }
         for name, prop in out["properties"].items():
             if model is not None and (model, name) in _MAP_LISTS:
@@ -183,6 +211,18 @@ def _convert(node: Schema, *, defs: dict[str, Schema], model: str | None = None)
     if model is not None and _RULES.get(model):
         out["x-kubernetes-validations"] = [dict(rule) for rule in _RULES[model]]
     return out
+
+
+def _kube_field(*, node: Schema, build: Callable[[Schema], Schema]) -> Schema:
+    """The Kubernetes schema of a dict-typed model field, with the model's description."""
+    options = [o for o in node.get("anyOf", [node]) if o.get("type") != "null"]
+    (field,) = options
+    schema = build(field)
+    description = node.get("description") or field.get("description")
+    if description:
+        schema.pop("description", None)
+        schema = {"description": _clean(description), **schema}
+    return schema
 
 
 def _clean(text: str) -> str:
