@@ -10,12 +10,13 @@ Order of work and its invariants:
    ``zenflow controller``; each is a child process with the control plane's kubeconfig (own
    process group, dies with us; logs in the work directory).
 3. Once the API server enforces the webhook, the flow is created in namespace ``default`` and
-   polled until it is Succeeded or Failed; every poll feeds the live view.
+   polled until it is Succeeded or Failed; every poll feeds the live view. With ``--ui``,
+   ``zenflow ui`` (``demo.ui``) serves the web UI first and the browser is opened on it.
 4. Whatever happens — success, failure, Ctrl-C (SIGINT), SIGTERM, an error — the ``finally``
    stops the controller and the webhook, then the control plane (node agent, controller
    manager, apiserver, etcd), each SIGTERM then SIGKILL, reaped; signals arriving during that
-   cleanup are noted and do not cut it short. With ``--keep`` all of it stays up after the flow
-   ended until a signal arrives.
+   cleanup are noted and do not cut it short. With ``--keep`` (implied by ``--ui``) all of it
+   stays up after the flow ended until a signal arrives.
 
 Exit status: 0 the flow Succeeded; 1 it Failed, timed out, or the demo could not run (the message
 says why); 130 interrupted by SIGINT, 143 by SIGTERM.
@@ -27,6 +28,7 @@ import asyncio
 import signal
 import sys
 import time
+import webbrowser
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +40,7 @@ from kubernetes_asyncio import client
 
 from zenflow.api.constants import GROUP, JOBFLOW_PLURAL, VERSION
 from zenflow.api.crd import all_crds, render_yaml
+from zenflow.demo.ui import start_ui
 from zenflow.demo.webhook import start_webhook, wait_enforced
 from zenflow.display.flowview import FlowView, snapshot, summary_lines
 from zenflow.display.live import LiveView
@@ -69,6 +72,7 @@ class DemoOptions:
     crds_dir: Path | None
     keep: bool = False
     timeout_s: float = 600.0
+    ui_port: int | None = None  # serve the web UI on this port (zenflow demo --ui)
 
 
 def load_flow(path: Path) -> dict[str, Any]:
@@ -123,6 +127,7 @@ class Demo:
         self.plane: ControlPlane | None = None
         self.controller: ManagedProcess | None = None
         self.webhook: ManagedProcess | None = None
+        self.ui: ManagedProcess | None = None
         self._cleaning = False
 
     # -- signals -------------------------------------------------------------------------------
@@ -155,7 +160,7 @@ class Demo:
                 signal.signal(sig, handler)
 
     def _cleanup(self) -> None:
-        for proc in (self.controller, self.webhook):
+        for proc in (self.ui, self.controller, self.webhook):
             if proc is not None:
                 proc.stop()
         if self.plane is not None:
@@ -185,13 +190,19 @@ class Demo:
         )
         self.controller.start()
         wait_enforced(plane, self.webhook)
+        if self.options.ui_port is not None:
+            self.ui, url = start_ui(plane, port=self.options.ui_port)
+            self.out.write(f"zenflow demo: the web UI is at {url}\n")
+            self.out.flush()
+            webbrowser.open(url)
         code, view = asyncio.run(self._follow(flow))
         self.out.write("\n" + "\n".join(summary_lines(view, now=datetime.now(UTC))) + "\n")
-        self.out.write("\n".join(inspect_lines(view.name, plane=plane, keep=self.options.keep)))
+        keep = self.options.keep or self.ui is not None
+        self.out.write("\n".join(inspect_lines(view.name, plane=plane, keep=keep)))
         self.out.write("\n")
         if code != 0:
             self.err.write(f"zenflow demo: the flow ended {view.phase}: {view.message}\n")
-        if self.options.keep:
+        if keep:
             try:
                 self._wait_for_signal(plane)
             except Interrupted:
