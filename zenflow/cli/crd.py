@@ -95,9 +95,17 @@ def _refresh(fetch: Fetch, *, check: bool) -> list[str]:
                 stale.append(f"{target}: out of date; run `zenflow crd --refresh-kube-schemas`")
             continue
         target.write_text(text, encoding="utf-8")
-        print(f"wrote {target}")
+        print(f"wrote {_shown(target)}")
     kubeschemas.definitions.cache_clear()
     return stale
+
+
+def _shown(path: Path) -> Path:
+    """``path`` relative to the working directory when it is below it (the source tree)."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 @contextmanager
