@@ -4,6 +4,10 @@
 credentials, leader election off, watching only the test's namespace). Flows use
 annotation-mode pods: the node agent completes each pod per ``envtest.zenflow.io/*``
 annotations on the step's pod template, so timing and exit codes are deterministic.
+
+``Running.reconciled`` is how a test proves that nothing happened: it returns once the
+controller finished a reconcile of the flow that began after its caches held what the API server
+holds now, so a Job or status write that was due would exist by then.
 """
 
 from __future__ import annotations
@@ -11,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from kubernetes_asyncio import client
 from prometheus_client import CollectorRegistry
 
+from tests.support.wait import eventually
 from zenflow.api.constants import API_VERSION, GROUP, JOBFLOW_KIND, JOBFLOW_PLURAL, VERSION
 from zenflow.controller.settings import ControllerSettings
 from zenflow.controller.setup import JobFlowController, setup_controllers
@@ -28,6 +33,8 @@ from zenflow.envtest.nodeagent.spec import (
 )
 from zenflow.kube.client import new_api_client
 from zenflow.machinery.manager import Manager
+from zenflow.machinery.reconcile import make_key
+from zenflow.machinery.store import Store
 
 MERGE_PATCH = "application/merge-patch+json"
 
@@ -91,24 +98,23 @@ class Running:
         within: float = 60.0,
         what: str = "condition",
     ) -> dict[str, Any]:
-        """Poll the flow until ``predicate`` holds; fails with the last status."""
-        last: dict[str, Any] = {}
-        try:
-            async with asyncio.timeout(within):
-                while True:
-                    try:
-                        last = await self.get(name)
-                    except client.ApiException as exc:
-                        if exc.status != 404:
-                            raise
-                        last = {}
-                    if predicate(last):
-                        return last
-                    await asyncio.sleep(0.1)
-        except TimeoutError:
-            raise AssertionError(
-                f"flow {name}: {what} not reached in {within}s; last status: {last.get('status')}"
-            ) from None
+        """Poll the flow until ``predicate`` holds (``{}`` once it is gone); fails with the
+        last status."""
+
+        async def current() -> tuple[dict[str, Any]]:
+            try:
+                obj = await self.get(name)
+            except client.ApiException as exc:
+                if exc.status != 404:
+                    raise
+                obj = {}
+            assert predicate(obj), f"last status: {obj.get('status')}"
+            return (obj,)
+
+        found: tuple[dict[str, Any]] = await eventually(
+            current, what=f"flow {name}: {what}", within=within
+        )
+        return found[0]
 
     async def wait_phase(
         self, name: str, phases: tuple[str, ...] = ("Succeeded", "Failed"), within: float = 60.0
@@ -151,19 +157,35 @@ class Running:
         )
         return list(doc["items"])
 
+    async def reconciled(self, name: str, *, within: float = 30.0) -> None:
+        """Return once the controller finished a reconcile of flow ``name`` that began after
+        its caches held the flow and its Jobs as the API server holds them now."""
+        informers = self.jobflow.informers
+        held = [(informers.jobflows.store, await self.get(name))]
+        held += [(informers.jobs.store, job) for job in await self.jobs(name)]
+        await eventually(
+            lambda: all(_cached(store, obj) for store, obj in held),
+            what=f"caches hold flow {name} and its Jobs as the API server does",
+            within=within,
+            interval=0.02,
+        )
+        key = make_key(self.namespace, name)
+        queue, controller = self.jobflow.queue, self.jobflow.controller
+        reconciles = controller.reconciles
+        queue.add(key)
+        await eventually(
+            lambda: not queue.pending(key), what=f"a reconcile of {name}", within=within
+        )
+        assert controller.reconciles > reconciles
 
-async def eventually(
-    check: Callable[[], Awaitable[bool]], *, within: float = 30.0, what: str = "condition"
-) -> None:
-    """Poll ``check`` every 0.1 s until it is true; fail after ``within`` seconds."""
-    try:
-        async with asyncio.timeout(within):
-            while True:
-                if await check():
-                    return
-                await asyncio.sleep(0.1)
-    except TimeoutError:
-        raise AssertionError(f"{what} not reached in {within}s") from None
+
+def _cached(store: Store, obj: dict[str, Any]) -> bool:
+    """Whether ``store`` holds ``obj`` at its resourceVersion or later (etcd revisions: integers
+    that grow; opaque to clients in general, comparable on this test control plane)."""
+    meta = obj["metadata"]
+    held = store.get(make_key(meta["namespace"], meta["name"]))
+    version = int(meta["resourceVersion"])
+    return held is not None and int(held["metadata"]["resourceVersion"]) >= version
 
 
 def step_status(flow: dict[str, Any], name: str) -> dict[str, Any]:

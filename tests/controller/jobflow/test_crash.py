@@ -28,6 +28,8 @@ from tests.controller.jobflow.job_tracker import JobTracker
 from tests.support.controller_process import ControllerProcess, controller_args
 from tests.support.jobflows import Running, jobflow, running_controller, step
 from tests.support.wait import eventually
+from zenflow.api.jobflow import JobFlow
+from zenflow.core.planning.jobspec import build_job, template_context
 from zenflow.envtest.controlplane import ControlPlane
 from zenflow.kube.client import new_api_client
 
@@ -154,9 +156,6 @@ async def test_a_job_created_before_a_crash_is_adopted(
 
 def jobspec_for(flow: dict[str, Any]) -> dict[str, Any]:
     """The Job the controller would have created for attempt 1 of the flow's first step."""
-    from zenflow.api.jobflow import JobFlow
-    from zenflow.core.planning.jobspec import build_job, template_context
-
     parsed = JobFlow.model_validate(flow)
     first = parsed.spec.steps[0]
     context = template_context(flow=parsed, step=first, attempt=1, outputs={}, phases={})

@@ -6,15 +6,17 @@ step; a name held by a foreign object fails the flow (ResourceConflict naming it
 nothing; ttlSecondsAfterFinished deletes the finished flow and the garbage collector removes its
 Jobs and ConfigMap; Forbid queues the newer flow (Pending, Queued condition naming the running
 one) and starts it when the older finishes; Replace cancels the older running flow (Failed,
-Replaced) and runs the newer; suspend holds new steps (phase Suspended, running Job left alone)
-and resumes; the cancel annotation terminates running Jobs (Failed, Cancelled); a Manual step
-waits until approved; the retry annotation re-runs failed steps (and retry-step one step and
-its dependents) as new attempts, once per nonce.
+Replaced) and runs the newer; suspend holds new steps (phase Suspended, running Job left alone,
+nothing started by a reconcile that saw it finish) and resumes; the cancel annotation
+terminates running Jobs (Failed, Cancelled); a Manual step waits until approved; the retry
+annotation re-runs failed steps (and retry-step one step and its dependents) as new attempts,
+once per nonce (a reconcile after the retry finished runs nothing more).
 """
 
 from __future__ import annotations
 
-import asyncio
+import time
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -23,11 +25,11 @@ from kubernetes_asyncio import client
 from tests.support.jobflows import (
     Running,
     condition,
-    eventually,
     jobflow,
     step,
     step_status,
 )
+from tests.support.wait import consistently, eventually
 from zenflow.api.constants import (
     ANNOTATION_APPROVE,
     ANNOTATION_CANCEL,
@@ -78,8 +80,6 @@ async def test_resource_templates_are_created_and_owned(zf: Running) -> None:
 
 
 def _created(obj: dict[str, object]) -> float:
-    from datetime import datetime
-
     stamp = obj["metadata"]["creationTimestamp"]  # type: ignore[index]
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
@@ -141,7 +141,6 @@ async def test_ttl_deletes_the_flow_and_cascades(zf: Running) -> None:
 async def _next_second(obj: dict[str, object]) -> None:
     """Flows are ordered by creationTimestamp (whole seconds), then name: make the next one
     unambiguously newer."""
-    import time
 
     async def later() -> bool:
         return time.time() >= _created(obj) + 1.0
@@ -214,8 +213,15 @@ async def test_suspend_holds_new_steps_and_resumes(zf: Running) -> None:
     suspended = condition(held, "Suspended")
     assert suspended is not None
     assert suspended["status"] == "True"
-    await asyncio.sleep(0.5)
-    assert [j["metadata"]["name"] for j in await zf.jobs("sus")] == ["sus-a-1"]
+
+    async def only_the_first_job() -> bool:
+        names = [j["metadata"]["name"] for j in await zf.jobs("sus")]
+        assert names == ["sus-a-1"], names
+        return True
+
+    # The controller saw a finish while suspended (it reconciled the flow after its caches
+    # held that state) and still started nothing.
+    await consistently(only_the_first_job, until=zf.reconciled("sus"), what="no new Job")
     await zf.patch("sus", {"spec": {"suspend": False}})
     done = await zf.wait_phase("sus")
     assert done["status"]["phase"] == "Succeeded"
@@ -300,10 +306,14 @@ async def test_retry_annotations_rerun_steps_once_per_nonce(zf: Running) -> None
         what="retry n2 done",
     )
     assert step_status(done, "ok")["attempt"] == 2
-    await asyncio.sleep(0.5)
-    names = sorted(j["metadata"]["name"] for j in await zf.jobs("again"))
-    assert names == ["again-bad-1", "again-bad-2", "again-ok-1", "again-ok-2"], done["status"][
-        "steps"
-    ]
+
+    async def ok_ran_once_more() -> bool:
+        names = sorted(j["metadata"]["name"] for j in await zf.jobs("again"))
+        want = ["again-bad-1", "again-bad-2", "again-ok-1", "again-ok-2"]
+        assert names == want, (names, done["status"]["steps"])
+        return True
+
+    # A reconcile that saw retry n2 done (the nonce still on the flow) re-ran nothing.
+    await consistently(ok_ran_once_more, until=zf.reconciled("again"), what="n2 acted on once")
     await zf.jobflow.recorder.flush()
     assert "FlowRetried" in [e["reason"] for e in await zf.events("again")]

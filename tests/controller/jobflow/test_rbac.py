@@ -16,12 +16,12 @@ from kubernetes_asyncio import client
 from tests.manifests.helpers import service_account_kubeconfig
 from tests.support.jobflows import (
     Running,
-    eventually,
     jobflow,
     running_controller,
     step,
     step_status,
 )
+from tests.support.wait import eventually
 from zenflow.api.constants import ANNOTATION_CANCEL, ANNOTATION_RETRY
 from zenflow.envtest.controlplane import ControlPlane
 from zenflow.kube.client import load_configuration, new_api_client

@@ -2,29 +2,28 @@
 outputs, invalid flows.
 
 Aspects: Events on the JobFlow for step start, success, failure, retry, skip and the flow's end;
-the status is written only when it changed (forced reconciles of a finished flow leave its
-resourceVersion alone) and a few writes per step; the controller caches flows and Jobs without
-managedFields and drops its copies of status-patch responses once the watch caught up;
-Prometheus metrics count flows by phase and step durations; outputs from a termination message
-reach a dependent's Job and a ``when``; a flow the webhook would have refused ends Failed with
-reason Invalid and the validator's message, and the controller keeps working, and fixing its
-spec starts it afresh; a Job the API server rejects fails its step (JobRejected).
+the status is written only when it changed (five forced reconciles of a finished flow, each
+begun after the caches held it, leave its resourceVersion alone) and a few writes per step; the
+controller caches flows and Jobs without managedFields and drops its copies of status-patch
+responses once the watch caught up; Prometheus metrics count flows by phase and step durations;
+outputs from a termination message reach a dependent's Job and a ``when``; a flow the webhook
+would have refused ends Failed with reason Invalid and the validator's message, and the
+controller keeps working, and fixing its spec starts it afresh; a Job the API server rejects
+fails its step (JobRejected).
 """
 
 from __future__ import annotations
-
-import asyncio
 
 import pytest
 
 from tests.support.jobflows import (
     Running,
     condition,
-    eventually,
     jobflow,
     step,
     step_status,
 )
+from tests.support.wait import eventually
 from zenflow.machinery.reconcile import make_key
 
 pytestmark = pytest.mark.integration
@@ -79,10 +78,10 @@ async def test_status_is_written_only_when_it_changes(zf: Running) -> None:
     # consecutive steps share a patch).
     assert writes <= steps + 2, writes
     before = done["metadata"]["resourceVersion"]
+    reconciles = zf.jobflow.controller.reconciles
     for _ in range(5):
-        zf.jobflow.queue.add(make_key(zf.namespace, "quiet"))
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(0.5)
+        await zf.reconciled("quiet")
+    assert zf.jobflow.controller.reconciles >= reconciles + 5
     after = await zf.get("quiet")
     assert after["metadata"]["resourceVersion"] == before
     assert reconciler.status_writes == writes

@@ -15,7 +15,6 @@ waits for all of them; a Job name held by a Job the flow does not own fails the 
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +27,7 @@ from tests.support.jobflows import (
     step,
     step_status,
 )
+from tests.support.wait import eventually
 from zenflow.api.constants import LABEL_ATTEMPT, LABEL_JOBFLOW, LABEL_MANAGED_BY, LABEL_STEP
 
 pytestmark = pytest.mark.integration
@@ -255,12 +255,13 @@ async def test_flow_deadline_terminates_running_jobs(zf: Running) -> None:
     assert step_status(done, "long")["reason"] == "DeadlineExceeded"
     assert step_status(done, "next")["phase"] == "Skipped"
     # The running Job was deleted (gone, or going with a deletionTimestamp).
-    for _ in range(50):
+
+    async def deleted() -> bool:
         jobs = await zf.jobs("dl")
-        if all(j["metadata"].get("deletionTimestamp") for j in jobs):
-            break
-        await asyncio.sleep(0.1)
-    assert all(j["metadata"].get("deletionTimestamp") for j in jobs), jobs
+        assert all(j["metadata"].get("deletionTimestamp") for j in jobs), jobs
+        return True
+
+    await eventually(deleted, what="the running Job deleted", within=5)
 
 
 async def test_pod_failure_policy_is_passed_to_each_job(zf: Running) -> None:
