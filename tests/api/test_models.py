@@ -17,7 +17,7 @@ import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from zenflow.api import common, cronjobflow, jobflow, status, step
+from zenflow.api import common, cronjobflow, formats, jobflow, status, step
 from zenflow.api.cronjobflow import CronJobFlow
 from zenflow.api.jobflow import Backoff, JobFlow, JobFlowSpec, Matrix, Param, RunSpec, Step
 from zenflow.api.limits import MAX_STEP_MESSAGE, MAX_STEPS
@@ -150,7 +150,7 @@ def test_times_dump_like_kubernetes() -> None:
     assert dumped == {"name": "a", "phase": "Running", "startTime": "2026-01-02T01:04:05Z"}
     parsed = StepStatus.parse(dumped)
     assert parsed.start_time == datetime(2026, 1, 2, 1, 4, 5, tzinfo=UTC)
-    assert common.format_time(datetime(2026, 1, 1)) == "2026-01-01T00:00:00Z"
+    assert formats.format_time(datetime(2026, 1, 1)) == "2026-01-01T00:00:00Z"
 
 
 def _models() -> list[type[BaseModel]]:
