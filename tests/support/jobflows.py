@@ -164,7 +164,7 @@ class Running:
         held = [(informers.jobflows.store, await self.get(name))]
         held += [(informers.jobs.store, job) for job in await self.jobs(name)]
         await eventually(
-            lambda: all(_cached(store, obj) for store, obj in held),
+            lambda: all(cache_holds(store, obj) for store, obj in held),
             what=f"caches hold flow {name} and its Jobs as the API server does",
             within=within,
             interval=0.02,
@@ -179,7 +179,7 @@ class Running:
         assert controller.reconciles > reconciles
 
 
-def _cached(store: Store, obj: dict[str, Any]) -> bool:
+def cache_holds(store: Store, obj: dict[str, Any]) -> bool:
     """Whether ``store`` holds ``obj`` at its resourceVersion or later (etcd revisions: integers
     that grow; opaque to clients in general, comparable on this test control plane)."""
     meta = obj["metadata"]

@@ -12,13 +12,14 @@ oldest finished one; Forbid skips while a run is active; Replace cancels the act
 invalid schedule sets Ready=False (reason Invalid) and creates nothing. Each of these leaves its
 core/v1 Event on the CronJobFlow (RunCreated naming the run, RunDeleted, RunSkipped naming the
 active run — once per schedule time —, RunReplaced, MissedSchedule past startingDeadlineSeconds,
-InvalidSchedule once).
+InvalidSchedule once). "Nothing more" is checked after a reconcile that began once the
+controller's caches held the change, and after the Events it recorded were written.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,6 +29,8 @@ import pytest_asyncio
 from kubernetes_asyncio import client
 from prometheus_client import CollectorRegistry
 
+from tests.support.jobflows import cache_holds, running_controller
+from tests.support.wait import eventually
 from zenflow.api.constants import (
     ANNOTATION_CANCEL,
     CRONJOBFLOW_PLURAL,
@@ -36,14 +39,15 @@ from zenflow.api.constants import (
     LABEL_CRONJOBFLOW,
     VERSION,
 )
-from zenflow.controller.bootstrap import build_informers
+from zenflow.controller.bootstrap import ZenflowInformers, build_informers
 from zenflow.controller.cronjobflow.client import MERGE_PATCH, CronApi
 from zenflow.controller.cronjobflow.reconciler import build_cron_controller, child_run, run_object
 from zenflow.controller.events import EventRecorder
 from zenflow.controller.jobflow.client import Executor
 from zenflow.core.schedule import ANNOTATION_SCHEDULED_TIME, run_name
+from zenflow.machinery.controller import Controller
 from zenflow.machinery.ratelimiting import RateLimitingQueue
-from zenflow.machinery.reconcile import ObjectKey
+from zenflow.machinery.reconcile import ObjectKey, make_key
 
 MERGE: dict[str, Any] = {"_content_type": MERGE_PATCH}
 
@@ -120,6 +124,9 @@ class Running:
     objects: client.CustomObjectsApi
     namespace: str
     core: client.CoreV1Api | None = None
+    informers: ZenflowInformers | None = None
+    controller: Controller | None = None
+    recorder: EventRecorder | None = None
 
     async def events(self, name: str) -> list[tuple[str, str, str]]:
         """(type, reason, message) of the Events on CronJobFlow ``name``, oldest first."""
@@ -138,8 +145,7 @@ class Running:
         async def find() -> tuple[str, str, str] | None:
             return next((e for e in await self.events(name) if e[1] == reason), None)
 
-        found: tuple[str, str, str] = await self.until(f"{reason} Event on {name}", find)
-        return found
+        return await eventually(find, what=f"{reason} Event on {name}", within=20)
 
     async def runs(self) -> list[dict[str, Any]]:
         out = await self.objects.list_namespaced_custom_object(
@@ -171,14 +177,26 @@ class Running:
             **MERGE,
         )  # fmt: skip
 
-    async def until(self, what: str, check: Callable[[], Any], within: float = 20.0) -> Any:
-        async with asyncio.timeout(within):
-            while True:
-                value = await check()
-                if value:
-                    return value
-                await asyncio.sleep(0.1)
-        raise AssertionError(what)  # pragma: no cover
+    async def reconciled(self, name: str) -> None:
+        """Return once the controller finished a reconcile of CronJobFlow ``name`` that began
+        after its caches held it and its runs as the API server holds them now, and the Events
+        it recorded are written."""
+        assert self.informers is not None
+        assert self.controller is not None
+        assert self.recorder is not None
+        held = [(self.informers.cronjobflows.store, await self.cron(name))]
+        held += [(self.informers.jobflows.store, run) for run in await self.runs()]
+        await eventually(
+            lambda: all(cache_holds(store, obj) for store, obj in held),
+            what=f"caches hold {name} and its runs as the API server does",
+            interval=0.02,
+        )
+        key, queue = make_key(self.namespace, name), self.controller.queue
+        reconciles = self.controller.reconciles
+        queue.add(key)
+        await eventually(lambda: not queue.pending(key), what=f"a reconcile of {name}")
+        assert self.controller.reconciles > reconciles
+        await self.recorder.flush()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -198,7 +216,13 @@ async def running(api_client: client.ApiClient, namespace: str) -> AsyncIterator
     tasks.append(asyncio.create_task(controller.run()))
     try:
         yield Running(
-            clock, client.CustomObjectsApi(api_client), namespace, client.CoreV1Api(api_client)
+            clock,
+            client.CustomObjectsApi(api_client),
+            namespace,
+            client.CoreV1Api(api_client),
+            informers,
+            controller,
+            recorder,
         )
     finally:
         await controller.stop()
@@ -237,7 +261,7 @@ async def test_runs_are_created_recorded_and_pruned(running: Running) -> None:
     # Nothing is due until the clock passes the next minute boundary.
     running.clock.offset = timedelta(seconds=61)
     await running.poke("every")
-    runs = await running.until("first run", running.runs)
+    runs = await eventually(running.runs, what="first run", within=20)
     first = runs[0]["metadata"]
     expected = run_name("every", minute(running.clock()))
     assert first["name"] in {
@@ -251,7 +275,7 @@ async def test_runs_are_created_recorded_and_pruned(running: Running) -> None:
         status = (await running.cron("every")).get("status") or {}
         return status if status.get("active") else None
 
-    status = await running.until("status", recorded)
+    status = await eventually(recorded, what="status", within=20)
     assert [a["name"] for a in status["active"]] == [first["name"]]
     created = await running.event("every", "RunCreated")
     assert created[0] == "Normal"
@@ -260,7 +284,7 @@ async def test_runs_are_created_recorded_and_pruned(running: Running) -> None:
 
     # A forced reconcile at the same time creates nothing more.
     await running.poke("every")
-    await asyncio.sleep(1.0)
+    await running.reconciled("every")
     assert len(await running.runs()) == 1
 
     await running.finish(first["name"], "Succeeded")
@@ -269,7 +293,7 @@ async def test_runs_are_created_recorded_and_pruned(running: Running) -> None:
         status = (await running.cron("every")).get("status") or {}
         return status if status.get("lastSuccessfulTime") and not status.get("active") else None
 
-    await running.until("lastSuccessfulTime", succeeded)
+    await eventually(succeeded, what="lastSuccessfulTime", within=20)
 
     # The next minute: a second run; once it succeeds, history limit 1 deletes the first.
     running.clock.offset += timedelta(seconds=60)
@@ -279,7 +303,7 @@ async def test_runs_are_created_recorded_and_pruned(running: Running) -> None:
         names = [r["metadata"]["name"] for r in await running.runs()]
         return names if len(names) == 2 else None
 
-    names = await running.until("second run", two_runs)
+    names = await eventually(two_runs, what="second run", within=20)
     second = next(n for n in names if n != first["name"])
     await running.finish(second, "Succeeded")
 
@@ -287,7 +311,7 @@ async def test_runs_are_created_recorded_and_pruned(running: Running) -> None:
         runs = [r for r in await running.runs() if "deletionTimestamp" not in r["metadata"]]
         return [r["metadata"]["name"] for r in runs] == [second]
 
-    await running.until("history pruned", pruned)
+    await eventually(pruned, what="history pruned", within=20)
     deleted = await running.event("every", "RunDeleted")
     assert deleted == ("Normal", "RunDeleted", f"Deleted finished JobFlow {first['name']} "
                        "(history limit)")  # fmt: skip
@@ -309,7 +333,7 @@ async def test_forbid_skips_and_replace_cancels(running: Running) -> None:
         owners = [r["metadata"]["labels"][LABEL_CRONJOBFLOW] for r in await running.runs()]
         return sorted(owners) == ["forbid", "replace"]
 
-    await running.until("one run each", both)
+    await eventually(both, what="one run each", within=20)
     running.clock.offset += timedelta(seconds=60)
     for name in ("forbid", "replace"):
         await running.poke(name)
@@ -322,7 +346,7 @@ async def test_forbid_skips_and_replace_cancels(running: Running) -> None:
         ]
         return runs if len(runs) == 2 else None
 
-    runs = await running.until("replace created a second run", replaced)
+    runs = await eventually(replaced, what="replace created a second run", within=20)
     cancelled = [r for r in runs if ANNOTATION_CANCEL in (r["metadata"].get("annotations") or {})]
     assert len(cancelled) == 1
     newest = max(r["metadata"]["name"] for r in runs)
@@ -333,7 +357,7 @@ async def test_forbid_skips_and_replace_cancels(running: Running) -> None:
         "RunReplaced",
         f"Cancelled active JobFlow {old} to start {newest} (concurrencyPolicy Replace)",
     )
-    await asyncio.sleep(1.0)
+    await running.reconciled("forbid")  # at the time that made "replace" start a second run
     forbid = [
         r for r in await running.runs() if r["metadata"]["labels"][LABEL_CRONJOBFLOW] == "forbid"
     ]
@@ -344,7 +368,7 @@ async def test_forbid_skips_and_replace_cancels(running: Running) -> None:
     assert "(concurrencyPolicy Forbid)" in message
     # Each reconcile re-decides the skip; the same schedule time is one Event.
     await running.poke("forbid")
-    await asyncio.sleep(1.0)
+    await running.reconciled("forbid")
     assert [e[1] for e in await running.events("forbid")].count("RunSkipped") == 1
 
 
@@ -379,7 +403,7 @@ async def test_an_invalid_schedule_is_reported_not_retried(running: Running) -> 
         status = (await running.cron("broken")).get("status") or {}
         return next((c for c in status.get("conditions") or [] if c["type"] == "Ready"), None)
 
-    condition = await running.until("Ready=False", invalid)
+    condition = await eventually(invalid, what="Ready=False", within=20)
     assert (condition["status"], condition["reason"]) == ("False", "Invalid")
     assert "invalid cron schedule '61 * * * *'" in condition["message"]
     assert await running.runs() == []
@@ -390,7 +414,7 @@ async def test_an_invalid_schedule_is_reported_not_retried(running: Running) -> 
     )
     # Reconciled again (any change does), the same problem is not reported twice.
     await running.poke("broken")
-    await asyncio.sleep(1.0)
+    await running.reconciled("broken")
     assert [e[1] for e in await running.events("broken")] == ["InvalidSchedule"]
 
 
@@ -416,8 +440,6 @@ async def test_zenflow_controller_runs_the_cron_controller(
     """``setup_controllers`` (what ``zenflow controller`` runs) registers this controller with
     the Event recorder: a due time is not needed to see it act, an invalid schedule is reported
     at once (condition and Event)."""
-    from tests.support.jobflows import running_controller
-
     async with running_controller(kube_config, namespace) as ctl:
         objects = client.CustomObjectsApi(ctl.api)
         await objects.create_namespaced_custom_object(
@@ -430,7 +452,7 @@ async def test_zenflow_controller_runs_the_cron_controller(
             status = (await helper.cron("wired")).get("status") or {}
             return next((c for c in status.get("conditions") or [] if c["type"] == "Ready"), None)
 
-        condition = await helper.until("Ready condition", ready)
+        condition = await eventually(ready, what="Ready condition", within=20)
         assert (condition["status"], condition["reason"]) == ("True", "Scheduling")
         # Its Events go through the JobFlow controller's recorder.
         await objects.create_namespaced_custom_object(
