@@ -1,7 +1,8 @@
 """Tests of `zenflow crd` (zenflow.cli.crd).
 
 Aspects: writes one file per kind; --check passes on fresh output and on the committed crds/,
-fails (exit 1, naming the file) on stale or missing files.
+fails (exit 1, naming the file) on stale or missing files; --refresh-kube-schemas --check reads
+the OpenAPI of a running control plane (--kubeconfig) and finds the committed schemas current.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from zenflow.cli.main import main
+from zenflow.envtest.controlplane import ControlPlane
 
 FILES = ["workflow.zen.io_cronjobflows.yaml", "workflow.zen.io_jobflows.yaml"]
 
@@ -32,3 +34,12 @@ def test_writes_and_checks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 def test_committed_crds_are_current() -> None:
     crds = Path(__file__).parents[2] / "crds"
     assert main(["crd", "--check", "--output-dir", str(crds)]) == 0
+
+
+def test_refresh_check_against_a_running_control_plane(
+    control_plane: ControlPlane, capsys: pytest.CaptureFixture[str]
+) -> None:
+    crds = Path(__file__).parents[2] / "crds"
+    kubeconfig = str(control_plane.kubeconfig_path)
+    argv = ["crd", "--refresh-kube-schemas", "--kubeconfig", kubeconfig, "--check"]
+    assert main([*argv, "--output-dir", str(crds)]) == 0, capsys.readouterr().err
