@@ -3,7 +3,9 @@ a missing Lease reads as None and is created; an update carrying a stale resourc
 refused with ConflictError (a lost race) and a second create with AlreadyExistsError; MicroTime
 fields round-trip; leader Events are recorded; two in-process electors with short timings hand
 over on release within about one retry period, transitions counted once per holder change and
-acquireTime kept across renewals."""
+acquireTime kept across renewals. The waits are on observed renewals, not on time: the second
+elector stays out while its own reads span more than a lease duration of the first's renewals,
+and renewals are checked once the store wrote two."""
 
 from __future__ import annotations
 
@@ -15,11 +17,31 @@ from datetime import UTC, datetime
 import pytest
 from kubernetes_asyncio import client
 
+from tests.support.wait import consistently, eventually
 from zenflow.errors import AlreadyExistsError, ConflictError
 from zenflow.kube.lease import KubeLeaseStore
-from zenflow.machinery.leaderelection import LeaderElectionRecord, LeaderElector
+from zenflow.machinery.leaderelection import LeaderElectionRecord, LeaderElector, ObservedLease
 
 pytestmark = pytest.mark.integration
+
+
+class RecordingStore(KubeLeaseStore):
+    """The real store, remembering what each read saw (and when, monotonic) and each write."""
+
+    def __init__(self, api: client.ApiClient, *, namespace: str, identity: str) -> None:
+        super().__init__(api, namespace=namespace, name="lock", identity=identity)
+        self.reads: list[tuple[float, ObservedLease | None]] = []
+        self.writes: list[ObservedLease] = []
+
+    async def get(self) -> ObservedLease | None:
+        got = await super().get()
+        self.reads.append((time.monotonic(), got))
+        return got
+
+    async def update(self, record: LeaderElectionRecord, resource_version: str) -> ObservedLease:
+        updated = await super().update(record, resource_version)
+        self.writes.append(updated)
+        return updated
 
 
 async def test_lease_store_round_trip_and_conflicts(
@@ -49,17 +71,30 @@ async def test_lease_store_round_trip_and_conflicts(
 async def test_release_hands_over_within_a_retry_period(
     api_client: client.ApiClient, namespace: str
 ) -> None:
-    def elector(identity: str) -> LeaderElector:
-        store = KubeLeaseStore(api_client, namespace=namespace, name="lock", identity=identity)
+    def elector(identity: str, store: KubeLeaseStore) -> LeaderElector:
         return LeaderElector("lock", namespace, identity, 3.0, 2.0, 0.5, store=store)
 
-    a, b = elector("a"), elector("b")
+    seen_by_b = RecordingStore(api_client, namespace=namespace, identity="b")
+    a = elector("a", KubeLeaseStore(api_client, namespace=namespace, name="lock", identity="a"))
+    b = elector("b", seen_by_b)
     await asyncio.wait_for(a.acquire(), 10)
     renewing = asyncio.create_task(a.renew_until_lost())
     acquiring = asyncio.create_task(b.acquire())
+
+    def kept_out_past_a_lease() -> bool:
+        """b's reads span more than a lease duration, all showing a holding the lease and
+        a's renewals moving on meanwhile."""
+        reads = [(at, lease) for at, lease in seen_by_b.reads if lease is not None]
+        assert all(lease.record.holder_identity == "a" for _, lease in reads), reads
+        renewed = len({lease.record.renew_time for _, lease in reads}) >= 2
+        return renewed and reads[-1][0] - reads[0][0] > a.lease_duration
+
     try:
-        await asyncio.sleep(4.0)  # longer than the lease: renewals keep b out
-        assert not acquiring.done()
+        await consistently(
+            lambda: not acquiring.done(),
+            until=eventually(kept_out_past_a_lease, what="b kept out past a lease", within=20),
+            what="b not leading",
+        )
         store = KubeLeaseStore(api_client, namespace=namespace, name="lock")
         during = await store.get()
         assert during is not None
@@ -84,14 +119,15 @@ async def test_release_hands_over_within_a_retry_period(
 async def test_renewals_keep_acquire_time_and_transitions(
     api_client: client.ApiClient, namespace: str
 ) -> None:
-    store = KubeLeaseStore(api_client, namespace=namespace, name="lock", identity="a")
+    store = RecordingStore(api_client, namespace=namespace, identity="a")
     a = LeaderElector("lock", namespace, "a", 3.0, 2.0, 0.5, store=store)
     await a.acquire()
     first = await store.get()
     assert first is not None
+    acquired = len(store.writes)
     renewing = asyncio.create_task(a.renew_until_lost())
     try:
-        await asyncio.sleep(1.5)
+        await eventually(lambda: len(store.writes) >= acquired + 2, what="two renewals")
     finally:
         renewing.cancel()
         await asyncio.gather(renewing, return_exceptions=True)
