@@ -22,6 +22,7 @@ from typing import Final, Literal
 from pydantic import Field
 
 from zenflow.api.common import ApiModel, Condition, Time
+from zenflow.api.notification import NotificationRecord
 
 FlowPhase = Literal["Pending", "Running", "Succeeded", "Failed", "Suspended"]
 StepPhase = Literal["Pending", "Waiting", "Running", "Retrying", "Succeeded", "Failed", "Skipped"]
@@ -144,4 +145,9 @@ class JobFlowStatus(ApiModel):
         default=None,
         description="The workflow.zen.io/retry annotation value the controller last acted on "
         "(a retry is done once per new value).",
+    )
+    notifications: list[NotificationRecord] | None = Field(
+        default=None,
+        description="Notifications delivered (or given up on) in the current run, so a "
+        "restarted controller sends none twice.",
     )

@@ -49,6 +49,7 @@ class ControllerSettings(BaseModel):
     log_format: Literal["json", "console"] = "json"
     shutdown_timeout: Seconds = 25.0
     watch_stall_timeout: Seconds = 150.0
+    notifications_configmap: str | None = None  # NAMESPACE/NAME of the default notifications
 
     @model_validator(mode="after")
     def _check(self) -> ControllerSettings:
@@ -59,6 +60,13 @@ class ControllerSettings(BaseModel):
                 f"leader_election_namespace: {self.leader_election_namespace!r} is not a valid "
                 "namespace name"
             )
+        if self.notifications_configmap is not None:
+            ns, _, name = self.notifications_configmap.partition("/")
+            if not _DNS_LABEL.match(ns) or not _DNS_SUBDOMAIN.match(name):
+                raise ValueError(
+                    "notifications_configmap: expected NAMESPACE/NAME, got "
+                    f"{self.notifications_configmap!r}"
+                )
         if len(self.lease_name) > 253 or not _DNS_SUBDOMAIN.match(self.lease_name):
             raise ValueError(f"lease_name: {self.lease_name!r} is not a valid object name")
         if self.leader_election:
@@ -101,6 +109,13 @@ _FLAGS: tuple[tuple[str, str, type, str], ...] = (
         "--watch-stall-timeout",
         float,
         "seconds without any watch event (bookmarks included) before reconnecting",
+    ),
+    (
+        "notifications_configmap",
+        "--notifications-configmap",
+        str,
+        "NAMESPACE/NAME of a ConfigMap whose key 'notifications' lists the notifications of "
+        "flows that declare none",
     ),
 )
 _FLAG_OF = {field: flag for field, flag, _, _ in _FLAGS} | {"leader_election": "--leader-election"}

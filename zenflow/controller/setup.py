@@ -29,6 +29,7 @@ from zenflow.controller.jobflow.client import Executor
 from zenflow.controller.jobflow.metrics import FlowMetrics
 from zenflow.controller.jobflow.observed import GROUP_INDEX, group_index
 from zenflow.controller.jobflow.reconciler import JobFlowReconciler
+from zenflow.controller.notifications.setup import setup_notifications
 from zenflow.controller.settings import ControllerSettings
 from zenflow.machinery.controller import Controller
 from zenflow.machinery.informer import Informer, owner_key
@@ -111,6 +112,13 @@ def setup_controllers(
     # CronJobFlows (zenflow.controller.cronjobflow): their own queue and controller on the same
     # caches.
     setup_cron_controller(manager, informers, api_client, recorder=recorder)
+    # Notifications (zenflow.controller.notifications): their own queue and workers.
+    setup_notifications(
+        manager,
+        flows=informers.jobflows,
+        api_client=api_client,
+        defaults_configmap=settings.notifications_configmap,
+    )
     return JobFlowController(informers, queue, reconciler, executor, recorder, controller)
 
 

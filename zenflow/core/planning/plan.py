@@ -165,6 +165,8 @@ def _finish_plan(
 ) -> Plan:
     """Counts, conditions and Events for a status whose phase and steps are decided."""
     fill_counts(status)
+    # Delivery records are the notifier's (zenflow.core.notifications); a reconcile keeps them.
+    status.notifications = prev.notifications
     # A retry nonce that arrives while the flow runs is recorded, so it never fires later.
     status.retry_nonce = (flow.metadata.get("annotations") or {}).get(ANNOTATION_RETRY) or None
     status.conditions = build_conditions(

@@ -24,6 +24,7 @@ from zenflow.api.constants import API_VERSION, CRONJOBFLOW_KIND, JOBFLOW_KIND
 from zenflow.api.cronjobflow import CronJobFlow
 from zenflow.api.jobflow import JobFlow, JobFlowSpec
 from zenflow.core.schedule import MAX_CRONJOBFLOW_NAME, MAX_RUN_NAME
+from zenflow.core.validation.notifications import check_notifications
 from zenflow.core.validation.problems import Collector, Problem, ValidationReport
 from zenflow.core.validation.refs import check_references
 from zenflow.core.validation.steps import GraphStep, check_graph, check_steps
@@ -109,6 +110,7 @@ def check_spec(
         )
     graph = check_steps(spec, path=path, out=out)
     check_references(spec, graph=graph, path=path, out=out, spec_json=text, raw=raw)
+    check_notifications(spec.notifications, path=path, out=out)
 
 
 def _check_jobflow(
