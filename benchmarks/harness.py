@@ -8,7 +8,7 @@ observe it without changing it:
 
 - a second event handler on the Job informer notes the monotonic time at which the controller's
   cache first shows each Job finished (the same ``apply`` call that queues the flow's key);
-- the executor's ``create_job``/``create_event`` are wrapped to note when each step's Job was
+- the flow client's ``create_job``/``create_event`` are wrapped to note when each step's Job was
   created (the POST answered) and to count Event writes.
 
 API requests are counted by the controller's own ``ThrottledApiClient`` (per HTTP method).
@@ -144,9 +144,9 @@ class RunningController:
 
 
 def _instrument(wiring: JobFlowController, probe: Probe) -> None:
-    executor = wiring.executor
-    create_job = executor.create_job
-    create_event = executor.create_event
+    flow_client = wiring.client
+    create_job = flow_client.create_job
+    create_event = flow_client.create_event
 
     async def timed_create_job(manifest: dict[str, Any], *, flow_uid: str) -> Any:
         labels = manifest["metadata"].get("labels") or {}
@@ -160,8 +160,8 @@ def _instrument(wiring: JobFlowController, probe: Probe) -> None:
         probe.events += 1
         await create_event(namespace=namespace, event=event)
 
-    executor.create_job = timed_create_job  # type: ignore[method-assign]
-    executor.create_event = counted_create_event  # type: ignore[method-assign]
+    flow_client.create_job = timed_create_job  # type: ignore[method-assign]
+    flow_client.create_event = counted_create_event  # type: ignore[method-assign]
     wiring.informers.jobs.add_event_handler(
         on_add=probe.on_job, on_update=lambda _old, new: probe.on_job(new)
     )

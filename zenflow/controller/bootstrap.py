@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-import aiohttp
 from kubernetes_asyncio import client
 from prometheus_client import CollectorRegistry
 
@@ -20,8 +19,8 @@ from zenflow.controller.listwatch import (
 from zenflow.controller.settings import ControllerSettings
 from zenflow.errors import KubeError
 from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S
-from zenflow.kube.errors import wrapped
 from zenflow.kube.lease import KubeLeaseStore
+from zenflow.kube.rest import Rest
 from zenflow.kube.throttle import ThrottledApiClient
 from zenflow.logging import get_logger
 from zenflow.machinery.backoff import Backoff
@@ -163,20 +162,8 @@ async def wait_for_apiserver(
 
 
 async def _get_version(api: client.ApiClient, *, request_timeout: float) -> None:
-    async with wrapped(f"GET {api.configuration.host}/version"):
-        resp: aiohttp.ClientResponse = await api.call_api(
-            "/version",
-            "GET",
-            header_params={"Accept": "application/json"},
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _request_timeout=aiohttp.ClientTimeout(total=request_timeout),
-        )
-        try:
-            await resp.read()
-        finally:
-            resp.release()
-    if resp.status >= 500 or resp.status in (401, 403):
-        raise KubeError(
-            f"GET {api.configuration.host}/version: HTTP {resp.status}", status=resp.status
-        )
+    """Any answer but a server error or a refusal of our credentials means reachable."""
+    rest = Rest(api, timeout=request_timeout)
+    reply = await rest.send("GET", "/version", what=f"GET {rest.host}/version")
+    if reply.status >= 500 or reply.status in (401, 403):
+        raise KubeError(f"GET {rest.host}/version: HTTP {reply.status}", status=reply.status)

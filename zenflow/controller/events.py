@@ -24,7 +24,7 @@ COMPONENT: Final = FIELD_MANAGER
 _MAX_MESSAGE: Final = 1024
 
 Sink = Callable[[str, dict[str, Any]], Awaitable[None]]
-"""``(namespace, event)`` → writes the Event (``Executor.create_event``)."""
+"""``(namespace, event)`` → writes the Event (``FlowClient.create_event``)."""
 
 
 def build_event(

@@ -25,7 +25,7 @@ from zenflow.api.constants import API_VERSION, JOBFLOW_KIND
 from zenflow.controller.bootstrap import ZenflowInformers, build_informers
 from zenflow.controller.cronjobflow.reconciler import setup_cron_controller
 from zenflow.controller.events import EventRecorder
-from zenflow.controller.jobflow.client import Executor
+from zenflow.controller.jobflow.client import FlowClient
 from zenflow.controller.jobflow.metrics import FlowMetrics
 from zenflow.controller.jobflow.observed import GROUP_INDEX, group_index
 from zenflow.controller.jobflow.reconciler import JobFlowReconciler
@@ -48,7 +48,7 @@ class JobFlowController:
     informers: ZenflowInformers
     queue: RateLimitingQueue[ObjectKey]
     reconciler: JobFlowReconciler
-    executor: Executor
+    client: FlowClient
     recorder: EventRecorder
     controller: Controller
 
@@ -89,12 +89,12 @@ def setup_controllers(
     queue: RateLimitingQueue[ObjectKey] = RateLimitingQueue(
         JOBFLOW_CONTROLLER, metrics=manager.metrics.queue(JOBFLOW_CONTROLLER)
     )
-    executor = Executor(api_client)
-    recorder = EventRecorder(lambda ns, event: executor.create_event(namespace=ns, event=event))
+    flow_client = FlowClient(api_client)
+    recorder = EventRecorder(lambda ns, event: flow_client.create_event(namespace=ns, event=event))
     reconciler = JobFlowReconciler(
         flows=informers.jobflows,
         jobs=informers.jobs,
-        executor=executor,
+        client=flow_client,
         recorder=recorder,
         metrics=FlowMetrics(manager.registry),
     )
@@ -119,7 +119,7 @@ def setup_controllers(
         api_client=api_client,
         defaults_configmap=settings.notifications_configmap,
     )
-    return JobFlowController(informers, queue, reconciler, executor, recorder, controller)
+    return JobFlowController(informers, queue, reconciler, flow_client, recorder, controller)
 
 
 def route_events(*, flows: Informer, jobs: Informer, queue: RateLimitingQueue[ObjectKey]) -> None:

@@ -43,7 +43,7 @@ from zenflow.controller.bootstrap import ZenflowInformers, build_informers
 from zenflow.controller.cronjobflow.client import MERGE_PATCH, CronApi
 from zenflow.controller.cronjobflow.reconciler import build_cron_controller, child_run, run_object
 from zenflow.controller.events import EventRecorder
-from zenflow.controller.jobflow.client import Executor
+from zenflow.controller.jobflow.client import FlowClient
 from zenflow.core.schedule import ANNOTATION_SCHEDULED_TIME, run_name
 from zenflow.machinery.controller import Controller
 from zenflow.machinery.ratelimiting import RateLimitingQueue
@@ -205,8 +205,8 @@ async def running(api_client: client.ApiClient, namespace: str) -> AsyncIterator
     informers = build_informers(api_client, namespace=namespace, registry=CollectorRegistry())
     queue: RateLimitingQueue[ObjectKey] = RateLimitingQueue("cron-test")
     # Events are written as `zenflow controller` writes them (setup_controllers' sink).
-    executor = Executor(api_client)
-    recorder = EventRecorder(lambda ns, event: executor.create_event(namespace=ns, event=event))
+    flows = FlowClient(api_client)
+    recorder = EventRecorder(lambda ns, event: flows.create_event(namespace=ns, event=event))
     controller = build_cron_controller(
         informers, CronApi(api_client), queue=queue, now=clock, recorder=recorder
     )

@@ -1,8 +1,9 @@
-"""The only place the JobFlow controller writes to (or reads pods from) the API server.
+"""``FlowClient``: the JobFlow controller's API client for flows, Jobs, pods, resource templates
+and Events -- the only place it writes to (or reads pods from) the API server.
 
-Requests go through ``ApiClient.call_api`` on raw JSON (no model classes: cheaper, and no
-round-trip through generated types that drop unknown fields). Every request carries a timeout,
-and client-library errors are translated once into zenflow's exception tree.
+Requests go through zenflow's one request helper (``zenflow.kube.rest``) on raw JSON (no model
+classes: cheaper, and no round-trip through generated types that drop unknown fields): every
+request carries a timeout, and errors arrive as zenflow's exception tree.
 
 Semantics kept here:
   * ``create_job``: AlreadyExists is adopted when the existing Job's controller owner is this
@@ -17,21 +18,19 @@ Semantics kept here:
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-import aiohttp
 from kubernetes_asyncio import client
 
 from zenflow.api.constants import GROUP, JOBFLOW_PLURAL, VERSION
 from zenflow.api.reasons import REASON_JOB_CONFLICT, REASON_JOB_REJECTED
 from zenflow.errors import AlreadyExistsError, KubeError, NotFoundError
 from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S
-from zenflow.kube.errors import translate, wrapped
+from zenflow.kube.rest import MERGE_PATCH, Rest
+from zenflow.kube.transport import JSON, Query, Transport
 
-MERGE_PATCH: Final = "application/merge-patch+json"
 _PLURALS: Final = {"PersistentVolumeClaim": "persistentvolumeclaims", "ConfigMap": "configmaps"}
 
 
@@ -68,14 +67,17 @@ def _owned_by_namesake(obj: Mapping[str, Any], manifest: Mapping[str, Any]) -> b
     )
 
 
-class Executor:
-    """API calls of the reconciler, on one ``ApiClient`` (owned by the caller)."""
+class FlowClient:
+    """API calls of the JobFlow reconciler, on one ``ApiClient`` (owned by the caller) or any
+    ``Transport`` (a fake in unit tests)."""
 
     def __init__(
-        self, api: client.ApiClient, *, request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S
+        self,
+        api: client.ApiClient | Transport,
+        *,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S,
     ) -> None:
-        self._api = api
-        self._timeout = aiohttp.ClientTimeout(total=request_timeout)
+        self._rest = Rest(api, timeout=request_timeout)
         self.writes = 0
         """API writes issued (creates, patches, deletes), for tests and the benchmark."""
 
@@ -85,34 +87,14 @@ class Executor:
         path: str,
         *,
         body: Any = None,
-        query: list[tuple[str, Any]] | None = None,
-        content_type: str = "application/json",
+        query: Query = (),
+        content_type: str = JSON,
     ) -> dict[str, Any]:
-        what = f"{method} {path}"
         if method != "GET":
             self.writes += 1
-        async with wrapped(what):
-            resp: aiohttp.ClientResponse = await self._api.call_api(
-                path,
-                method,
-                query_params=query or [],
-                header_params={"Accept": "application/json", "Content-Type": content_type},
-                body=body,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _request_timeout=self._timeout,
-            )
-            try:
-                data = await resp.read()
-                status = resp.status
-            finally:
-                resp.release()
-        if not 200 <= status <= 299:
-            exc = client.ApiException(status=status, reason=resp.reason)
-            exc.body = data
-            raise translate(exc, what=what) from exc
-        parsed = json.loads(data) if data else {}
-        return parsed if isinstance(parsed, dict) else {}
+        return await self._rest.request(
+            method, path, query=query, body=body, content_type=content_type
+        )
 
     # -- Jobs ------------------------------------------------------------------------------
 

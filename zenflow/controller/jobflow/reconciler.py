@@ -30,7 +30,7 @@ from zenflow.api.jobflow import JobFlow
 from zenflow.api.reasons import REASON_INVALID
 from zenflow.api.status import FLOW_TERMINAL_PHASES, JobFlowStatus, StepStatus
 from zenflow.controller.events import EventRecorder
-from zenflow.controller.jobflow.client import Executor
+from zenflow.controller.jobflow.client import FlowClient
 from zenflow.controller.jobflow.metrics import FlowMetrics
 from zenflow.controller.jobflow.observed import observe_jobs, observe_peers
 from zenflow.controller.jobflow.parsing import InvalidFlowError, SpecCache, keep_spec
@@ -60,14 +60,14 @@ class JobFlowReconciler:
         *,
         flows: Informer,
         jobs: Informer,
-        executor: Executor,
+        client: FlowClient,
         recorder: EventRecorder,
         metrics: FlowMetrics,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._flows = flows
         self._jobs = jobs
-        self._executor = executor
+        self._executor = client
         self._recorder = recorder
         self._metrics = metrics
         self._now = now

@@ -1,10 +1,9 @@
 """The node agent's API actions: the few requests a kubelet makes, on plain JSON dicts.
 
-Requests go through ``ApiClient.call_api`` with ``_preload_content=False`` and pods travel as
-dicts: the agent never needs the generated models, and skipping their deserialization keeps it
-fast under load (it also sidesteps the client's known failure to deserialize the V1Binding
-answer). Errors are translated once, here, into
-zenflow's exception tree.
+Requests go through zenflow's one request helper (``zenflow.kube.rest``: a timeout on every
+request, errors translated once into zenflow's exception tree) and pods travel as dicts: the
+agent never needs the generated models, and skipping their deserialization keeps it fast under
+load (it also sidesteps the client's known failure to deserialize the V1Binding answer).
 """
 
 from __future__ import annotations
@@ -14,9 +13,7 @@ import json
 from collections.abc import AsyncGenerator
 from typing import Any, Final
 
-import aiohttp
 from kubernetes_asyncio import client
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from zenflow.errors import (
     AlreadyExistsError,
@@ -25,12 +22,14 @@ from zenflow.errors import (
     NotFoundError,
     UnreachableError,
 )
-from zenflow.kube.errors import translate, wrapped
+from zenflow.kube.rest import MERGE_PATCH, Rest
+from zenflow.kube.transport import Transport
 
 REQUEST_TIMEOUT_S: Final = 30.0
 # The server ends a watch after this long; the agent then resumes from its last resourceVersion.
 WATCH_TIMEOUT_S: Final = 300
-MERGE_PATCH: Final = "application/merge-patch+json"
+WATCH_READ_TIMEOUT_S: Final = WATCH_TIMEOUT_S + 30
+"""A watch that delivers nothing (not even a bookmark) for this long is broken."""
 
 Obj = dict[str, Any]
 
@@ -42,48 +41,11 @@ def retryable(exc: KubeError) -> bool:
     return isinstance(exc, UnreachableError) or status in (0, 429) or status >= 500
 
 
-async def _json(response: Any, *, what: str) -> Obj:
-    """Read a raw response: its JSON body, or the translated error for a non-2xx status."""
-    try:
-        body: bytes = await response.read()
-    finally:
-        response.release()
-    if not 200 <= response.status <= 299:
-        exc = ApiException(status=response.status, reason=response.reason)
-        exc.body = body
-        raise translate(exc, what=what)
-    return json.loads(body) if body else {}
-
-
 class AgentApi:
     """Requests of the node agent, all through one shared ApiClient (owned by the caller)."""
 
-    def __init__(self, api: client.ApiClient) -> None:
-        self._api = api
-
-    async def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        what: str,
-        query: list[tuple[str, Any]] | None = None,
-        body: Obj | None = None,
-        content_type: str = "application/json",
-        client_timeout: float | aiohttp.ClientTimeout = REQUEST_TIMEOUT_S,
-    ) -> Any:
-        """Send one request; the raw aiohttp response (the caller reads and releases it)."""
-        async with wrapped(what):
-            return await self._api.call_api(
-                path,
-                method,
-                query_params=query or [],
-                header_params={"Content-Type": content_type, "Accept": "application/json"},
-                body=body,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _request_timeout=client_timeout,
-            )
+    def __init__(self, api: client.ApiClient | Transport) -> None:
+        self._rest = Rest(api, timeout=REQUEST_TIMEOUT_S)
 
     async def _call(
         self,
@@ -91,15 +53,12 @@ class AgentApi:
         path: str,
         *,
         what: str,
-        query: list[tuple[str, Any]] | None = None,
         body: Obj | None = None,
         content_type: str = "application/json",
     ) -> Obj:
-        raw = await self._request(
-            method, path, what=what, query=query, body=body, content_type=content_type
+        return await self._rest.request(
+            method, path, body=body, content_type=content_type, what=what
         )
-        async with wrapped(what):
-            return await _json(raw, what=what)
 
     async def server_version(self) -> str:
         info = await self._call("GET", "/version", what="get /version")
@@ -215,36 +174,29 @@ class AgentApi:
 
     async def watch_pods(self, *, resource_version: str) -> AsyncGenerator[tuple[str, Obj], None]:
         """Pod watch events ``(type, object)`` from ``resource_version`` (bookmarks included)
-        until the server ends the watch. An expired resourceVersion raises GoneError."""
+        until the server ends the watch. An expired resourceVersion raises GoneError; a line
+        that is not JSON raises KubeError (the caller re-watches)."""
         what = "watch pods"
-        response = await self._request(
-            "GET",
+        lines = self._rest.lines(
             "/api/v1/pods",
-            what=what,
-            query=[
+            [
                 ("watch", "true"),
                 ("resourceVersion", resource_version),
                 ("allowWatchBookmarks", "true"),
                 ("timeoutSeconds", str(WATCH_TIMEOUT_S)),
             ],
-            client_timeout=aiohttp.ClientTimeout(sock_connect=10, sock_read=WATCH_TIMEOUT_S + 30),
+            read=WATCH_READ_TIMEOUT_S,
+            what=what,
         )
         try:
-            if response.status != 200:
-                async with wrapped(what):
-                    await _json(response, what=what)
-            buffer = bytearray()
-            # Lines are split by hand: aiohttp's readline() refuses lines over 128 KiB.
-            async with wrapped(what):
-                async for chunk in response.content.iter_any():
-                    buffer += chunk
-                    while (end := buffer.find(b"\n")) >= 0:
-                        line = bytes(buffer[:end])
-                        del buffer[: end + 1]
-                        if line.strip():
-                            yield decode_event(json.loads(line), what=what)
+            async for line in lines:
+                try:
+                    doc = json.loads(line)
+                except ValueError:
+                    raise KubeError(f"{what}: not a JSON line: {line[:200]!r}") from None
+                yield decode_event(doc, what=what)
         finally:
-            response.release()
+            await lines.aclose()
 
 
 def decode_event(doc: Obj, *, what: str) -> tuple[str, Obj]:
