@@ -4,20 +4,25 @@ update; after etcd compaction and a forced expired resourceVersion the informer 
 delivers a tombstone (last known state) for an object deleted meanwhile; an apiserver stop/start
 resumes the watch and the cache converges with nothing lost; a silent watch is detected by a short
 stall timeout and resumed; the Job informer caches only zenflow-labelled Jobs and maps a Job to
-its JobFlow key through its owner reference, and a Job status change reaches a handler at once."""
+its JobFlow key through its owner reference, and a Job status change reaches a handler at once.
+Nothing waits for a time: the apiserver stays down until the informer saw its watch cut and its
+next watch fail, and a Job the selector leaves out is created before one it selects, so once the
+second arrives the first would have (a watch delivers events in order)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 from kubernetes_asyncio import client
 
 from tests.support.plane import start_apiserver_and_recover
+from tests.support.wait import eventually
 from zenflow.api.constants import API_VERSION
 from zenflow.controller.listwatch import jobs_lister_watcher
 from zenflow.envtest.controlplane import ControlPlane
@@ -85,15 +90,6 @@ class Log:
     def on_delete(self, o: Obj) -> None:
         self.deleted.append(o)
         self.calls.append(("delete", o["metadata"]["name"], self._v(o)))
-
-
-async def eventually(cond: Callable[[], bool], *, within: float = 30.0, what: str = "") -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"not reached within {within}s: {what}")
 
 
 @contextlib.asynccontextmanager
@@ -182,20 +178,28 @@ async def test_apiserver_restart_resumes_watch_without_losing_updates(
     log = Log(informer)
     async with running(informer):
         await core.patch_namespaced_config_map("a", namespace, {"data": {"v": "1"}})
+        watches = informer.reflector.watches
         await asyncio.to_thread(control_plane.stop_apiserver)
         try:
-            await asyncio.sleep(1.0)
+            # Down until the informer saw it: its watch was cut and its next watch failed too.
+            await eventually(
+                lambda: informer.reflector.watches >= watches + 2, what="the outage seen"
+            )
         finally:
             await asyncio.to_thread(start_apiserver_and_recover, control_plane)
-        for attempt in range(50):  # pooled connections to the old process may fail once
-            try:
-                await core.patch_namespaced_config_map("a", namespace, {"data": {"v": "2"}})
-                await core.create_namespaced_config_map(namespace, cm("b", "0"))
-                break
-            except Exception:
-                if attempt == 49:
-                    raise
-                await asyncio.sleep(0.2)
+
+        async def changed() -> bool:
+            await core.patch_namespaced_config_map("a", namespace, {"data": {"v": "2"}})
+            return True
+
+        async def created() -> bool:
+            await core.create_namespaced_config_map(namespace, cm("b", "0"))
+            return True
+
+        # Pooled connections to the old apiserver process may fail once.
+        transient = (client.ApiException, aiohttp.ClientError, OSError, TimeoutError)
+        await eventually(changed, what="patch after the restart", retry_on=transient)
+        await eventually(created, what="create after the restart", retry_on=transient)
         await eventually(
             lambda: (
                 ("add", "b", "0") in log.calls
@@ -285,10 +289,10 @@ async def test_job_informer_selects_zenflow_jobs_and_maps_them_to_their_flow(
     informer.add_event_handler(enqueue_owner, lambda old, new: enqueue_owner(new), enqueue_owner)
     async with running(informer):
         managed = {"app.kubernetes.io/managed-by": "zenflow"}
-        await batch.create_namespaced_job(namespace, _job("mine", labels=managed, owner=owner))
+        # The foreign Job first: once "mine" (created after it) arrived, it would have too.
         await batch.create_namespaced_job(namespace, _job("foreign", labels={}, owner=None))
+        await batch.create_namespaced_job(namespace, _job("mine", labels=managed, owner=owner))
         await eventually(lambda: informer.store.get(f"{namespace}/mine") is not None, what="job")
-        await asyncio.sleep(0.5)
         assert [o["metadata"]["name"] for o in informer.store.list()] == ["mine"]
         assert [
             o["metadata"]["name"]
