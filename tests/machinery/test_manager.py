@@ -2,7 +2,8 @@
 leading and every informer has synced; a standby keeps informers running but never starts
 controllers; stop() drains in-flight reconciles, then releases the Lease, then runs cleanups;
 lost leadership cancels controllers at once and raises LeadershipLostError; /healthz, /readyz
-and /metrics answer on a port picked by the OS."""
+and /metrics answer on a port picked by the OS. Waits are on conditions (tests.support.wait);
+"still held while draining" is checked once stop() reached the drain (the queue shut down)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from tests.machinery.fakes import MemoryLeaseStore, ScriptedListerWatcher, obj
+from tests.support.wait import eventually
 from zenflow.machinery.clock import FakeClock
 from zenflow.machinery.controller import Controller
 from zenflow.machinery.informer import Informer
@@ -89,13 +91,9 @@ class Setup:
 
 
 async def _until(cond: Any, *, clock: FakeClock | None = None) -> None:
-    for _ in range(500):
-        if cond():
-            return
-        if clock is not None:
-            clock.advance(0.05)
-        await asyncio.sleep(0.002)
-    raise AssertionError("condition not reached")
+    """Wait for ``cond``, moving ``clock`` on 0.05 s between polls when given."""
+    advance = (lambda: clock.advance(0.05)) if clock is not None else None
+    await eventually(cond, what="condition", within=5, interval=0.002, between=advance)
 
 
 async def test_controllers_start_only_when_leading_and_synced_then_stop_releases() -> None:
@@ -146,7 +144,7 @@ async def test_stop_drains_in_flight_reconcile_before_releasing_lease() -> None:
     run = asyncio.create_task(s.manager.run())
     await _until(lambda: s.controller.active == 1)
     s.manager.stop()
-    await asyncio.sleep(0.05)
+    await _until(s.queue.shutting_down)  # stop() reached the drain
     assert not run.done()
     assert s.store.lease is not None
     assert s.store.lease.record.holder_identity == "me"  # still held while draining
