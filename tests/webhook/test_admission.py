@@ -5,7 +5,10 @@ warnings passed through on allow and deny; malformed JSON / non-object / wrong a
 missing uid / oversized body / foreign resource give a 4xx Status; DELETE and subresources are
 allowed untouched; update rules (frozen fields on a started flow, metadata-only updates of an
 invalid stored object allowed, approvals audited, forged approved-by denied); a crashing validator
-denies with result "error" and never raises.
+denies with result "error" and never raises; a body nested too deeply to decode (20,000 levels)
+is a denial when its uid can be read, else a 400; a forged created-by is denied; an admitted
+CREATE or spec change carries the author's access plan and identity (groups, uid, extra), a
+metadata-only update none.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import pytest
 
 from zenflow.api.constants import ANNOTATION_APPROVE, ANNOTATION_APPROVED_BY
 from zenflow.webhook.admission import MAX_BODY_BYTES, handle_review
+from zenflow.webhook.creator import ANNOTATION_CREATED_BY
 
 
 @dataclass
@@ -297,3 +301,85 @@ def test_approval_at_creation_is_audited_too() -> None:
     assert out.approval.username == "erin"
     forged = flow(GOOD, annotations={ANNOTATION_APPROVED_BY: "frank"})
     assert handle_review(review(forged, user="erin"), validate=fake_validate).result == "denied"
+
+
+def _deep_review(depth: int, *, uid: bool = True) -> bytes:
+    nested = "[" * depth + "]" * depth
+    head = '{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{'
+    if uid:
+        head += '"uid":"deep-1",'
+    return (
+        head + '"kind":{"group":"workflow.zen.io","version":"v1alpha1","kind":"JobFlow"},'
+        '"operation":"CREATE","namespace":"ns","object":{"spec":{"x":' + nested + "}}}}"
+    ).encode()
+
+
+def test_body_too_deep_to_decode_is_a_denial_naming_the_reason() -> None:
+    """20,000 levels (the API server itself stops at 10,000): refused, never a 500."""
+    out = handle_review(_deep_review(20_000), validate=fake_validate)
+    assert out.http_status == 200
+    response = out.body["response"]
+    assert (response["uid"], response["allowed"]) == ("deep-1", False)
+    assert response["status"]["code"] == 400
+    assert "nested too deeply to decode" in response["status"]["message"]
+
+
+def test_body_too_deep_without_a_uid_is_a_400() -> None:
+    out = handle_review(_deep_review(20_000, uid=False), validate=fake_validate)
+    assert out.http_status == 400
+    assert out.body["kind"] == "Status"
+    assert "nested too deeply" in out.body["message"]
+
+
+def test_any_exception_inside_is_a_denial_not_a_raise() -> None:
+    class Exploding:
+        @property
+        def errors(self) -> list[str]:
+            raise MemoryError
+
+        warnings: list[str] = []
+
+    out = handle_review(review(flow(GOOD)), validate=lambda obj: Exploding())
+    assert out.http_status == 200
+    assert out.result == "error"
+    assert out.body["response"]["allowed"] is False
+
+
+def test_forged_created_by_is_denied() -> None:
+    forged = flow(GOOD, annotations={ANNOTATION_CREATED_BY: "mallory"})
+    out = handle_review(review(forged, user="erin"), validate=fake_validate)
+    assert out.result == "denied"
+    assert (
+        f"metadata.annotations[{ANNOTATION_CREATED_BY}]: is set by the admission webhook to the "
+        "requesting user; must be 'erin', not 'mallory'"
+    ) in out.body["response"]["status"]["message"]
+
+
+def test_access_plan_on_create_and_spec_change_only() -> None:
+    body = json.loads(review(flow(GOOD)))
+    body["request"]["userInfo"] = {
+        "username": "alice",
+        "uid": "u-1",
+        "groups": ["team-a", "system:authenticated"],
+        "extra": {"scopes": ["a", "b"]},
+    }
+    created = handle_review(json.dumps(body).encode(), validate=fake_validate)
+    assert created.access is not None
+    assert created.access.namespace == "ns"
+    assert [r.describe() for r in created.access.requirements] == ["create jobs.batch"]
+    assert created.requester is not None
+    assert created.requester.groups == ("team-a", "system:authenticated")
+    assert created.requester.extra == (("scopes", ("a", "b")),)
+    assert created.uid == "1234-abcd"
+
+    old = flow(GOOD, phase="Running")
+    new = flow(GOOD, phase="Running", annotations={ANNOTATION_APPROVE: "gate"})
+    metadata_only = handle_review(review(new, operation="UPDATE", old=old), validate=fake_validate)
+    assert metadata_only.result == "allowed"
+    assert metadata_only.access is None
+
+    edited = flow(GOOD, {"name": "more", "image": "busybox"})
+    spec_change = handle_review(
+        review(edited, operation="UPDATE", old=flow(GOOD)), validate=fake_validate
+    )
+    assert spec_change.access is not None

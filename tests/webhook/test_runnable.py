@@ -13,6 +13,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from tests.webhook.test_admission import fake_validate
 from zenflow.certs import renew, service_hosts
 from zenflow.errors import UnreachableError
 from zenflow.machinery.clock import FakeClock
@@ -43,7 +44,13 @@ async def test_start_is_retried_then_served_then_stopped(tmp_path: Path) -> None
     (tmp_path / "tls.crt").write_bytes(bundle.cert_pem)
     (tmp_path / "tls.key").write_bytes(bundle.key_pem)
     source = FlakySource(tmp_path, failures=2)
-    server = WebhookServer(source=source, host="127.0.0.1", port=0, registry=CollectorRegistry())
+    server = WebhookServer(
+        source=source,
+        validate=fake_validate,  # reviews in threads: no worker processes to wait for
+        host="127.0.0.1",
+        port=0,
+        registry=CollectorRegistry(),
+    )
     clock = FakeClock()
     runnable = WebhookRunnable(server, clock=clock)
     task = asyncio.create_task(runnable.run())

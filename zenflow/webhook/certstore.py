@@ -4,7 +4,8 @@
 one Secret of the controller's namespace: the first replica creates it, a replica that loses the
 create race (AlreadyExists) or the renewal race (Conflict on the resourceVersion) reads the
 winner's, and every replica keeps each webhook's ``clientConfig.caBundle`` of the
-ValidatingWebhookConfiguration equal to the Secret's CA (a JSON patch, only when it differs).
+ValidatingWebhookConfiguration (and of the MutatingWebhookConfiguration of the same name, when
+installed) equal to the Secret's CA (a JSON patch, only when it differs).
 
 ``FileCertSource`` reads ``tls.crt``/``tls.key`` from a directory (a cert-manager Certificate's
 Secret mounted into the pod, say) and touches nothing in the cluster; cert-manager's CA injector
@@ -21,7 +22,7 @@ import datetime as dt
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -217,13 +218,41 @@ class SecretCertSource:
         raise KubeError(f"secret {self._namespace}/{self._name}: kept losing update races")
 
     async def sync_ca_bundle(self, bundle: CertBundle) -> int:
-        """Set every webhook's caBundle to the trust bundle; returns how many were patched."""
+        """Set every webhook's caBundle to the trust bundle in the ValidatingWebhookConfiguration
+        and, when there is one, the MutatingWebhookConfiguration of the same name (it records
+        ``created-by``); returns how many webhooks were patched. A missing validating
+        configuration raises NotFoundError; a missing or forbidden mutating one is skipped."""
         want = base64.b64encode(bundle.trust_bundle(now=self._now())).decode()
-        what = f"validatingwebhookconfiguration {self._config_name}"
-        async with wrapped(f"get {what}"):
-            config = await self._admission.read_validating_webhook_configuration(
-                self._config_name, _request_timeout=REQUEST_TIMEOUT_S
+        patched = await self._sync_config(
+            want,
+            f"validatingwebhookconfiguration {self._config_name}",
+            self._admission.read_validating_webhook_configuration,
+            self._admission.patch_validating_webhook_configuration,
+        )
+        try:
+            patched += await self._sync_config(
+                want,
+                f"mutatingwebhookconfiguration {self._config_name}",
+                self._admission.read_mutating_webhook_configuration,
+                self._admission.patch_mutating_webhook_configuration,
             )
+        except NotFoundError:
+            pass  # the mutating path is optional: without it created-by is checked, not set
+        except KubeError as exc:
+            if exc.status != 403:
+                raise
+            log.warning("webhook_mutating_configuration_forbidden", error=str(exc))
+        return patched
+
+    async def _sync_config(
+        self,
+        want: str,
+        what: str,
+        read: Callable[..., Awaitable[Any]],
+        patch: Callable[..., Awaitable[Any]],
+    ) -> int:
+        async with wrapped(f"get {what}"):
+            config = await read(self._config_name, _request_timeout=REQUEST_TIMEOUT_S)
         ops: list[dict[str, Any]] = []
         for i, hook in enumerate(config.webhooks or []):
             if (hook.client_config.ca_bundle or "") != want:
@@ -234,11 +263,11 @@ class SecretCertSource:
         if not ops:
             return 0
         async with wrapped(f"patch {what}"):
-            await self._admission.patch_validating_webhook_configuration(
+            await patch(
                 self._config_name,
                 ops,  # a list body is sent as application/json-patch+json
                 _request_timeout=REQUEST_TIMEOUT_S,
             )
         patched = len(ops) // 2
-        log.info("webhook_ca_bundle_patched", config=self._config_name, webhooks=patched)
+        log.info("webhook_ca_bundle_patched", config=what, webhooks=patched)
         return patched

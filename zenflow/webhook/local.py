@@ -3,8 +3,9 @@
 There is no Service there: the ValidatingWebhookConfiguration points at
 ``https://127.0.0.1:PORT/validate`` and the serving certificate needs 127.0.0.1 as an IP SAN.
 ``local_webhook_configuration`` builds that object (no caBundle: the webhook's certificate source
-patches it in); ``local_webhook_args`` are the matching ``--webhook-*`` flags for ``zenflow
-controller`` or ``zenflow webhook``.
+patches it in), ``local_mutating_configuration`` the optional MutatingWebhookConfiguration of the
+same name that records ``created-by`` (``/mutate``); ``local_webhook_args`` are the matching
+``--webhook-*`` flags for ``zenflow controller`` or ``zenflow webhook``.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from zenflow.api.constants import CRONJOBFLOW_PLURAL, GROUP, JOBFLOW_PLURAL, VERSION
-from zenflow.webhook.server import VALIDATE_PATH
+from zenflow.webhook.server import MUTATE_PATH, VALIDATE_PATH
 
 WEBHOOK_NAME = "validate.workflow.zen.io"
+MUTATING_WEBHOOK_NAME = "created-by.workflow.zen.io"
 LOCAL_HOST = "127.0.0.1"
 
 
@@ -54,6 +56,29 @@ def local_webhook_configuration(
         "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "zenflow"}},
         "webhooks": [hook],
     }
+
+
+def local_mutating_configuration(
+    *,
+    name: str,
+    port: int,
+    namespace: str | None = None,
+    timeout_seconds: int = 5,
+    failure_policy: str = "Fail",
+) -> dict[str, Any]:
+    """manifests/mutatingwebhookconfiguration.yaml with a URL client config (see above)."""
+    config = local_webhook_configuration(
+        name=name,
+        port=port,
+        namespace=namespace,
+        timeout_seconds=timeout_seconds,
+        failure_policy=failure_policy,
+    )
+    hook = config["webhooks"][0]
+    hook["name"] = MUTATING_WEBHOOK_NAME
+    hook["clientConfig"] = {"url": f"https://{LOCAL_HOST}:{port}{MUTATE_PATH}"}
+    hook["reinvocationPolicy"] = "Never"
+    return {**config, "kind": "MutatingWebhookConfiguration"}
 
 
 def local_webhook_args(*, port: int, config_name: str, secret_namespace: str) -> list[str]:

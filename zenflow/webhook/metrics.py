@@ -1,7 +1,10 @@
 """The webhook's Prometheus metrics, with bounded labels.
 
 Labels take values from closed sets only: ``kind`` ∈ {JobFlow, CronJobFlow, unknown},
-``operation`` ∈ {CREATE, UPDATE, other, unknown}, ``result`` ∈ {allowed, denied, rejected, error}.
+``operation`` ∈ {CREATE, UPDATE, other, unknown}, ``result`` ∈ {allowed, denied, forbidden,
+rejected, error, busy, timeout} (``zenflow.webhook.admission.Result``), ``lane`` ∈ {fast, slow},
+``reason`` of a worker restart ∈ {lost, cancelled, memory}, of a refused connection ∈
+{connections, header_timeout}.
 Names, namespaces and users never become labels. Families are created once per registry
 (``webhook_metrics``) so tests can use private registries.
 """
@@ -35,6 +38,29 @@ class WebhookMetrics:
         self.in_flight = Gauge(
             "zenflow_webhook_requests_in_flight",
             "Admission requests being answered",
+            registry=registry,
+        )
+        self.mutations = Counter(
+            "zenflow_webhook_mutations",
+            "Mutating admission requests (created-by) answered, by kind, operation and result",
+            ["kind", "operation", "result"],
+            registry=registry,
+        )
+        self.open_connections = Gauge(
+            "zenflow_webhook_open_connections",
+            "TLS connections open to the webhook",
+            registry=registry,
+        )
+        self.connections_refused = Counter(
+            "zenflow_webhook_connections_closed_by_guard",
+            "Connections closed by the webhook: over the cap, or headers too slow (slowloris)",
+            ["reason"],
+            registry=registry,
+        )
+        self.worker_restarts = Counter(
+            "zenflow_webhook_worker_restarts",
+            "Review worker processes replaced: lost (died or overran), cancelled, memory",
+            ["lane", "reason"],
             registry=registry,
         )
         self.cert_expiry = Gauge(

@@ -1,9 +1,10 @@
 """The webhook's settings, shared by ``zenflow webhook`` and ``zenflow controller``.
 
-``add_webhook_arguments`` adds the same ``--webhook-*`` flags to either command's parser;
-``options_from_args`` checks them; ``build_server`` turns them into a ``WebhookServer`` whose
-certificate comes from a directory (``--webhook-cert-dir``, e.g. cert-manager) or from the shared
-Secret that zenflow maintains itself (the default).
+``add_webhook_arguments`` adds the same ``--webhook-*`` flags (and ``--no-authorize-flows``) to
+either command's parser; ``options_from_args`` checks them; ``build_server`` turns them into a
+``WebhookServer`` whose certificate comes from a directory (``--webhook-cert-dir``, e.g.
+cert-manager) or from the shared Secret that zenflow maintains itself (the default), and which
+checks flows against their authors' permissions unless told not to.
 """
 
 from __future__ import annotations
@@ -14,20 +15,29 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from kubernetes_asyncio import client
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from zenflow.certs import service_hosts
 from zenflow.errors import ConfigError
+from zenflow.kube.client import new_api_client
+from zenflow.kube.rest import Rest
 from zenflow.webhook.admission import Validator
+from zenflow.webhook.authorize import FlowAuthorizer
 from zenflow.webhook.certstore import CertSource, FileCertSource, SecretCertSource
-from zenflow.webhook.server import DEFAULT_PORT, WebhookServer
+from zenflow.webhook.pool import LaneSettings, PoolSettings
+from zenflow.webhook.server import DEFAULT_PORT, WebhookServer, default_validator
+from zenflow.webhook.serving import ServingLimits
 
 DEFAULT_NAMESPACE = "zenflow-system"
 DEFAULT_SECRET = "zenflow-webhook-tls"
 DEFAULT_SERVICE = "zenflow-webhook"
 DEFAULT_CONFIG = "zenflow-webhook"
+MAX_REVIEW_BUDGET = 29.0  # the API server's timeoutSeconds is at most 30
+
+Isolation = Literal["process", "thread"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,11 @@ class WebhookOptions:
     extra_sans: tuple[str, ...] = ()
     renew_before: dt.timedelta = dt.timedelta(days=30)
     cert_sync_interval: float = 60.0
+    authorize_flows: bool = True
+    controller_namespace: str = DEFAULT_NAMESPACE
+    review_budget: float = ServingLimits.review_budget
+    workers: int = 1
+    isolation: Isolation = "process"
 
     @property
     def hosts(self) -> list[str]:
@@ -112,6 +127,43 @@ def add_webhook_arguments(parser: argparse.ArgumentParser) -> None:
         help="renew the certificate this long before it expires (default 30)",
     )
     group.add_argument(
+        "--no-authorize-flows",
+        dest="authorize_flows",
+        action="store_false",
+        help="admit flows without checking (SubjectAccessReview) that their author may create "
+        "the Jobs, PVCs, ConfigMaps and use the ServiceAccounts they name, and allow them in "
+        "the controller's namespace (the behaviour before 0.2; see docs/SECURITY.md)",
+    )
+    group.add_argument(
+        "--webhook-controller-namespace",
+        default=None,
+        metavar="NS",
+        help="the controller's own namespace, where no JobFlow or CronJobFlow is admitted "
+        f"(default $POD_NAMESPACE, else {DEFAULT_NAMESPACE})",
+    )
+    group.add_argument(
+        "--webhook-review-budget",
+        type=float,
+        default=ServingLimits.review_budget,
+        metavar="SEC",
+        help="seconds a review may take, body and queue included, before it is refused; keep "
+        "it below the configuration's timeoutSeconds (default %(default)s)",
+    )
+    group.add_argument(
+        "--webhook-workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="review worker processes for ordinary reviews (one more, at low priority, takes "
+        "large and slow ones) (default %(default)s)",
+    )
+    group.add_argument(
+        "--webhook-isolation",
+        choices=("process", "thread"),
+        default="process",
+        help="where reviews run: worker processes (default) or threads of this process",
+    )
+    group.add_argument(
         "--webhook-cert-sync-interval",
         type=float,
         default=60.0,
@@ -128,14 +180,20 @@ def options_from_args(args: argparse.Namespace) -> WebhookOptions:
         raise ConfigError("--webhook-renew-before-days: must be > 0")
     if args.webhook_cert_sync_interval <= 0:
         raise ConfigError("--webhook-cert-sync-interval: must be > 0")
+    if not 0 < args.webhook_review_budget <= MAX_REVIEW_BUDGET:
+        raise ConfigError(
+            f"--webhook-review-budget {args.webhook_review_budget}: must be in "
+            f"(0, {MAX_REVIEW_BUDGET:g}] seconds"
+        )
+    if not 1 <= args.webhook_workers <= 64:
+        raise ConfigError(f"--webhook-workers {args.webhook_workers}: must be 1..64")
     cert_dir: Path | None = args.webhook_cert_dir
     if cert_dir is not None:
         missing = [n for n in ("tls.crt", "tls.key") if not (cert_dir / n).is_file()]
         if missing:
             raise ConfigError(f"--webhook-cert-dir {cert_dir}: missing {', '.join(missing)}")
-    namespace = (
-        args.webhook_secret_namespace or os.environ.get("POD_NAMESPACE") or DEFAULT_NAMESPACE
-    )
+    pod_namespace = os.environ.get("POD_NAMESPACE") or DEFAULT_NAMESPACE
+    namespace = args.webhook_secret_namespace or pod_namespace
     return WebhookOptions(
         port=args.webhook_port,
         bind_address=args.webhook_bind_address,
@@ -147,6 +205,11 @@ def options_from_args(args: argparse.Namespace) -> WebhookOptions:
         extra_sans=tuple(args.webhook_extra_san),
         renew_before=dt.timedelta(days=args.webhook_renew_before_days),
         cert_sync_interval=args.webhook_cert_sync_interval,
+        authorize_flows=args.authorize_flows,
+        controller_namespace=args.webhook_controller_namespace or pod_namespace,
+        review_budget=args.webhook_review_budget,
+        workers=args.webhook_workers,
+        isolation=args.webhook_isolation,
     )
 
 
@@ -158,7 +221,9 @@ def build_server(
     registry: CollectorRegistry = REGISTRY,
     work_dir: Path | None = None,
 ) -> WebhookServer:
-    """A server for ``options``. ``api`` is required unless the certificate comes from a dir."""
+    """A server for ``options``. ``api`` is required unless the certificate comes from a dir
+    and flows are not authorized (its configuration, not the client, is used for the
+    SubjectAccessReviews: they get their own unthrottled client)."""
     source: CertSource
     if options.cert_dir is not None:
         source = FileCertSource(options.cert_dir)
@@ -174,9 +239,27 @@ def build_server(
             webhook_config_name=options.config_name,
             renew_before=options.renew_before,
         )
+    authorizer: FlowAuthorizer | None = None
+    if options.authorize_flows:
+        if api is None:
+            raise ConfigError(
+                "authorizing flows needs API access (a kubeconfig or in-cluster credentials) for "
+                "its SubjectAccessReviews; pass --no-authorize-flows to run without it"
+            )
+        sar_client = new_api_client(api.configuration, pool_size=16)
+        authorizer = FlowAuthorizer(
+            Rest(sar_client),
+            owned_client=sar_client,
+            protected_namespaces=[options.controller_namespace],
+        )
+    if options.isolation == "thread" and validate is None:
+        validate = default_validator()
     return WebhookServer(
         source=source,
         validate=validate,
+        authorizer=authorizer,
+        pool=PoolSettings(fast=LaneSettings(workers=options.workers, max_waiting=32, slice=0.05)),
+        limits=ServingLimits(review_budget=options.review_budget),
         host=options.bind_address,
         port=options.port,
         cert_sync_interval=options.cert_sync_interval,

@@ -1,14 +1,22 @@
-"""The webhook's HTTPS server (aiohttp): ``POST /validate``, ``GET /healthz|/readyz|/metrics``.
+"""The webhook's HTTPS server (aiohttp): ``POST /validate`` and ``/mutate``, ``GET /healthz``,
+``/readyz``, ``/metrics``.
 
 It runs on every controller replica (not gated by leadership) or alone via ``zenflow webhook``.
-The admission decision itself is ``zenflow.webhook.admission.handle_review`` (pure); this module
-adds TLS, body-size limits, timing, metrics and one structured log line per decision.
+The decisions themselves are pure (``admission.handle_review``, ``mutation.handle_mutation``) and
+run in a ``ReviewExecutor`` (by default worker processes, ``zenflow.webhook.pool``), never on this
+event loop, which the controller's informers, workers and leader election share. This module adds
+TLS, the connection guard (``serving``), the time budget, body limits, the authorization of
+flows (``authorize``), metrics and one structured log line per decision.
 
 Invariants:
-- A body larger than ``MAX_BODY_BYTES`` is refused with 413 before (or while) it is read; no
-  request ever gets a 500: whatever the handler raises becomes a 4xx/denial with a message.
-- ``/readyz`` is 200 only while the listener is up with a certificate loaded; ``/healthz`` is 200
-  while the process serves HTTP at all.
+- Every review is answered within ``limits.review_budget`` seconds of its headers (reading the
+  body, waiting for a worker, reviewing and authorizing included); past it, the answer is a
+  ``timeout`` denial. A body over ``MAX_BODY_BYTES`` is refused with 413 before (or while) it
+  is read; a review that finds its lane full is refused at once (``busy``) after reading at
+  most the first 64 KiB (to name its uid).
+- No request ever gets a 500: whatever goes wrong becomes a 4xx or a denial with a message.
+- ``/readyz`` is 200 only while the listener is up with a certificate loaded and the executor
+  started; ``/healthz`` is 200 while the process serves HTTP at all.
 - The certificate is re-checked every ``cert_sync_interval`` seconds; a changed one is loaded
   into the live TLS context, so new connections get it without a restart. A failed check keeps
   the certificate in use and is retried at the next interval.
@@ -22,7 +30,7 @@ import ssl
 import time
 from collections.abc import Mapping
 from contextlib import suppress
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
@@ -34,36 +42,24 @@ from zenflow.webhook.admission import (
     MAX_BODY_BYTES,
     Outcome,
     Validator,
-    handle_review,
+    refusal,
     status_body,
 )
+from zenflow.webhook.authorize import FlowAuthorizer
 from zenflow.webhook.certstore import CertFiles, CertSource
+from zenflow.webhook.executor import Busy, Mode, ReviewExecutor
+from zenflow.webhook.inline import ThreadReviews
 from zenflow.webhook.metrics import webhook_metrics
+from zenflow.webhook.pool import PoolSettings, ProcessReviews
+from zenflow.webhook.serving import ConnectionGuard, GuardedSite, ServingLimits
 
 log = get_logger(__name__)
 
 DEFAULT_PORT = 9443
 UNSETTLED_SYNC_INTERVAL = 2.0  # seconds between checks while the caBundle is not in place
-VALIDATE_PATH = "/validate"
-# Exercises the validator's parts that load lazily: templating, a `when` expression, retries.
-WARM_UP_FLOW: dict[str, Any] = {
-    "apiVersion": "workflow.zen.io/v1alpha1",
-    "kind": "JobFlow",
-    "metadata": {"name": "warm-up"},
-    "spec": {
-        "params": [{"name": "p", "default": "x"}],
-        "steps": [
-            {"name": "a", "run": {"image": "busybox", "command": ["echo", "{{ params.p }}"]}},
-            {
-                "name": "b",
-                "dependencies": ["a"],
-                "when": "steps.a.phase == 'Succeeded'",
-                "retryPolicy": {"limit": 1},
-                "run": {"image": "busybox", "command": ["true"]},
-            },
-        ],
-    },
-}
+VALIDATE_PATH: Final = "/validate"
+MUTATE_PATH: Final = "/mutate"
+SNIFF_BYTES: Final = 64 * 1024
 
 
 def default_validator() -> Validator:
@@ -75,34 +71,68 @@ def default_validator() -> Validator:
     return validate
 
 
-def _json(status: int, body: Mapping[str, Any]) -> web.Response:
-    return web.Response(status=status, body=json.dumps(body), content_type="application/json")
+def _json(status: int, body: Mapping[str, Any], *, close: bool = False) -> web.Response:
+    response = web.Response(status=status, body=json.dumps(body), content_type="application/json")
+    if close:
+        response.force_close()
+    return response
+
+
+def _too_large(size: str) -> Outcome:
+    return Outcome(
+        http_status=413,
+        body=status_body(
+            413,
+            "RequestEntityTooLarge",
+            f"admission review bodies are limited to {MAX_BODY_BYTES} bytes; got {size}",
+        ),
+        result="rejected",
+    )
 
 
 class WebhookServer:
-    """An aiohttp HTTPS server for admission reviews whose certificate comes from ``source``."""
+    """An aiohttp HTTPS server for admission reviews whose certificate comes from ``source``.
+
+    Reviews run in ``reviews`` (default: worker processes, sized by ``pool``); a ``validate``
+    callable instead runs in a bounded thread pool (tests inject stand-ins this way). With an
+    ``authorizer``, admitted flows are also checked against their author's permissions."""
 
     def __init__(
         self,
         *,
         source: CertSource,
         validate: Validator | None = None,
+        reviews: ReviewExecutor | None = None,
+        authorizer: FlowAuthorizer | None = None,
+        pool: PoolSettings | None = None,
+        limits: ServingLimits | None = None,
         host: str = "0.0.0.0",
         port: int = DEFAULT_PORT,
         cert_sync_interval: float = 60.0,
         registry: CollectorRegistry = REGISTRY,
     ) -> None:
         self._source = source
-        self._validate = validate
+        self._metrics = webhook_metrics(registry)
+        if reviews is None:
+            reviews = (
+                ThreadReviews(validate)
+                if validate is not None
+                else ProcessReviews(pool, on_restart=self._worker_restarted)
+            )
+        self._reviews = reviews
+        self._authorizer = authorizer
+        self.limits = limits or ServingLimits()
         self._host = host
         self._port = port
         self._sync_interval = cert_sync_interval
         self._registry = registry
-        self._metrics = webhook_metrics(registry)
         self._runner: web.AppRunner | None = None
+        self._site: GuardedSite | None = None
         self._ssl: ssl.SSLContext | None = None
         self._cert: CertFiles | None = None
         self._sync_task: asyncio.Task[None] | None = None
+        self._guard = ConnectionGuard(self.limits, on_refused=self._connection_refused)
+        self._metrics.open_connections.set_function(lambda: self._guard.open)
         self.port = port
         """The bound port (differs from the requested one when that was 0)."""
 
@@ -110,64 +140,132 @@ class WebhookServer:
     def ready(self) -> bool:
         return self._runner is not None and self._cert is not None
 
+    def _worker_restarted(self, lane: str, reason: str) -> None:
+        self._metrics.worker_restarts.labels(lane, reason).inc()
+
+    def _connection_refused(self, reason: str) -> None:
+        self._metrics.connections_refused.labels(reason).inc()
+
     def _app(self) -> web.Application:
-        # client_max_size bounds what request.read() buffers; one byte over is a 413.
+        # client_max_size bounds what request.read() buffers (reviews are read by _read_body).
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         app.router.add_post(VALIDATE_PATH, self._handle_validate)
+        app.router.add_post(MUTATE_PATH, self._handle_mutate)
         app.router.add_get("/healthz", self._handle_healthz)
         app.router.add_get("/readyz", self._handle_readyz)
         app.router.add_get("/metrics", self._handle_metrics)
         return app
 
-    async def _handle_healthz(self, _request: web.Request) -> web.Response:
+    async def _handle_healthz(self, request: web.Request) -> web.Response:
+        self._guard.request_started(request.transport)
         return web.Response(text="ok")
 
-    async def _handle_metrics(self, _request: web.Request) -> web.Response:
+    async def _handle_metrics(self, request: web.Request) -> web.Response:
         # Standalone mode's scrape endpoint; in the controller the metrics server has it too.
+        self._guard.request_started(request.transport)
         return web.Response(
             body=generate_latest(self._registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
 
-    async def _handle_readyz(self, _request: web.Request) -> web.Response:
+    async def _handle_readyz(self, request: web.Request) -> web.Response:
+        self._guard.request_started(request.transport)
         if self.ready:
             return web.Response(text="ok")
         return web.Response(status=503, text="certificate not loaded")
 
-    async def _read_body(self, request: web.Request) -> bytes | Outcome:
-        too_large = Outcome(
-            http_status=413,
-            body=status_body(
-                413,
-                "RequestEntityTooLarge",
-                f"admission review bodies are limited to {MAX_BODY_BYTES} bytes",
-            ),
-            result="rejected",
-        )
-        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-            return too_large
+    async def _read_prefix(self, request: web.Request, deadline: float) -> bytes:
+        """Up to ``SNIFF_BYTES`` of the body (enough to find the review's uid)."""
+        prefix = bytearray()
+        with suppress(TimeoutError):
+            async with asyncio.timeout_at(deadline):
+                while len(prefix) < SNIFF_BYTES:
+                    chunk = await request.content.readany()
+                    if not chunk:
+                        break
+                    prefix += chunk
+        return bytes(prefix[:SNIFF_BYTES])
+
+    async def _read_body(self, request: web.Request, deadline: float) -> bytes | Outcome:
+        """The whole body, or the answer when it is too large or too slow to arrive."""
+        body = bytearray()
         try:
-            return await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return too_large
+            async with asyncio.timeout_at(deadline):
+                while chunk := await request.content.readany():
+                    body += chunk
+                    if len(body) > MAX_BODY_BYTES:
+                        return _too_large("more (streamed)")
+        except TimeoutError:
+            return refusal(
+                bytes(body[:SNIFF_BYTES]),
+                code=408,
+                reason="Timeout",
+                message="the request body did not arrive within the webhook's time budget of "
+                f"{self.limits.review_budget:g} s",
+                result="timeout",
+            )
+        return bytes(body)
+
+    async def _review(self, request: web.Request, mode: Mode) -> tuple[Outcome, bool]:
+        """(the answer, whether to close the connection after it)."""
+        self._guard.request_started(request.transport)
+        deadline = asyncio.get_running_loop().time() + self.limits.review_budget
+        length = request.content_length
+        if length is not None and length > MAX_BODY_BYTES:
+            return _too_large(f"{length}"), True
+        large = length is None or length > self.limits.large_body_bytes
+        try:
+            reservation = self._reviews.reserve(large=large)
+        except Busy as exc:
+            prefix = await self._read_prefix(request, deadline)
+            busy = refusal(
+                prefix,
+                code=429,
+                reason="TooManyRequests",
+                message=f"{exc}; the review was not judged, retry later",
+                result="busy",
+            )
+            return busy, False
+        with reservation:
+            body = await self._read_body(request, deadline)
+            if isinstance(body, Outcome):
+                return body, True
+            outcome = await self._reviews.review(reservation, mode, body, deadline=deadline)
+        if mode == "validate" and self._authorizer is not None:
+            outcome = await self._authorizer.check(outcome, deadline=deadline)
+        return outcome, False
 
     async def _handle_validate(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
         self._metrics.in_flight.inc()
         try:
-            body = await self._read_body(request)
-            if isinstance(body, Outcome):
-                outcome = body
-            else:
-                if self._validate is None:  # start() resolves it; kept for direct handler use
-                    self._validate = default_validator()
-                outcome = handle_review(body, validate=self._validate)
+            outcome, close = await self._review(request, "validate")
         finally:
             self._metrics.in_flight.dec()
         elapsed = time.perf_counter() - started
         self._metrics.requests.labels(outcome.kind, outcome.operation, outcome.result).inc()
         self._metrics.latency.labels(outcome.kind).observe(elapsed)
         self._log(outcome, elapsed)
-        return _json(outcome.http_status, outcome.body)
+        return _json(outcome.http_status, outcome.body, close=close)
+
+    async def _handle_mutate(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        outcome, close = await self._review(request, "mutate")
+        elapsed = time.perf_counter() - started
+        self._metrics.mutations.labels(outcome.kind, outcome.operation, outcome.result).inc()
+        patched = "patch" in (outcome.body.get("response") or {})
+        if outcome.result == "allowed":
+            log.debug("admission_mutated", kind=outcome.kind, name=outcome.name, patched=patched)
+        else:
+            log.warning(
+                "admission_mutation_refused",
+                kind=outcome.kind,
+                operation=outcome.operation,
+                result=outcome.result,
+                status=outcome.http_status,
+                message=outcome.messages[0] if outcome.messages else "",
+                duration_ms=round(elapsed * 1000, 3),
+            )
+        return _json(outcome.http_status, outcome.body, close=close)
 
     def _log(self, outcome: Outcome, elapsed: float) -> None:
         fields: dict[str, Any] = {
@@ -189,6 +287,8 @@ class WebhookServer:
             )
         elif outcome.result == "error":
             log.error("admission_validator_failed", **fields, error=outcome.error)
+        elif outcome.result in {"busy", "timeout"}:
+            log.warning("admission_review_abandoned", **fields, message=outcome.messages[0])
         else:
             log.info(
                 "admission_reviewed",
@@ -218,38 +318,41 @@ class WebhookServer:
         self._cert = files
         self._metrics.cert_expiry.set(files.not_after.timestamp())
 
-    def _warm_up(self) -> None:
-        """Resolve the validator and run it once, so its lazy imports and expression compilers
-        are loaded before the first review (which the apiserver times out at a few seconds)."""
-        if self._validate is None:
-            self._validate = default_validator()
-        try:
-            self._validate(WARM_UP_FLOW)
-        except Exception as exc:  # a warm-up failure must not stop the server; reviews report it
-            log.warning("webhook_warm_up_failed", error=repr(exc))
-
     async def start(self) -> None:
-        """Get the certificate, bind, and start serving; returns once listening."""
-        self._warm_up()
+        """Get the certificate, start the review workers, bind, and start serving; returns once
+        listening (the workers are warmed up by then: the first review is not slow)."""
         self._load(await self._source.refresh())
-        runner = web.AppRunner(self._app(), access_log=None, handle_signals=False)
-        await runner.setup()
-        site = web.TCPSite(runner, self._host, self._port, ssl_context=self._ssl)
+        await self._reviews.start()
         try:
-            await site.start()
+            runner = web.AppRunner(
+                self._app(),
+                access_log=None,
+                handle_signals=False,
+                keepalive_timeout=self.limits.idle_timeout,
+            )
+            await runner.setup()
+            assert self._ssl is not None
+            site = GuardedSite(
+                runner, self._host, self._port, ssl_context=self._ssl, guard=self._guard
+            )
+            try:
+                await site.start()
+            except BaseException:
+                await runner.cleanup()
+                raise
         except BaseException:
-            await runner.cleanup()
+            await self._reviews.stop()
             raise
         self._runner = runner
-        server = site._server  # the asyncio server, for the bound port
-        if isinstance(server, asyncio.Server) and server.sockets:
-            self.port = int(server.sockets[0].getsockname()[1])
+        self.port = site.bound_port
         self._sync_task = asyncio.create_task(self._sync_loop(), name="webhook-cert-sync")
         log.info(
             "webhook_started",
             host=self._host,
             port=self.port,
             cert_not_after=self._cert.not_after.isoformat() if self._cert else "",
+            review_budget_s=self.limits.review_budget,
+            authorize_flows=self._authorizer is not None,
         )
 
     async def sync_certificate(self) -> bool:
@@ -282,7 +385,10 @@ class WebhookServer:
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
+            await self._reviews.stop()
             log.info("webhook_stopped", port=self.port)
+        if self._authorizer is not None:
+            await self._authorizer.close()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until ``stop`` is set (the shape of a manager runnable)."""

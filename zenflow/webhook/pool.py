@@ -1,0 +1,321 @@
+"""Reviews judged in worker processes, in two lanes, so that no body can hold up the others.
+
+``ProcessReviews`` keeps two lanes of ``zenflow.webhook.worker`` processes:
+
+- the *fast* lane takes the bodies the server calls small (``ServingLimits.large_body_bytes``),
+  and gives each review at most its ``slice`` seconds of a worker;
+- the *slow* lane (its processes run at a lower CPU priority, ``nice``) takes larger or
+  unknown-size bodies, and the reviews that ran out of their fast-lane slice (they start over
+  there, with what is left of their budget).
+
+A normal review (a few KiB, milliseconds) therefore waits at most one slice behind anything, however
+expensive or large the other reviews are; the expensive ones share the slow lane and, past the
+budget, get a clear ``timeout`` refusal.
+
+Invariants:
+- A lane admits at most ``workers + max_waiting`` reviews at once (``reserve``); others are
+  ``Busy`` at once.
+- A worker runs one review at a time and is back in its lane's idle queue after each answer; a
+  worker whose review outlives its alarm by ``GRACE`` seconds, or that dies, is killed and
+  replaced in the background (with backoff if spawning fails), and that review is refused.
+- ``stop`` kills every worker and cancels pending replacements; nothing outlives the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import pickle
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from zenflow.logging import get_logger
+from zenflow.machinery.backoff import Backoff
+from zenflow.machinery.clock import RealClock
+from zenflow.webhook.admission import Outcome, refusal
+from zenflow.webhook.executor import Busy, Mode, Reservation
+from zenflow.webhook.worker import (
+    MODE_MUTATE,
+    MODE_VALIDATE,
+    READY,
+    REQUEST,
+    RESPONSE,
+    STATUS_EXPIRED,
+    STATUS_RETIRING,
+)
+
+log = get_logger(__name__)
+
+GRACE: Final = 1.0  # seconds a worker may overrun its alarm before it is killed
+SPAWN_TIMEOUT: Final = 60.0
+
+
+class WorkerLost(Exception):
+    """The worker died, or did not answer within its alarm plus ``GRACE``."""
+
+
+@dataclass(frozen=True)
+class LaneSettings:
+    workers: int
+    max_waiting: int
+    slice: float | None = None  # seconds of a worker per review; None = the whole budget
+    nice: int = 0
+
+
+@dataclass(frozen=True)
+class PoolSettings:
+    fast: LaneSettings = LaneSettings(workers=1, max_waiting=32, slice=0.05)
+    slow: LaneSettings = LaneSettings(workers=1, max_waiting=3, nice=10)
+    max_worker_rss_mib: float = 256.0
+
+
+class WorkerProcess:
+    """One ``python -m zenflow.webhook.worker`` and its pipes."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self._proc = proc
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        self._stdin = proc.stdin
+        self._stdout = proc.stdout
+        self.pid = proc.pid
+
+    @classmethod
+    async def spawn(cls, *, nice: int, max_rss_mib: float) -> WorkerProcess:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "zenflow.webhook.worker",
+            "--nice", str(nice), "--max-rss-mib", str(max_rss_mib),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        worker = cls(proc)
+        try:
+            async with asyncio.timeout(SPAWN_TIMEOUT):
+                ready = await worker._stdout.readexactly(len(READY))
+        except (TimeoutError, asyncio.IncompleteReadError) as exc:
+            await worker.kill()
+            raise WorkerLost(f"the review worker did not start: {exc!r}") from exc
+        if ready != READY:
+            await worker.kill()
+            raise WorkerLost(f"the review worker said {ready!r} instead of ready")
+        return worker
+
+    async def review(self, mode: Mode, body: bytes, *, alarm: float) -> tuple[Outcome | None, bool]:
+        """(answer or None if the alarm fired, retiring). Raises WorkerLost."""
+        code = MODE_MUTATE if mode == "mutate" else MODE_VALIDATE
+        try:
+            async with asyncio.timeout(alarm + GRACE):
+                self._stdin.write(REQUEST.pack(code, alarm, len(body)))
+                self._stdin.write(body)
+                await self._stdin.drain()
+                status, length = RESPONSE.unpack(await self._stdout.readexactly(RESPONSE.size))
+                data = await self._stdout.readexactly(length) if length else b""
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError) as exc:
+            await self.kill()
+            raise WorkerLost(f"review worker {self.pid}: {type(exc).__name__}") from exc
+        if status == STATUS_EXPIRED:
+            return None, False
+        # Our own process's pickle of our own dataclass: not data from the network.
+        outcome = pickle.loads(data)
+        if not isinstance(outcome, Outcome):
+            await self.kill()
+            raise WorkerLost(f"review worker {self.pid} answered {type(outcome).__name__}")
+        return outcome, status == STATUS_RETIRING
+
+    async def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self._proc.kill()
+        with contextlib.suppress(ProcessLookupError, asyncio.CancelledError):
+            await self._proc.wait()
+
+
+class Lane:
+    """Worker processes of one kind, an idle queue, and a bounded number of admitted reviews."""
+
+    def __init__(
+        self,
+        name: str,
+        settings: LaneSettings,
+        *,
+        max_rss_mib: float,
+        on_restart: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self._max_rss = max_rss_mib
+        self._on_restart = on_restart
+        self._idle: asyncio.Queue[WorkerProcess] = asyncio.Queue()
+        self._live: set[WorkerProcess] = set()
+        self._replacing: set[asyncio.Task[None]] = set()
+        self._admitted = 0
+        self._stopped = False
+
+    @property
+    def capacity(self) -> int:
+        return self.settings.workers + self.settings.max_waiting
+
+    @property
+    def admitted(self) -> int:
+        """Reviews holding a place (reading, waiting or running)."""
+        return self._admitted
+
+    @property
+    def idle(self) -> int:
+        """Workers waiting for a review."""
+        return self._idle.qsize()
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the live workers."""
+        return sorted(worker.pid for worker in self._live)
+
+    def reserve(self) -> Reservation:
+        if self._admitted >= self.capacity:
+            raise Busy(self.name)
+        self._admitted += 1
+        return Reservation(self.name, self._release)
+
+    def _release(self) -> None:
+        self._admitted -= 1
+
+    async def _spawn(self) -> WorkerProcess:
+        worker = await WorkerProcess.spawn(nice=self.settings.nice, max_rss_mib=self._max_rss)
+        if self._stopped:
+            await worker.kill()
+            raise asyncio.CancelledError
+        self._live.add(worker)
+        return worker
+
+    async def start(self) -> None:
+        self._stopped = False
+        workers = await asyncio.gather(*(self._spawn() for _ in range(self.settings.workers)))
+        for worker in workers:
+            self._idle.put_nowait(worker)
+
+    async def stop(self) -> None:
+        self._stopped = True
+        for task in list(self._replacing):
+            task.cancel()
+        for task in list(self._replacing):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await asyncio.gather(*(worker.kill() for worker in list(self._live)))
+        self._live.clear()
+        self._idle = asyncio.Queue()
+
+    def _replace(self, worker: WorkerProcess, reason: str) -> None:
+        self._live.discard(worker)
+        if self._stopped:
+            return
+        if self._on_restart is not None:
+            self._on_restart(self.name, reason)
+        task = asyncio.create_task(self._respawn(), name=f"webhook-{self.name}-worker-respawn")
+        self._replacing.add(task)
+        task.add_done_callback(self._replacing.discard)
+
+    async def _respawn(self) -> None:
+        backoff = Backoff(clock=RealClock())
+        while not self._stopped:
+            try:
+                self._idle.put_nowait(await self._spawn())
+                return
+            except (WorkerLost, OSError) as exc:
+                log.error("webhook_worker_spawn_failed", lane=self.name, error=str(exc))
+                await backoff.wait()
+
+    async def run(self, mode: Mode, body: bytes, *, deadline: float) -> tuple[Outcome | None, bool]:
+        """(answer or None when out of time, whether the lane's slice cut it short).
+        The caller holds a reservation of this lane. Raises WorkerLost."""
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout_at(deadline):
+                worker = await self._idle.get()
+        except TimeoutError:
+            return None, False
+        remaining = deadline - loop.time()
+        alarm = remaining if self.settings.slice is None else min(self.settings.slice, remaining)
+        if alarm <= 0:
+            self._idle.put_nowait(worker)
+            return None, False
+        try:
+            outcome, retiring = await worker.review(mode, body, alarm=max(alarm, 0.001))
+        except WorkerLost as exc:
+            log.warning("webhook_worker_lost", lane=self.name, pid=worker.pid, error=str(exc))
+            self._replace(worker, "lost")
+            raise
+        except asyncio.CancelledError:
+            # The caller went away mid-review: the frame stream's position is unknown.
+            await worker.kill()
+            self._replace(worker, "cancelled")
+            raise
+        if retiring:
+            await worker.kill()
+            self._replace(worker, "memory")
+        else:
+            self._idle.put_nowait(worker)
+        return outcome, outcome is None and alarm < remaining
+
+
+class ProcessReviews:
+    """The default ``ReviewExecutor``: a fast and a slow lane of worker processes."""
+
+    def __init__(
+        self,
+        settings: PoolSettings | None = None,
+        *,
+        on_restart: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.settings = settings or PoolSettings()
+        rss = self.settings.max_worker_rss_mib
+        self.fast = Lane("fast", self.settings.fast, max_rss_mib=rss, on_restart=on_restart)
+        self.slow = Lane("slow", self.settings.slow, max_rss_mib=rss, on_restart=on_restart)
+
+    def reserve(self, *, large: bool) -> Reservation:
+        return (self.slow if large else self.fast).reserve()
+
+    async def start(self) -> None:
+        await asyncio.gather(self.fast.start(), self.slow.start())
+
+    async def stop(self) -> None:
+        await asyncio.gather(self.fast.stop(), self.slow.stop())
+
+    async def review(
+        self, reservation: Reservation, mode: Mode, body: bytes, *, deadline: float
+    ) -> Outcome:
+        lane = self.slow if reservation.lane == self.slow.name else self.fast
+        try:
+            outcome, sliced = await lane.run(mode, body, deadline=deadline)
+            if outcome is None and sliced:
+                # Too expensive for the fast lane: start over in the slow one, if it has room.
+                try:
+                    with self.slow.reserve():
+                        outcome, _ = await self.slow.run(mode, body, deadline=deadline)
+                except Busy:
+                    return refusal(
+                        body,
+                        code=429,
+                        reason="TooManyRequests",
+                        message="the review needs more than a fast-lane slice and the webhook's "
+                        "queue for long reviews is full; retry later",
+                        result="busy",
+                    )
+        except WorkerLost as exc:
+            return refusal(
+                body,
+                code=503,
+                reason="ServiceUnavailable",
+                message="the review's worker process failed; retry",
+                result="error",
+                error=str(exc),
+            )
+        if outcome is None:
+            return refusal(
+                body,
+                code=504,
+                reason="Timeout",
+                message="the review took longer than the webhook's time budget and was "
+                "abandoned; the object is refused (make it smaller or simpler)",
+                result="timeout",
+            )
+        return outcome
