@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def _serve(options: WebhookOptions, *, kubeconfig: str | None, context: str | None) -> int:
     api = None
-    if options.cert_dir is None:
+    if options.cert_dir is None or options.authorize_flows:  # the Secret, or the access reviews
         api = new_api_client(await load_configuration(kubeconfig, context=context))
     try:
         server = build_server(options, api=api)
