@@ -5,7 +5,7 @@ import {
   clear, clip, durationCell, el, fill, flowHref, phasePill, progressBar, relTime, tickTimes,
 } from "./util.js";
 
-const PHASE_FILTERS = ["All", "Running", "Pending", "Waiting for approval", "Suspended", "Succeeded", "Failed"];
+const PHASE_FILTERS = ["All phases", "Running", "Pending", "Waiting for approval", "Suspended", "Succeeded", "Failed"];
 
 export class ListPage {
   constructor(root, config) {
@@ -47,7 +47,7 @@ export class ListPage {
 
   matches(f) {
     const phase = this.phase.value;
-    if (phase === "Waiting for approval" ? !f.waiting : phase !== "All" && f.phase !== phase) return false;
+    if (phase === "Waiting for approval" ? !f.waiting : phase !== "All phases" && f.phase !== phase) return false;
     if (this.config.allNamespaces && this.nsFilter.value && f.namespace !== this.nsFilter.value) return false;
     const text = this.search.value.trim().toLowerCase();
     return !text || f.name.toLowerCase().includes(text);

@@ -35,21 +35,25 @@ export class StepPanel {
       this.stopLog();
       return;
     }
-    const changedStep = step.name !== this.name;
+    const changedStep = step.name !== this.name || step.type !== this.type;
     const attemptKey = `${step.name}/${step.attempt}/${step.phase}`;
     this.name = step.name;
+    this.type = step.type;
     this.node.hidden = false;
     if (changedStep) {
       this.stopLog();
       this.jobsBox = el("div.jobs", null, el("p.hint", { text: "Loading Jobs…" }));
       this.logBox = el("div.log-box");
       this.info = el("div.step-info");
+      // A manual gate runs no Job: no attempts, no log.
+      const runs = step.type !== "Manual";
       fill(this.node,
         el("div.panel-head", null, el("h2", { text: step.name }), el("button.close", { type: "button", title: "Close", text: "×", onclick: () => this.closePanel() })),
-        this.info, el("h3", { text: "Attempts" }), this.jobsBox, el("h3", { text: "Log" }), this.logBox);
+        this.info,
+        runs ? [el("h3", { text: "Attempts" }), this.jobsBox, el("h3", { text: "Log" }), this.logBox] : null);
     }
     this.renderInfo(step, summary);
-    if (changedStep || this.jobsFor !== attemptKey) {
+    if (step.type !== "Manual" && (changedStep || this.jobsFor !== attemptKey)) {
       this.jobsFor = attemptKey;
       this.loadJobs(step);
     }
@@ -72,7 +76,7 @@ export class StepPanel {
       step.gate && step.phase === "Waiting" ? el("p.gate", { text: step.gate }) : null,
       el("dl.facts", null,
         ...field("Reason", step.reason),
-        ...field("Message", step.message ? el("span.verbatim", { text: step.message }) : null),
+        ...field("Message", step.message && step.message !== step.gate ? el("span.verbatim", { text: step.message }) : null),
         ...field("Attempt", step.attempt || null),
         ...field("Retry limit", step.retryLimit ? `${step.retryLimit} (retryPolicy)` : null),
         ...field("Retries", step.retryCount || null),
@@ -112,11 +116,11 @@ export class StepPanel {
     }
     const rows = jobs.map((j) => el("tr", { dataset: { job: j.name } },
       el("td.num", { text: j.attempt || "" }), el("td.mono", { text: j.shard ? `${j.name} (shard ${j.shard})` : j.name }),
-      el("td", null, j.started ? relTime(j.started) : "–"), el("td", null, durationCell(j.started, j.finished)),
+      el("td", { title: j.started ? `started ${j.started}` : "" }, durationCell(j.started, j.finished)),
       el("td", null, j.condition ? phasePill(j.condition === "Complete" ? "Succeeded" : "Failed", j.message || j.reason) : phasePill(j.active ? "Running" : "Pending")),
       el("td", null, el("button.link", { type: "button", text: "log", onclick: () => this.openLog(j.name) }))));
     fill(this.jobsBox, el("table.grid.compact", null,
-      el("thead", null, el("tr", null, ...["#", "Job", "Started", "Took", "Result", ""].map((h) => el("th", { text: h })))),
+      el("thead", null, el("tr", null, ...["#", "Job", "Took", "Result", ""].map((h) => el("th", { text: h })))),
       el("tbody", null, rows)));
     const current = jobs.find((j) => j.name === step.jobRef) || jobs[0];
     if (!this.log || this.log.job !== current.name) this.openLog(current.name);
