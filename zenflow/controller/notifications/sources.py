@@ -72,6 +72,11 @@ class SecretUrls:
                 )
         except NotFoundError:
             raise SourceError(f"Secret {namespace}/{name} not found") from None
+        except KubeError as exc:
+            what = f"{exc.status} {exc.reason}".strip() if exc.status else "unreachable"
+            if exc.status == 403:
+                what += " (bind the ClusterRole zenflow-notification-secrets in this namespace)"
+            raise SourceError(f"Secret {namespace}/{name}: {what}") from exc
         data = dict(secret.data or {})
         self._cache[(namespace, name)] = (now, data)
         return data
