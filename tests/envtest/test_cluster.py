@@ -10,21 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Awaitable, Callable
 
 import pytest
 from kubernetes_asyncio import client
 
+from tests.support.wait import eventually
 from zenflow.envtest import NODE_NAME, ControlPlane
 from zenflow.kube.client import new_api_client
-
-
-async def _eventually(check: Callable[[], Awaitable[bool]], *, what: str, within: float) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"not {what} within {within:.0f}s")
-        await asyncio.sleep(0.1)
 
 
 def _with_token(cfg: client.Configuration, token: str) -> client.Configuration:
@@ -117,10 +109,10 @@ async def test_deleting_a_job_garbage_collects_its_pods(
     async def pod_in_phase() -> bool:
         return [pod.status.phase for pod in await pods()] == [pod_phase]
 
-    await _eventually(pod_in_phase, what=f"the Job's pod {pod_phase}", within=60)
+    await eventually(pod_in_phase, what=f"the Job's pod {pod_phase}", within=60)
     await batch.delete_namespaced_job("gc", namespace, propagation_policy="Background")
 
     async def no_pods() -> bool:
         return not await pods()
 
-    await _eventually(no_pods, what="the Job's pods garbage-collected", within=60)
+    await eventually(no_pods, what="the Job's pods garbage-collected", within=60)

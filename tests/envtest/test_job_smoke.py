@@ -28,7 +28,6 @@ from tests.envtest.kubejson import (
     condition,
     create_job,
     create_pod,
-    eventually,
     get_job,
     get_pod,
     job_manifest,
@@ -36,6 +35,7 @@ from tests.envtest.kubejson import (
     ok,
     request,
 )
+from tests.support.wait import eventually
 from zenflow.envtest.nodeagent.spec import (
     ANNOTATION_DURATION_SECONDS,
     ANNOTATION_EXIT_CODE,
@@ -51,8 +51,7 @@ async def _job_condition(api: client.ApiClient, namespace: str, name: str, kind:
     async def probe() -> Obj | None:
         return condition(await get_job(api, namespace, name), kind)
 
-    found: Obj = await eventually(probe, what=f"job {name} condition {kind}")
-    return found
+    return await eventually(probe, what=f"job {name} condition {kind}", interval=0.05)
 
 
 async def _only_pod(api: client.ApiClient, namespace: str, job: str) -> Obj:
@@ -85,8 +84,7 @@ async def _pid_from(path: Path) -> int:
     async def probe() -> int:
         return _read_pid(path)
 
-    pid: int = await eventually(probe, what=f"pid file {path}")
-    return pid
+    return await eventually(probe, what=f"pid file {path}", interval=0.05)
 
 
 async def test_node_is_ready_with_lease(api_client: client.ApiClient) -> None:
@@ -227,11 +225,7 @@ async def test_pod_deletion_terminates_its_process(
 
     await eventually(gone, what="pod deleted by the node agent")
     assert term_file.read_text() == "term\n"
-    await eventually(lambda: _async_not(_alive(pid)), what=f"process {pid} gone", within_s=5)
-
-
-async def _async_not(value: bool) -> bool:
-    return not value
+    await eventually(lambda: not _alive(pid), what=f"process {pid} gone", within=5, interval=0.05)
 
 
 async def test_on_failure_restarts_until_success(
@@ -267,7 +261,7 @@ async def test_job_active_deadline_terminates_running_pod(
     pid = await _pid_from(pid_file)
     failed = await _job_condition(api_client, namespace, "slow", "Failed")
     assert failed["reason"] == "DeadlineExceeded"
-    await eventually(lambda: _async_not(_alive(pid)), what=f"process {pid} gone", within_s=5)
+    await eventually(lambda: not _alive(pid), what=f"process {pid} gone", within=5, interval=0.05)
 
 
 async def test_pod_active_deadline_fails_the_pod(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.wait import eventually_sync
 from zenflow.envtest.process import ManagedProcess, tail, wait_until
 from zenflow.errors import ControlPlaneError
 
@@ -48,10 +49,7 @@ def test_stop_ends_the_process_and_its_children(tmp_path: Path) -> None:
     proc.stop(timeout=5)
     proc.stop(timeout=5)
     assert not proc.alive()
-    deadline = time.monotonic() + 5
-    while _alive(grandchild) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _alive(grandchild)
+    eventually_sync(lambda: not _alive(grandchild), what="the grandchild gone", within=5)
 
 
 def test_stop_kills_a_process_ignoring_sigterm(tmp_path: Path) -> None:
