@@ -273,6 +273,38 @@ def test_resource_templates_are_ensured_before_the_first_step_and_conflicts_fail
     assert (d.status().phase, d.status().reason) == ("Failed", "ResourceConflict")
 
 
+def test_resource_templates_are_full_manifests_owned_by_the_flow() -> None:
+    flow = make_flow(
+        job("a"),
+        resourceTemplates={
+            "volumeClaimTemplates": [{"metadata": {"name": "data", "labels": {"k": "v"}}}],
+            "configMapTemplates": [{"metadata": {"name": "cfg"}, "data": {"x": "1"}}],
+        },
+    )
+    pvc, cm = Driver(flow).step().resources
+    assert (pvc["apiVersion"], pvc["kind"], cm["kind"]) == (
+        "v1",
+        "PersistentVolumeClaim",
+        "ConfigMap",
+    )
+    assert pvc["metadata"] == {
+        "name": "data",
+        "labels": {"k": "v"},
+        "namespace": "ns",
+        "ownerReferences": [
+            {
+                "apiVersion": "workflow.zen.io/v1alpha1",
+                "kind": "JobFlow",
+                "name": "f",
+                "uid": UID,
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ],
+    }
+    assert (cm["metadata"]["namespace"], cm["data"]) == ("ns", {"x": "1"})
+
+
 @pytest.mark.parametrize(
     ("ttl", "now", "delete", "requeue"),
     [

@@ -1,10 +1,11 @@
 """The reconcile decision: ``plan(flow, observed, now) -> Plan``, a pure function.
 
 Given the flow (spec + previous status), the Jobs and peers observed in the caches, and the time,
-it returns everything the executor must do — Jobs to create and delete, resource templates to
-ensure, the new status, Events, when to be called again, whether to delete the flow (TTL). It
-never performs I/O, so every semantic rule is unit-tested here, and a controller restarted at
-any instant re-derives the same decisions from (flow, status, Jobs).
+it returns everything the reconciler must do — Jobs to create and delete, resource templates to
+ensure (full manifests, namespace and owner reference included), the new status, Events, when
+to be called again, whether to delete the flow (TTL). It never performs I/O, so every semantic
+rule is unit-tested here, and a controller restarted at any instant re-derives the same
+decisions from (flow, status, Jobs).
 
 Order of decisions for an unfinished flow: cancel annotation, Replace by a newer flow, flow
 deadline, resource conflict (each ends the flow at once: running Jobs deleted, flow Failed);
@@ -32,6 +33,7 @@ from zenflow.api.status import FLOW_TERMINAL_PHASES, JobFlowStatus, StepStatus, 
 from zenflow.core.observed import Observed
 from zenflow.core.planning.concurrency import decide_concurrency
 from zenflow.core.planning.deadlines import check_flow_deadline, decide_ttl
+from zenflow.core.planning.finished import requested_retry
 from zenflow.core.planning.flowstatus import (
     EventSpec,
     build_conditions,
@@ -39,7 +41,7 @@ from zenflow.core.planning.flowstatus import (
     flow_events,
     step_events,
 )
-from zenflow.core.planning.jobspec import JobCreate
+from zenflow.core.planning.jobspec import JobCreate, owner_reference
 from zenflow.core.planning.rerun import reset_for_retry, steps_to_rerun
 from zenflow.core.planning.steps import StepPlanner
 
@@ -48,10 +50,13 @@ __all__ = ["JobCreate", "Plan", "plan"]
 
 @dataclass
 class Plan:
-    """What one reconcile does. The executor applies it in this order: ensure ``resources``,
-    create ``creates`` and delete ``deletes`` (concurrently), patch ``status`` if it changed,
-    record ``events``, delete the flow if ``delete_flow``; then requeue after
-    ``requeue_after`` seconds if set."""
+    """What one reconcile does. The reconciler applies it in this order: ensure ``resources``,
+    create ``creates`` and delete ``deletes`` (concurrently), set ``annotations``, patch
+    ``status`` if it changed, record ``events``, delete the flow if ``delete_flow``; then
+    requeue after ``requeue_after`` seconds if set. A conflict found while applying (a name
+    held by an object the flow does not own, a Job the API server rejects) invalidates the
+    plan: its status and Events are dropped and the next ``plan`` sees the conflict
+    (``Observed.resource_conflict``, ``Observed.create_conflicts``)."""
 
     status: JobFlowStatus
     creates: list[JobCreate] = field(default_factory=list)
@@ -70,8 +75,8 @@ def plan(flow: JobFlow, observed: Observed, now: datetime) -> Plan:
     prev = flow.status or JobFlowStatus()
     annotations = flow.metadata.get("annotations") or {}
     if prev.phase in FLOW_TERMINAL_PHASES:
-        nonce = annotations.get(ANNOTATION_RETRY)
-        if nonce and nonce != prev.retry_nonce:
+        nonce = requested_retry(annotations, prev.retry_nonce)
+        if nonce is not None:
             return _user_retry(flow, prev, observed, now, nonce)
         return _finished(flow, prev, now)
     started = prev.start_time is not None or any(observed.jobs.values())
@@ -208,7 +213,7 @@ def _user_retry(
     )
     metadata = dict(flow.metadata)
     if ANNOTATION_CANCEL in annotations:
-        # The retry supersedes an earlier cancel; the executor removes the annotation.
+        # The retry supersedes an earlier cancel; the reconciler removes the annotation.
         metadata["annotations"] = {k: v for k, v in annotations.items() if k != ANNOTATION_CANCEL}
     result = plan(flow.model_copy(update={"status": reset, "metadata": metadata}), observed, now)
     what = f'step "{step}" and its dependents' if step else "failed and skipped steps"
@@ -301,7 +306,8 @@ def _queued(flow: JobFlow, prev: JobFlowStatus, now: datetime, behind: str) -> P
 
 
 def _resources(flow: JobFlow) -> list[dict[str, Any]]:
-    """The resource templates to ensure before the first step (PVCs, then ConfigMaps)."""
+    """The resource templates to ensure before the first step (PVCs, then ConfigMaps), as full
+    manifests: in the flow's namespace, controlled by the flow (deleting it cascades)."""
     templates = flow.spec.resource_templates
     if templates is None:
         return []
@@ -311,5 +317,10 @@ def _resources(flow: JobFlow) -> list[dict[str, Any]]:
         ("ConfigMap", templates.config_map_templates),
     ):
         for item in items:
-            out.append({**item, "apiVersion": "v1", "kind": kind})
+            meta = {
+                **(item.get("metadata") or {}),
+                "namespace": flow.namespace,
+                "ownerReferences": [owner_reference(flow)],
+            }
+            out.append({**item, "apiVersion": "v1", "kind": kind, "metadata": meta})
     return out
