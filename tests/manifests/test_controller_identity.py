@@ -14,11 +14,7 @@ SIGTERM.
 from __future__ import annotations
 
 import json
-import signal
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +22,8 @@ import pytest
 import yaml
 
 from tests.manifests.helpers import NAMESPACE, ROOT, service_account_kubeconfig
+from tests.support.controller_process import ControllerProcess, ExitedError
+from tests.support.wait import eventually_sync
 from zenflow.envtest.controlplane import ControlPlane
 from zenflow.webhook.local import local_webhook_args, local_webhook_configuration
 from zenflow.webhook.options import DEFAULT_CONFIG
@@ -39,17 +37,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class Controller:
-    def __init__(self, proc: subprocess.Popen[str], log: Path) -> None:
-        self.proc = proc
-        self.log = log
-
-    def text(self) -> str:
-        return self.log.read_text()
-
-
 @pytest.fixture
-def controller(control_plane: ControlPlane, namespace: str, tmp_path: Path) -> Iterator[Controller]:
+def controller(
+    control_plane: ControlPlane, namespace: str, tmp_path: Path
+) -> Iterator[ControllerProcess]:
     kubeconfig = service_account_kubeconfig(control_plane)
     port = free_port()
     # The name the manifests' RBAC lets the controller patch (scoped to this test's namespace).
@@ -62,27 +53,18 @@ def controller(control_plane: ControlPlane, namespace: str, tmp_path: Path) -> I
             local_webhook_configuration(name=config_name, port=port, namespace=namespace)
         ),
     )
-    log = tmp_path / "controller.log"
-    argv = [
-        sys.executable, "-m", "zenflow", "controller",
+    args = [
         "--kubeconfig", str(kubeconfig),
         "--leader-election-namespace", NAMESPACE,
         "--http-host", "127.0.0.1", "--http-port", "0",
-        "--log-format", "console",
+        "--log-format", "json",
         *local_webhook_args(port=port, config_name=config_name, secret_namespace=NAMESPACE),
     ]  # fmt: skip
-    with log.open("w") as sink:
-        proc = subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT, text=True)
+    proc = ControllerProcess("zenflow-controller", args, log_path=tmp_path / "controller.log")
     try:
-        yield Controller(proc, log)
+        yield proc.start()
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        proc.close()
         control_plane.kubectl("delete", "validatingwebhookconfiguration", config_name)
 
 
@@ -104,34 +86,38 @@ def broken_flow() -> str:
 
 
 def test_flow_completes_under_the_service_account(
-    control_plane: ControlPlane, namespace: str, controller: Controller
+    control_plane: ControlPlane, namespace: str, controller: ControllerProcess
 ) -> None:
-    # The webhook is up once a cycle is refused with the validator's message.
-    deadline = time.monotonic() + 60
-    while True:
+    def refused() -> bool:
+        """The webhook is up once a cycle is refused with the validator's message."""
         out = control_plane.kubectl(
             "create", "--dry-run=server", "-n", namespace, "-f", "-", input=broken_flow(),
             check=False,
         )  # fmt: skip
-        if "dependency cycle: a -> b -> a" in out.stderr:
-            break
-        assert controller.proc.poll() is None, controller.text()
-        assert time.monotonic() < deadline, out.stderr + controller.text()
-        time.sleep(0.3)
+        if controller.proc.poll() is not None:
+            raise ExitedError(controller.text())
+        assert "dependency cycle: a -> b -> a" in out.stderr, out.stderr
+        return True
 
     name = yaml.safe_load(FLOW.read_text())["metadata"]["name"]
-    control_plane.kubectl("create", "-n", namespace, "-f", str(FLOW))
-    deadline = time.monotonic() + 120
-    phase = ""
-    while phase != "Succeeded":
+
+    def succeeded() -> bool:
         phase = control_plane.kubectl(
             "get", "jobflow", name, "-n", namespace, "-o", "jsonpath={.status.phase}"
         ).stdout
-        assert phase != "Failed", control_plane.kubectl(
-            "get", "jobflow", name, "-n", namespace, "-o", "yaml"
-        ).stdout
-        assert time.monotonic() < deadline, f"phase {phase!r}\n{controller.text()}"
-        time.sleep(0.5)
+        if phase == "Failed":
+            pytest.fail(
+                control_plane.kubectl("get", "jobflow", name, "-n", namespace, "-o", "yaml").stdout
+            )
+        assert phase == "Succeeded", f"phase {phase!r}"
+        return True
+
+    try:
+        eventually_sync(refused, what="the webhook refusing a cycle", within=60, interval=0.3)
+        control_plane.kubectl("create", "-n", namespace, "-f", str(FLOW))
+        eventually_sync(succeeded, what=f"{name} Succeeded", within=120, interval=0.5)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{controller.text()}") from exc
 
     jobs = control_plane.kubectl(
         "get", "jobs", "-n", namespace, "-l", f"jobflow={name}", "-o", "name"
@@ -139,8 +125,7 @@ def test_flow_completes_under_the_service_account(
     steps = yaml.safe_load(FLOW.read_text())["spec"]["steps"]
     assert len(jobs) == len(steps)
 
-    controller.proc.send_signal(signal.SIGTERM)
-    assert controller.proc.wait(timeout=30) == 0
+    assert controller.terminate() == 0
     text = controller.text()
     assert "forbidden" not in text.lower(), text
     assert "webhook_ca_bundle_patched" in text

@@ -7,12 +7,13 @@ reading Secrets elsewhere (403 Forbidden, wrapped as zenflow's KubeError).
 
 from __future__ import annotations
 
-import asyncio
+from typing import Any
 
 import pytest
 from kubernetes_asyncio import client
 
 from tests.manifests.helpers import NAMESPACE, SERVICE_ACCOUNT, service_account_kubeconfig
+from tests.support.wait import eventually
 from zenflow.envtest.controlplane import ControlPlane
 from zenflow.errors import KubeError
 from zenflow.kube.client import load_configuration, new_api_client
@@ -29,18 +30,21 @@ async def test_service_account_kubeconfig(control_plane: ControlPlane, namespace
     api = new_api_client(await load_configuration(str(path)))
     try:
         objects = client.CustomObjectsApi(api)
-        for _ in range(100):
+
+        async def listed() -> dict[str, Any]:
             try:
                 async with wrapped("list jobflows"):
-                    flows = await objects.list_cluster_custom_object(
+                    found: dict[str, Any] = await objects.list_cluster_custom_object(
                         "workflow.zen.io", "v1alpha1", "jobflows"
                     )
-                break
+                    return found
             except KubeError as exc:
                 # Right after the CRDs are installed their storage may still be initializing.
                 if exc.status != 429:
                     raise
-                await asyncio.sleep(0.1)
+                raise AssertionError(f"still initializing: {exc}") from exc
+
+        flows = await eventually(listed, what="JobFlows listed", within=10)
         assert isinstance(flows["items"], list)
         with pytest.raises(KubeError) as refused:
             async with wrapped("list secrets"):

@@ -8,8 +8,8 @@ wait for that recovery before returning, so later tests find a working control p
 from __future__ import annotations
 
 import secrets
-import time
 
+from tests.support.wait import eventually_sync
 from zenflow.envtest.controlplane import ControlPlane
 
 
@@ -17,14 +17,18 @@ def wait_for_controller_manager(control_plane: ControlPlane, *, within: float = 
     """Create a scratch namespace and wait until its default ServiceAccount exists."""
     name = f"probe-{secrets.token_hex(3)}"
     control_plane.kubectl("create", "namespace", name)
+
+    def has_default_service_account() -> bool:
+        got = control_plane.kubectl("get", "serviceaccount", "default", "-n", name, check=False)
+        return got.returncode == 0
+
     try:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            got = control_plane.kubectl("get", "serviceaccount", "default", "-n", name, check=False)
-            if got.returncode == 0:
-                return
-            time.sleep(0.5)
-        raise AssertionError(f"kube-controller-manager did not recover within {within}s")
+        eventually_sync(
+            has_default_service_account,
+            what="kube-controller-manager recovered (a new namespace's default ServiceAccount)",
+            within=within,
+            interval=0.5,
+        )
     finally:
         control_plane.kubectl("delete", "namespace", name, "--wait=false", check=False)
 
