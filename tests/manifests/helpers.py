@@ -30,6 +30,7 @@ IDENTITY_FILES = (
     "rbac-cluster.yaml",
     "rbac-namespace.yaml",
     "rbac-aggregated.yaml",
+    "rbac-webhook.yaml",
 )
 
 

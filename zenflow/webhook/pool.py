@@ -68,7 +68,7 @@ class LaneSettings:
 class PoolSettings:
     fast: LaneSettings = LaneSettings(workers=1, max_waiting=32, slice=0.05)
     slow: LaneSettings = LaneSettings(workers=1, max_waiting=3, nice=10)
-    max_worker_rss_mib: float = 256.0
+    max_worker_rss_mib: float = 192.0
 
 
 class WorkerProcess:
