@@ -28,6 +28,7 @@ import re
 from typing import Any, Final
 
 _ONLY_BRACKETS_AND_QUOTES: Final = bytes(sorted(set(range(256)) - set(b'[]{}"')))
+_BRACES_AS_BRACKETS: Final = bytes.maketrans(b"{}", b"[]")
 _STRING: Final = re.compile(rb'"[^"]*"')
 _TOKEN: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
 _OPEN: Final = frozenset(b"[{")
@@ -51,23 +52,25 @@ def json_depth(text: bytes | str, *, limit: int) -> int:
     is deeper than ``limit``. Unbalanced brackets stop the count (the decoder reports those).
 
     C-speed passes only: escaped backslashes and quotes dropped; everything but brackets and
-    quotes dropped; strings dropped (adjacent quotes first: no bracket lies between them); then
-    one level of innermost ``[]``/``{}`` pairs removed per pass."""
+    quotes dropped, braces read as brackets (well-formed JSON nests them properly); strings
+    dropped (adjacent quotes first: no bracket lies between them); then one level of innermost
+    pairs removed per pass."""
     data = _bytes(text)
     if b"\\" in data:
         data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
-    brackets = data.translate(None, _ONLY_BRACKETS_AND_QUOTES).replace(b'""', b"")
+    brackets = data.translate(_BRACES_AS_BRACKETS, _ONLY_BRACKETS_AND_QUOTES).replace(b'""', b"")
     if b'"' in brackets:
         brackets = _STRING.sub(b"", brackets)
     depth = 0
     while brackets:
         if depth > limit:
             return limit + 1
-        # Mark this level's pairs first, so one pass never removes two levels ("{[]}").
-        reduced = brackets.replace(b"[]", b"\0").replace(b"{}", b"\0")
+        # bytes.replace matches in the text as it was: pairs that only close up by this pass's
+        # removals wait for the next one, so each pass removes exactly one level.
+        reduced = brackets.replace(b"[]", b"")
         if len(reduced) == len(brackets):
             break
-        brackets = reduced.replace(b"\0", b"")
+        brackets = reduced
         depth += 1
     return min(depth, limit + 1)
 

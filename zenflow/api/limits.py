@@ -4,15 +4,21 @@ Budget for the largest allowed flow (MAX_STEPS + MAX_FINALLY_STEPS = 1,020 steps
   * spec <= MAX_SPEC_BYTES = 256 KiB. That is also the most client-side `kubectl apply` can
     handle: it copies the spec into the last-applied annotation, and annotations are capped at
     256 KiB in total.
-  * status: a step entry is a few short fields (name <= 40 chars, phase, reason, two
-    timestamps, Job name <= 63, attempt, retries) - about 250 B - plus a message the controller
-    truncates to MAX_STEP_MESSAGE chars and outputs it caps at MAX_STATUS_OUTPUTS_BYTES per step
-    and MAX_FLOW_OUTPUTS_BYTES per flow. Typical: 1,020 x 250 B = 250 KiB; worst case with every
-    message full: 1,020 x 520 B = 520 KiB, plus at most 256 KiB of outputs.
+  * status <= MAX_STATUS_BYTES = 768 KiB, as the validator estimates it from the spec before the
+    flow runs, counting every field at its maximum: a step entry is a few short fields (name <= 40
+    chars, phase, reason, three timestamps, Job name <= 63, attempt, retries) plus a message the
+    controller clips to MAX_STEP_MESSAGE chars (about 580 B in all), a Manual step's approver,
+    a matrix shard a compact entry (about 290 B, its message clipped to MAX_SHARD_MESSAGE), and
+    outputs the controller caps at MAX_STATUS_OUTPUTS_BYTES per step and MAX_FLOW_OUTPUTS_BYTES
+    per flow. 1,020 steps with full messages and outputs: about 700 KiB.
   * metadata incl. managedFields (field names only, no values): below the spec size.
-Worst case ~1.3 MiB only if everything is at its maximum at once; a 1,000-step flow with full
-messages and no outputs stays under ~1 MiB, and typical ones under 500 KiB.
-Matrix shards add a compact entry each (MAX_MATRIX_SHARDS per step).
+A flow whose estimate is over the budget, or that would run more than MAX_JOBS_PER_FLOW Jobs
+(steps and matrix shards), is invalid. Should a status write still be refused as too large, the
+controller fails the flow with a compact status and stops its Jobs.
+
+Each Job a step renders is at most MAX_RENDERED_JOB_BYTES, counting every ``{{ }}`` at the
+largest value it can take (a param's value, an output at its cap); nesting of free-form fields
+is bounded by MAX_SPEC_DEPTH; ``when`` expressions by length and nesting.
 """
 
 from __future__ import annotations
@@ -45,8 +51,19 @@ MAX_STEP_MESSAGE: Final = 256
 """Longest step status message the controller writes (longer ones are truncated)."""
 MAX_STATUS_OUTPUTS_BYTES: Final = 1024
 """Largest total size of one step's output values kept in status (the controller truncates)."""
-MAX_FLOW_OUTPUTS_BYTES: Final = 256 * 1024
-"""Largest total size of all output values kept in one flow's status."""
+MAX_FLOW_OUTPUTS_BYTES: Final = 128 * 1024
+"""Largest total size of all output values kept in one flow's status (later ones are dropped)."""
+MAX_SHARD_MESSAGE: Final = 128
+"""Longest message of one matrix shard in the status (Failed and Retrying shards only)."""
+MAX_STATUS_BYTES: Final = 768 * 1024
+"""Largest status the validator's estimate allows (the rest of 1.5 MiB: spec and metadata)."""
+MAX_JOBS_PER_FLOW: Final = 2000
+"""Most Jobs one run of a flow creates: one per Job step, one per matrix shard (a matrix over an
+upstream output counts as MAX_MATRIX_SHARDS); retries add attempts of these."""
+MAX_RENDERED_JOB_BYTES: Final = 512 * 1024
+"""Largest Job a step may render, every {{ }} counted at the largest value it can take."""
+MAX_SPEC_DEPTH: Final = 32
+"""Deepest nesting of a spec (the spec object is 1); Kubernetes' own Job template nests ~20."""
 MAX_WHEN_LENGTH: Final = 1024
 MAX_MESSAGE_LENGTH: Final = 1024
 """Longest Manual-step message in the spec."""

@@ -14,6 +14,7 @@ Text in ``{{ }}`` that does not start with one of these roots (e.g. a Go templat
 
 from __future__ import annotations
 
+import collections
 import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -68,6 +69,18 @@ def parse_references(text: str) -> tuple[list[Reference], list[str]]:
 _WHOLE: Final = re.compile(r"\{\{.*?\}\}", re.DOTALL)
 
 
+_last_counted: tuple[str, collections.Counter[str]] = ("", collections.Counter())
+
+
+def _occurrences(text: str) -> collections.Counter[str]:
+    """Each distinct ``{{ … }}`` of ``text`` and its count; the last text's result is kept
+    (the checks of one spec ask about the same large text several times)."""
+    global _last_counted
+    if _last_counted[0] is not text:
+        _last_counted = (text, collections.Counter(_WHOLE.findall(text)))
+    return _last_counted[1]
+
+
 def unique_references(text: str) -> tuple[list[Reference], list[str]]:
     """Like ``parse_references`` but each distinct reference once (order not kept): the
     cheap way to learn *what* a large text refers to."""
@@ -75,13 +88,35 @@ def unique_references(text: str) -> tuple[list[Reference], list[str]]:
         return [], []
     refs: list[Reference] = []
     errors: list[str] = []
-    for whole in set(_WHOLE.findall(text)):
+    for whole in _occurrences(text):
         parsed = _parse_one(whole)
         if isinstance(parsed, Reference):
             refs.append(parsed)
         elif parsed is not None:
             errors.append(parsed)
     return refs, errors
+
+
+def references_in(text: str) -> list[Reference]:
+    """The well-formed references of ``text``, in order (malformed ones are not reported)."""
+    if "{{" not in text:
+        return []
+    return [
+        ref for whole in _WHOLE.findall(text) if isinstance(ref := _parse_one(whole), Reference)
+    ]
+
+
+def reference_counts(text: str) -> list[tuple[Reference, int]]:
+    """Each distinct well-formed reference in ``text`` and how often it occurs (order not
+    kept): what a size bound needs."""
+    if "{{" not in text:
+        return []
+    out = []
+    for whole, count in _occurrences(text).items():
+        parsed = _parse_one(whole)
+        if isinstance(parsed, Reference):
+            out.append((parsed, count))
+    return out
 
 
 @functools.lru_cache(maxsize=8192)

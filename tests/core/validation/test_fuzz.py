@@ -1,7 +1,10 @@
 """Property tests: the validator never crashes on malformed input, only reports Problems.
 
 Aspects: arbitrary JSON-like values in place of a whole object, of the spec, and of single
-fields of a valid flow (mutations); random step graphs (cycles reported exactly when present).
+fields of a valid flow (mutations), including adversarial ones (nesting up to 3,000 levels,
+``when`` expressions nested or chained hundreds deep, matrices and strings at and past their
+limits); every error of an object names a field; random step graphs (cycles reported exactly
+when present).
 """
 
 from __future__ import annotations
@@ -36,6 +39,27 @@ json_values = st.recursive(
 )
 
 
+def nested(depth: int, leaf: Any) -> Any:
+    node = leaf
+    for i in range(depth):
+        node = {"x": node} if i % 2 else [node]
+    return node
+
+
+adversarial = st.one_of(
+    st.builds(nested, st.integers(1, 3_000), json_values),
+    st.integers(1, 400).map(lambda n: "(" * n + "true" + ")" * n),
+    st.integers(1, 1_000).map(lambda n: "!" * n + "true"),
+    st.integers(1, 300).map(lambda n: "params" + ".a" * n),
+    st.integers(0, 400).map(lambda n: {"values": {"k": list(range(n)), "j": list(range(n))}}),
+    st.integers(0, 300_000).map(lambda n: "{{ params.p }}" * (n // 14) + "x" * (n % 14)),
+    st.lists(st.sampled_from(["{{", "}}", "{{ steps.", ".outputs.", "params", "|", "("])).map(
+        "".join
+    ),
+)
+hostile_values = json_values | adversarial
+
+
 BASE = flow(
     job("a", outputs=[{"name": "x"}]),
     job("b", "a", when='steps.a.phase == "Succeeded"', matrix={"values": {"k": [1, 2]}}),
@@ -52,6 +76,9 @@ def assert_only_problems(obj: Any) -> None:
         assert isinstance(problem, Problem)
         assert isinstance(problem.path, str)
         assert problem.message
+    if isinstance(obj, dict):
+        # Every refusal names a field (only a non-object as a whole has no field to name).
+        assert all(p.path for p in report.errors), report.errors
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -61,7 +88,7 @@ def test_arbitrary_objects(value: Any) -> None:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(json_values)
+@given(hostile_values)
 def test_arbitrary_specs(value: Any) -> None:
     assert_only_problems({**BASE, "spec": value})
     assert_only_problems({**cron(), "spec": {"schedule": "* * * * *", "jobFlowTemplate": value}})
@@ -82,7 +109,7 @@ PATHS = [p for p in _paths(BASE) if p]
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from(PATHS), json_values)
+@given(st.sampled_from(PATHS), hostile_values)
 def test_single_field_mutations(path: tuple[Any, ...], value: Any) -> None:
     obj = copy.deepcopy(BASE)
     node: Any = obj

@@ -1,8 +1,11 @@
 """The result types of validation: a ``Problem`` (field path + message), a
-``ValidationReport`` (errors and warnings), and the ``Collector`` checks write into."""
+``ValidationReport`` (errors and warnings), and the ``Collector`` checks write into; ``guarded``
+turns an exception escaping a check into an error naming the part being checked."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 
@@ -52,3 +55,24 @@ class Collector:
 
     def report(self) -> ValidationReport:
         return ValidationReport(tuple(self.errors), tuple(self.warnings))
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``Type: message`` of ``exc``, short enough for a condition (a 10,000-character message or
+    one whose ``str`` itself fails must not spoil the report)."""
+    try:
+        text = str(exc)
+    except Exception:
+        text = ""
+    text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+@contextlib.contextmanager
+def guarded(out: Collector, path: str, what: str) -> Iterator[None]:
+    """Run a check; an exception it raises becomes an error at ``path`` (the validator is
+    total: a flow it cannot judge is invalid, with a message, never a crash)."""
+    try:
+        yield
+    except Exception as exc:
+        out.error(path, f"{what} could not be checked: {describe_exception(exc)}")

@@ -15,6 +15,7 @@ from zenflow.core import expressions, templating
 from zenflow.core.dag import CycleError, Dag
 from zenflow.core.validation.problems import Collector
 from zenflow.core.validation.steps import StepGraph
+from zenflow.core.validation.texts import StepText, StepTexts
 
 
 class _Ancestry:
@@ -53,9 +54,13 @@ def check_references(
     out: Collector,
     spec_json: str | None = None,
     raw: Mapping[str, Any] | None = None,
+    texts: StepTexts | None = None,
 ) -> None:
-    """``spec_json``/``raw``: the spec serialized and as received, if the caller has them
-    (they make the common cases cheap; results are the same without them)."""
+    """``spec_json``/``raw``/``texts``: the spec serialized, as received, and its steps'
+    texts, if the caller has them (they make the common cases cheap; results are the same
+    without them)."""
+    if texts is None:
+        texts = StepTexts(raw)
     params = {p.name for p in spec.params}
     used_params: set[str] = set()
     checker = _Checker(graph=graph, params=params, used_params=used_params, out=out)
@@ -71,7 +76,6 @@ def check_references(
         used_params.update(r.parts[0] for r in found if r.root == "params")
     sections = (("steps", spec.steps, False), ("finally", spec.finally_, True))
     for section, steps, in_finally in sections:
-        raw_steps = _raw_list(raw, section, len(steps))
         if context_free:
             # Only `when` and matrix sources are left to check.
             indexes = [i for i, s in enumerate(steps) if s.when is not None or s.matrix]
@@ -80,9 +84,7 @@ def check_references(
         for i in indexes:
             step = steps[i]
             here = f"{path}.{section}[{i}]"
-            if context_free or (
-                raw_steps is not None and checker.step_refs_ok(raw_steps[i], step, in_finally)
-            ):
+            if context_free or checker.step_refs_ok(texts.of(section, i, step), step, in_finally):
                 checker.check_step_expressions(step, path=here, in_finally=in_finally)
             else:
                 checker.check_step(step, path=here, in_finally=in_finally)
@@ -108,15 +110,11 @@ class _Checker:
         self.regular = _Ancestry(graph.regular)
         self.final = _Ancestry(graph.final)
 
-    def step_refs_ok(self, raw_step: Any, step: Step, in_finally: bool) -> bool:
-        """Per-step fast path: every ``{{ }}`` in the raw step is fine (records param use).
+    def step_refs_ok(self, text: StepText, step: Step, in_finally: bool) -> bool:
+        """Per-step fast path: every ``{{ }}`` in the step's text is fine (records param use).
         False means "look closer", not necessarily "wrong"."""
-        data = pydantic_core.to_json(raw_step, fallback=str)
-        if b"{{" not in data:
-            return True
-        found, bad = templating.parse_references(data.decode())
-        return not bad and all(
-            self._ref_problem(ref, step=step, in_finally=in_finally) is None for ref in found
+        return not text.errors and all(
+            self._ref_problem(ref, step=step, in_finally=in_finally) is None for ref in text.refs
         )
 
     def check_step_expressions(self, step: Step, *, path: str, in_finally: bool) -> None:
@@ -321,12 +319,6 @@ class _Checker:
         if name in self.graph.finally_names:
             return False
         return self.regular.is_ancestor(name, of) is not False
-
-
-def _raw_list(raw: Mapping[str, Any] | None, key: str, size: int) -> list[Any] | None:
-    """``raw[key]`` when it is a list aligned with the parsed one."""
-    items = raw.get(key) if raw is not None else None
-    return items if isinstance(items, list) and len(items) == size else None
 
 
 def _matrix_keys(step: Step | None) -> set[str]:

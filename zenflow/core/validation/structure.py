@@ -22,6 +22,9 @@ def parse_model(cls: type[M], data: Mapping[str, Any], *, out: Collector) -> M |
     """The parsed model, or None after recording every structural error in ``out``."""
     try:
         return cls.model_validate(data)
+    except RecursionError:
+        out.error("spec", "nests too deeply to be read")
+        return None
     except ValidationError as exc:
         merged: dict[str, list[str]] = {}
         for err in exc.errors(include_url=False):
@@ -101,7 +104,12 @@ _BOUNDS = {
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
+    if isinstance(value, Mapping | list) and len(value) > 20:
+        return f"a {_type_name(value)} of {len(value)} items"
+    try:
+        text = repr(value)
+    except RecursionError:  # a deeply nested value: its type says enough
+        return f"a deeply nested {_type_name(value)}"
     return text if len(text) <= 60 else text[:57] + "..."
 
 

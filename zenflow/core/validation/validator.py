@@ -25,10 +25,19 @@ from zenflow.api.cronjobflow import CronJobFlow
 from zenflow.api.jobflow import JobFlow, JobFlowSpec
 from zenflow.core.schedule import MAX_CRONJOBFLOW_NAME, MAX_RUN_NAME
 from zenflow.core.validation.notifications import check_notifications
-from zenflow.core.validation.problems import Collector, Problem, ValidationReport
+from zenflow.core.validation.problems import (
+    Collector,
+    Problem,
+    ValidationReport,
+    describe_exception,
+    guarded,
+)
 from zenflow.core.validation.refs import check_references
+from zenflow.core.validation.shell import check_shell_use
+from zenflow.core.validation.sizes import check_budget, spec_json
 from zenflow.core.validation.steps import GraphStep, check_graph, check_steps
 from zenflow.core.validation.structure import parse_model
+from zenflow.core.validation.texts import StepTexts
 from zenflow.core.validation.values import check_metadata, check_schedule
 
 __all__ = [
@@ -42,22 +51,39 @@ __all__ = [
 
 
 def validate_object(obj: Mapping[str, Any]) -> ValidationReport:
-    """Validate a JobFlow or CronJobFlow in wire form (a dict parsed from YAML/JSON)."""
+    """Validate a JobFlow or CronJobFlow in wire form (a dict parsed from YAML/JSON).
+
+    Total: whatever ``obj`` holds, this returns a report; an exception in a check becomes an
+    error naming the part being checked (a bug of ours must not make a flow unjudgeable)."""
     out = Collector()
     if not isinstance(obj, Mapping):
         out.error("", f"expected an object, got {_type_name(obj)}")
         return out.report()
+    try:
+        _validate_object(obj, out)
+    except Exception as exc:
+        out.error("spec", f"could not be validated: {describe_exception(exc)}")
+    return out.report()
+
+
+def _validate_object(obj: Mapping[str, Any], out: Collector) -> None:
     api_version = obj.get("apiVersion")
     kind = obj.get("kind")
     if api_version != API_VERSION:
         out.error("apiVersion", f"must be {API_VERSION!r}, got {api_version!r}")
+    if kind not in (JOBFLOW_KIND, CRONJOBFLOW_KIND):
+        out.error("kind", f"must be {JOBFLOW_KIND!r} or {CRONJOBFLOW_KIND!r}, got {kind!r}")
+        return
+    text = spec_json(obj.get("spec"), path="spec", out=out)
+    if text is None:
+        return  # nested too deeply: nothing downstream may walk it
     if kind == JOBFLOW_KIND:
         flow = parse_model(JobFlow, obj, out=out)
         if flow is not None:
-            _check_jobflow(flow, out=out, raw_spec=obj.get("spec"))
+            _check_jobflow(flow, out=out, raw_spec=obj.get("spec"), text=text)
         else:
             _check_raw_graph(obj.get("spec"), path="spec", out=out)
-    elif kind == CRONJOBFLOW_KIND:
+    else:
         cron = parse_model(CronJobFlow, obj, out=out)
         if cron is not None:
             _check_cronjobflow(cron, out=out, raw_spec=obj["spec"]["jobFlowTemplate"]["spec"])
@@ -66,9 +92,6 @@ def validate_object(obj: Mapping[str, Any]) -> ValidationReport:
             template = spec.get("jobFlowTemplate") if isinstance(spec, Mapping) else None
             inner = template.get("spec") if isinstance(template, Mapping) else None
             _check_raw_graph(inner, path="spec.jobFlowTemplate.spec", out=out)
-    else:
-        out.error("kind", f"must be {JOBFLOW_KIND!r} or {CRONJOBFLOW_KIND!r}, got {kind!r}")
-    return out.report()
 
 
 def validate_jobflow(flow: JobFlow) -> ValidationReport:
@@ -93,31 +116,54 @@ def validate_spec(spec: JobFlowSpec, *, path: str = "spec") -> ValidationReport:
 
 
 def check_spec(
-    spec: JobFlowSpec, *, path: str, out: Collector, raw: Mapping[str, Any] | None = None
+    spec: JobFlowSpec,
+    *,
+    path: str,
+    out: Collector,
+    raw: Mapping[str, Any] | None = None,
+    text: bytes | None = None,
 ) -> None:
     """``raw``: the spec as received, when available (serializing it is cheaper, and it is
-    what the API server stores)."""
-    if raw is not None:
-        text = pydantic_core.to_json(raw, fallback=str).decode()
-    else:
+    what the API server stores); ``text``: its compact JSON, if already made."""
+    if text is None and raw is not None:
+        text = pydantic_core.to_json(raw, fallback=str)
+    elif text is None:
         # As stored: the API server applies no defaults (the CRD has none).
-        text = spec.model_dump_json(by_alias=True, exclude_none=True, exclude_defaults=True)
+        text = spec.model_dump_json(
+            by_alias=True, exclude_none=True, exclude_defaults=True
+        ).encode()
     if len(text) > limits.MAX_SPEC_BYTES:
         out.error(
             path,
             f"spec is {len(text)} bytes; at most {limits.MAX_SPEC_BYTES} are allowed so the "
             "flow's status fits in the object",
         )
-    graph = check_steps(spec, path=path, out=out)
-    check_references(spec, graph=graph, path=path, out=out, spec_json=text, raw=raw)
+    texts = StepTexts(raw)
+    decoded = text.decode()
+    graph = None
+    with guarded(out, path, "steps"):
+        graph = check_steps(spec, path=path, out=out)
+    if graph is not None:
+        with guarded(out, path, "references"):
+            check_references(
+                spec, graph=graph, path=path, out=out, spec_json=decoded, raw=raw, texts=texts
+            )
+    with guarded(out, path, "sizes"):
+        check_budget(spec, path=path, text=decoded, texts=texts, out=out)
+    with guarded(out, path, "shell scripts"):
+        check_shell_use(spec, path=path, text=decoded, out=out)
     check_notifications(spec.notifications, path=path, out=out)
 
 
 def _check_jobflow(
-    flow: JobFlow, *, out: Collector, raw_spec: Mapping[str, Any] | None = None
+    flow: JobFlow,
+    *,
+    out: Collector,
+    raw_spec: Mapping[str, Any] | None = None,
+    text: bytes | None = None,
 ) -> None:
     check_metadata(flow.metadata, max_name=253, out=out)
-    check_spec(flow.spec, path="spec", out=out, raw=raw_spec)
+    check_spec(flow.spec, path="spec", out=out, raw=raw_spec, text=text)
 
 
 def _check_cronjobflow(
