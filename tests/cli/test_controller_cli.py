@@ -5,16 +5,12 @@ backoff (no traceback, no crash loop) until SIGTERM ends the process cleanly."""
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.support.controller_process import ControllerProcess
 from zenflow.cli import controller
 
 
@@ -66,46 +62,18 @@ def test_unreachable_apiserver_is_named_and_retried_until_sigterm(tmp_path: Path
         "contexts: [{name: x, context: {cluster: c, user: u}}]\n"
         "current-context: x\n"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ZENFLOW_")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "zenflow",
-            "controller",
-            "--kubeconfig",
-            str(kubeconfig),
-            "--http-port",
-            "0",
-            "--no-webhook",
-        ],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        env=env,
-        text=True,
-    )
-    assert proc.stderr is not None
-    lines: list[str] = []
+    args = ["--kubeconfig", str(kubeconfig), "--http-port", "0", "--no-webhook"]
+    proc = ControllerProcess("unreachable", args, log_path=tmp_path / "ctl.log").start()
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = proc.stderr.readline()
-            if not line:
-                break
-            lines.append(line)
-            if sum("apiserver_unreachable" in ln for ln in lines) >= 2:
-                break
-        proc.send_signal(signal.SIGTERM)
-        _, rest = proc.communicate(timeout=15)
+        proc.wait_for("apiserver_unreachable", within=30, count=2)
+        code = proc.terminate(within=15)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    output = "".join(lines) + rest
-    unreachable = [ln for ln in lines if "apiserver_unreachable" in ln]
+        proc.close()
+    output = proc.text()
+    unreachable = [ln for ln in output.splitlines() if "apiserver_unreachable" in ln]
     assert len(unreachable) >= 2, output
     assert url in unreachable[0]
     assert "retry_in_s" in unreachable[0]
     assert "Traceback" not in output
     assert "Unclosed" not in output  # the API client was closed
-    assert proc.returncode == 0
+    assert code == 0

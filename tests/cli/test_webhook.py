@@ -13,12 +13,12 @@ import socket
 import ssl
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.support.wait import eventually_sync
 from zenflow.certs import renew, service_hosts
 
 ZENFLOW = str(Path(sys.executable).parent / "zenflow")
@@ -54,18 +54,19 @@ def test_serves_and_stops_cleanly(tmp_path: Path) -> None:
     )
     ctx = ssl.create_default_context(cadata=bundle.ca_cert_pem.decode())
     try:
-        deadline = time.monotonic() + 30
-        while True:
+
+        def ready() -> bool:
             try:
                 with urllib.request.urlopen(
                     f"https://127.0.0.1:{port}/readyz", context=ctx, timeout=2
                 ) as resp:
-                    assert resp.status == 200
-                    break
-            except OSError:
-                assert proc.poll() is None, proc.communicate()[1]
-                assert time.monotonic() < deadline, "webhook never became ready"
-                time.sleep(0.1)
+                    return bool(resp.status == 200)
+            except OSError as exc:
+                if proc.poll() is not None:
+                    pytest.fail(f"exited {proc.returncode}: {proc.communicate()[1]}")
+                raise AssertionError(f"not serving: {exc!r}") from exc
+
+        eventually_sync(ready, what="the webhook ready", within=30)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
     finally:

@@ -124,19 +124,22 @@ class ControllerProcess:
         with self._lock:
             return [r for r in self.records if r.get("event") == event]
 
-    def wait_for(self, event: str, *, within: float) -> dict[str, Any]:
-        """The first record of ``event``; fails when the process ends without logging it."""
+    def wait_for(self, event: str, *, within: float, count: int = 1) -> dict[str, Any]:
+        """The ``count``-th record of ``event`` (the first by default); fails when the process
+        ends without logging it."""
 
         def logged() -> dict[str, Any] | None:
             found = self.events(event)
-            if found:
-                return found[0]
+            if len(found) >= count:
+                return found[count - 1]
             if self.proc.poll() is not None:
                 self._join_reader()  # everything it wrote is read
                 found = self.events(event)
-                if found:
-                    return found[0]
-                raise ExitedError(f"{self.name} exited {self.proc.returncode} before {event}")
+                if len(found) >= count:
+                    return found[count - 1]
+                raise ExitedError(
+                    f"{self.name} exited {self.proc.returncode} before {event} x{count}"
+                )
             return None
 
         return eventually_sync(logged, what=f"{self.name}: {event}", within=within, interval=0.02)
