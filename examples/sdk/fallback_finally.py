@@ -19,7 +19,8 @@ def build() -> Flow:
     main = flow.step(
         "main-process",
         image=BUSYBOX,
-        command=["sh", "-c", f"echo processing; test '{fail_main}' != true"],
+        command=["sh", "-c", 'echo processing; test "$FAIL_MAIN" != true'],
+        inputs={"FAIL_MAIN": fail_main},  # to the shell as data, never pasted into its text
         continue_on_failure=True,
     )
     fallback = flow.step(
