@@ -4,7 +4,9 @@ Unit: argument parsing of every verb (flags after the verb, required arguments),
 resolution from the kubeconfig context, ``get`` list rendering, bad input exit codes.
 
 Integration (real control plane, CRDs installed): each verb writes what the controller reads —
-approve/cancel/retry annotations, spec.suspend — and ``run`` creates the flow with param values;
+approve (an approvals entry naming the requester, as a SelfSubjectReview says), cancel/retry
+annotations, spec.suspend — and ``run`` creates the flow with param values; approving a step
+that is not a Manual one exits 2;
 ``status``/``graph``/``get`` render the stored object; an unknown flow exits 1 with the API's
 message.
 """
@@ -20,8 +22,9 @@ from typing import Any
 import pytest
 import yaml
 
+from zenflow.api.approvals import parse_entries
 from zenflow.api.constants import (
-    ANNOTATION_APPROVE,
+    ANNOTATION_APPROVALS,
     ANNOTATION_CANCEL,
     ANNOTATION_RETRY,
     ANNOTATION_RETRY_STEP,
@@ -45,6 +48,11 @@ def parse(*argv: str) -> argparse.Namespace:
         pytest.param(["status", "f", "-w"], {"watch": True}, id="status-watch"),
         pytest.param(["graph", "f", "--format", "dot"], {"format": "dot"}, id="graph"),
         pytest.param(["approve", "f", "gate"], {"name": "f", "step": "gate"}, id="approve"),
+        pytest.param(
+            ["reject", "f", "gate", "--reason", "not now"],
+            {"name": "f", "step": "gate", "reason": "not now"},
+            id="reject",
+        ),
         pytest.param(["retry", "f"], {"step": None}, id="retry"),
         pytest.param(["retry", "f", "--step", "b"], {"step": "b"}, id="retry-step"),
         pytest.param(["suspend", "f", "--no-color"], {"no_color": True}, id="suspend"),
@@ -65,6 +73,7 @@ def test_parse_arguments(argv: list[str], expected: dict[str, Any]) -> None:
     [
         pytest.param([], id="no-verb"),
         pytest.param(["approve", "f"], id="approve-without-step"),
+        pytest.param(["reject", "f", "gate"], id="reject-without-reason"),
         pytest.param(["run"], id="run-without-file"),
         pytest.param(["cancel"], id="cancel-without-name"),
     ],
@@ -179,16 +188,21 @@ def test_verbs_write_what_the_controller_reads(
     obj = stored(control_plane, namespace, "plugin-flow")
     assert obj["spec"]["params"][0]["value"] == "hello"
 
-    assert plugin(control_plane, namespace, "approve", "plugin-flow", "gate", capsys=capsys)[0] == 0
+    code, out, _ = plugin(control_plane, namespace, "approve", "plugin-flow", "gate", capsys=capsys)
+    assert (code, out.strip()) == (
+        0,
+        "jobflow.workflow.zen.io/plugin-flow step gate approved by admin",
+    )
     assert plugin(control_plane, namespace, "suspend", "plugin-flow", capsys=capsys)[0] == 0
     obj = stored(control_plane, namespace, "plugin-flow")
-    assert obj["metadata"]["annotations"][ANNOTATION_APPROVE] == "gate"
-    assert plugin(control_plane, namespace, "approve", "plugin-flow", "say", capsys=capsys)[0] == 0
-    approvals = stored(control_plane, namespace, "plugin-flow")["metadata"]["annotations"]
-    assert approvals[ANNOTATION_APPROVE] == "gate,say"
+    entries = parse_entries(obj["metadata"]["annotations"][ANNOTATION_APPROVALS])
+    assert [(e.step, e.user, e.decision) for e in entries] == [("gate", "admin", "approve")]
+    code, _, err = plugin(control_plane, namespace, "approve", "plugin-flow", "say", capsys=capsys)
+    assert code == 2
+    assert "'say' is not a Manual step of it" in err
     code, _, err = plugin(control_plane, namespace, "approve", "plugin-flow", "nope", capsys=capsys)
     assert code == 2
-    assert "has no step 'nope'" in err
+    assert "'nope' is not a step of it" in err
     assert obj["spec"]["suspend"] is True
 
     assert plugin(control_plane, namespace, "resume", "plugin-flow", capsys=capsys)[0] == 0

@@ -4,9 +4,13 @@ functions returning merge patches.
 Every action is a plain JSON merge patch on the JobFlow (the same thing a user can do with
 ``kubectl patch --type merge`` or ``kubectl annotate``), so the plugin adds no protocol of its own:
 
-- approve STEP   → ``metadata.annotations[workflow.zen.io/approve]``: the comma-separated set of
-  approved Manual steps, STEP added (guarded by the resourceVersion read, so two concurrent
-  approvals never drop one another)
+- approve STEP   → ``metadata.annotations[workflow.zen.io/approvals]``: an entry
+  ``{step, user, time, decision: approve}`` appended to the JSON list (``zenflow.api.approvals``),
+  ``user`` being the requester as the API server knows them; guarded by the resourceVersion
+  read, so two concurrent approvals never drop one another
+- reject STEP --reason R → the same with ``decision: reject`` and the reason
+- (``approve_patch``: the older comma-separated ``workflow.zen.io/approve`` annotation, which
+  records no identity; Manual steps without an approval policy still honour it)
 - cancel         → ``metadata.annotations[workflow.zen.io/cancel] = "true"``
 - retry          → ``metadata.annotations[workflow.zen.io/retry] = <nonce>`` (a new value per
   request, so a second retry of the same flow is a change the controller sees)
@@ -23,7 +27,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from zenflow.api.approvals import Decision, dump_entries, entries_of, new_entry
 from zenflow.api.constants import (
+    ANNOTATION_APPROVALS,
     ANNOTATION_APPROVE,
     ANNOTATION_CANCEL,
     ANNOTATION_RETRY,
@@ -57,6 +63,32 @@ def approve_patch(flow: Mapping[str, Any], step: str) -> Patch:
     if step not in approved:
         approved.append(step)
     patch = _annotate({ANNOTATION_APPROVE: ",".join(approved)})
+    if meta.get("resourceVersion"):
+        patch["metadata"]["resourceVersion"] = meta["resourceVersion"]
+    return patch
+
+
+def decision_patch(
+    flow: Mapping[str, Any],
+    step: str,
+    *,
+    user: str,
+    now: datetime,
+    decision: Decision = "approve",
+    reason: str | None = None,
+) -> Patch:
+    """Append ``user``'s decision on the Manual step ``step`` to the approvals annotation; the
+    patch carries the flow's resourceVersion (a concurrent change fails it with 409)."""
+    meta = flow.get("metadata") or {}
+    manual = [s.get("name") for s in _steps(flow) if s.get("type") == "Manual"]
+    if step not in manual:
+        what = "a Manual step" if step in [s.get("name") for s in _steps(flow)] else "a step"
+        raise ActionError(f"JobFlow {meta.get('name')!r}: {step!r} is not {what} of it")
+    if decision == "reject" and not (reason or "").strip():
+        raise ActionError("a rejection needs a reason (--reason)")
+    entries = entries_of(flow)
+    entries.append(new_entry(step=step, user=user, now=now, decision=decision, reason=reason))
+    patch = _annotate({ANNOTATION_APPROVALS: dump_entries(entries)})
     if meta.get("resourceVersion"):
         patch["metadata"]["resourceVersion"] = meta["resourceVersion"]
     return patch

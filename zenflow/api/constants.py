@@ -29,6 +29,8 @@ ANNOTATION_RETRY_STEP: Final = f"{GROUP}/retry-step"
 ANNOTATION_APPROVE: Final = f"{GROUP}/approve"
 ANNOTATION_CANCEL: Final = f"{GROUP}/cancel"
 ANNOTATION_APPROVED_BY: Final = f"{GROUP}/approved-by"
+ANNOTATION_APPROVALS: Final = f"{GROUP}/approvals"
+"""JSON list of decisions on Manual steps, each naming its user (zenflow.api.approvals)."""
 
 FINALIZER: Final = f"{GROUP}/finalizer"
 FIELD_MANAGER: Final = "zenflow-controller"

@@ -20,6 +20,8 @@ REASON_QUEUED: Final = "Queued"
 
 # Step-level reasons.
 REASON_APPROVED: Final = "Approved"
+REASON_REJECTED: Final = "Rejected"
+REASON_APPROVAL_TIMEOUT: Final = "ApprovalTimeout"
 REASON_FAIL_FAST: Final = "FailFast"
 REASON_JOB_CONFLICT: Final = "JobConflict"
 REASON_JOB_REJECTED: Final = "JobRejected"

@@ -74,6 +74,17 @@ class ShardStatus(ApiModel):
     message: str | None = Field(default=None, description="Why the shard is in this phase.")
 
 
+class ApprovalRecord(ApiModel):
+    """One decision on a Manual step: who, when, and (for a rejection) why."""
+
+    user: str = Field(description="The approver as the API server authenticated them.")
+    time: Time | None = Field(default=None, description="When the decision was made.")
+    decision: Literal["Approved", "Rejected"] = Field(
+        default="Approved", description="Approved or Rejected."
+    )
+    reason: str | None = Field(default=None, description="Why it was rejected.")
+
+
 class StepStatus(ApiModel):
     """Observed state of one step."""
 
@@ -99,7 +110,11 @@ class StepStatus(ApiModel):
         default=None, description="Output parameters published by the step."
     )
     approved_by: str | None = Field(
-        default=None, description="Who approved this Manual step (as the webhook saw them)."
+        default=None,
+        description="Who approved this Manual step (comma-separated when several must).",
+    )
+    approvals: list[ApprovalRecord] | None = Field(
+        default=None, description="Every approval and rejection of this Manual step."
     )
     shards: list[ShardStatus] | None = Field(
         default=None, description="Per-Job status of a matrix step."

@@ -19,6 +19,10 @@ from zenflow.api.naming import STEP_NAME_PATTERN
 
 StepType = Literal["Job", "Manual"]
 BackoffType = Literal["Exponential", "Linear", "Fixed"]
+OnTimeout = Literal["Fail", "Skip", "Approve"]
+MAX_APPROVERS = 100
+"""Most entries in each list of approval.approvers."""
+MAX_REQUIRED_APPROVALS = 10
 
 MatrixValue = str | int
 """One value of a matrix key: strings or integers (``[1, 2, 3]``, ``[us, eu]``)."""
@@ -178,6 +182,53 @@ class Matrix(ApiModel):
     )
 
 
+class Approvers(ApiModel):
+    """Who may approve or reject a Manual step (any one list matching is enough)."""
+
+    users: list[str] = Field(
+        default_factory=list, max_length=MAX_APPROVERS, description="User names."
+    )
+    groups: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_APPROVERS,
+        description="Groups; a user in any of them may approve.",
+    )
+    service_accounts: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_APPROVERS,
+        description="ServiceAccounts as NAME (the flow's namespace) or NAMESPACE/NAME.",
+    )
+
+
+class ApprovalPolicy(ApiModel):
+    """Who may release a Manual step, how many must, and what happens if nobody does.
+
+    Without ``approvers``, approving needs the RBAC verb ``approve`` on the JobFlow (checked
+    by the admission webhook with a SubjectAccessReview)."""
+
+    approvers: Approvers | None = Field(
+        default=None,
+        description="Who may approve or reject; unset: whoever holds the RBAC verb approve on "
+        "jobflows.",
+    )
+    required: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_REQUIRED_APPROVALS,
+        description="Distinct approvers needed to release the step (2: the two-person rule).",
+    )
+    timeout_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        description="Seconds the step waits for approval before onTimeout acts; unset: forever.",
+    )
+    on_timeout: OnTimeout = Field(
+        default="Fail",
+        description="Fail (the step fails), Skip (the step is skipped) or Approve (it is "
+        "released) when timeoutSeconds pass.",
+    )
+
+
 class Step(ApiModel):
     """A node of the DAG: one Kubernetes Job (or one per matrix combination), or a Manual
     approval gate."""
@@ -196,6 +247,10 @@ class Step(ApiModel):
         default=None,
         max_length=limits.MAX_MESSAGE_LENGTH,
         description="Text shown while a Manual step waits for approval.",
+    )
+    approval: ApprovalPolicy | None = Field(
+        default=None,
+        description="Approval policy of a Manual step: approvers, how many, timeout.",
     )
     dependencies: list[str] = Field(
         default_factory=list,

@@ -1,7 +1,8 @@
 """``kubectl-jobflow``: the kubectl plugin (``kubectl jobflow VERB ...``).
 
 Verbs: ``get [NAME]`` / ``status NAME [-w]`` (the step table; ``-w`` follows it live),
-``graph NAME`` (the DAG with phases), ``approve NAME STEP``, ``suspend NAME``, ``resume NAME``,
+``graph NAME`` (the DAG with phases), ``approve NAME STEP``, ``reject NAME STEP --reason R``
+(both name the requester, as a SelfSubjectReview tells it), ``suspend NAME``, ``resume NAME``,
 ``cancel NAME``, ``retry NAME [--step STEP]`` and ``run -f FILE [--param k=v ...]``. Each write
 is one merge patch (see ``zenflow.api.actions``, shared with the web UI) or one create, made
 with the user's kubeconfig through kubernetes_asyncio, so RBAC and the admission webhook see
@@ -27,8 +28,8 @@ from kubernetes_asyncio import client, config
 from zenflow.api.actions import (
     ActionError,
     Patch,
-    approve_patch,
     cancel_patch,
+    decision_patch,
     parse_params,
     retry_nonce,
     retry_patch,
@@ -43,6 +44,7 @@ from zenflow.display import flowview
 from zenflow.display.live import LiveView
 from zenflow.errors import ConfigError
 from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S, load_configuration, new_api_client
+from zenflow.kube.identity import whoami
 
 MERGE_PATCH = "application/merge-patch+json"
 WATCH_INTERVAL_S = 1.0
@@ -76,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--format", choices=("tree", "mermaid", "dot"), default="tree")
     approve = verb("approve", "release a Manual step waiting for approval")
     approve.add_argument("step", metavar="STEP", help="the Manual step to approve")
+    reject = verb("reject", "fail a Manual step waiting for approval, saying why")
+    reject.add_argument("step", metavar="STEP", help="the Manual step to reject")
+    reject.add_argument("--reason", required=True, help="why (recorded in the step's status)")
     verb("suspend", "start no new steps (running Jobs go on)")
     verb("resume", "undo suspend")
     verb("cancel", "terminate the flow's running Jobs and fail it (reason Cancelled)")
@@ -128,6 +133,7 @@ class Session:
     """The user's API connection for one verb."""
 
     def __init__(self, api: client.ApiClient, namespace: str) -> None:
+        self.api = api
         self.objects = client.CustomObjectsApi(api)
         self.namespace = namespace
 
@@ -190,9 +196,12 @@ async def execute(args: argparse.Namespace, session: Session, *, now: datetime) 
         meta["namespace"] = session.namespace
         created = await session.create(doc)
         return [f"jobflow.{GROUP}/{created['metadata']['name']} created"]
-    if verb == "approve":
-        await approve(session, name, args.step)
-        return [f"jobflow.{GROUP}/{name} step {args.step} approved"]
+    if verb in ("approve", "reject"):
+        user = await whoami(session.api)
+        reason = getattr(args, "reason", None)
+        await decide(session, name, args.step, user=user, reason=reason)
+        done = "approved" if verb == "approve" else "rejected"
+        return [f"jobflow.{GROUP}/{name} step {args.step} {done} by {user}"]
     patches: dict[str, tuple[Patch, str]] = {
         "cancel": (cancel_patch(), "cancel requested"),
         "suspend": (suspend_patch(suspend=True), "suspended"),
@@ -219,11 +228,29 @@ async def watch(
         await asyncio.sleep(interval)
 
 
-async def approve(session: Session, name: str, step: str, *, attempts: int = 5) -> None:
-    """Add ``step`` to the approvals, re-reading on a conflicting concurrent change."""
+async def decide(
+    session: Session,
+    name: str,
+    step: str,
+    *,
+    user: str,
+    reason: str | None,
+    attempts: int = 5,
+) -> None:
+    """Append ``user``'s approval (or, with a ``reason``, rejection) of ``step``, re-reading on
+    a conflicting concurrent change."""
     for attempt in range(attempts):
+        flow = await session.get(name)
+        patch = decision_patch(
+            flow,
+            step,
+            user=user,
+            now=datetime.now(UTC),
+            decision="reject" if reason is not None else "approve",
+            reason=reason,
+        )
         try:
-            await session.patch(name, approve_patch(await session.get(name), step))
+            await session.patch(name, patch)
             return
         except client.ApiException as exc:
             if exc.status != 409 or attempt == attempts - 1:

@@ -282,7 +282,8 @@ class ControlPlane:
 
     @property
     def tokens(self) -> dict[str, str]:
-        """Static-token users: ``admin`` (system:masters), ``alice`` (no permissions at all)."""
+        """Static-token users: ``admin`` (system:masters); ``alice``, ``bob``, ``carol`` and
+        ``dave`` with no permissions at all (``bob`` and ``carol`` are in group ``approvers``)."""
         return dict(self._tokens)
 
     @property
@@ -386,6 +387,10 @@ class ControlPlane:
         users = [
             pki.User("admin", pki.new_token(), ("system:masters",)),
             pki.User("alice", pki.new_token()),
+            # More users without permissions, for tests where people act on one object (an
+            # approval gate that needs several distinct approvers).
+            *(pki.User(name, pki.new_token(), ("approvers",)) for name in ("bob", "carol")),
+            pki.User("dave", pki.new_token()),
             pki.User("system:kube-controller-manager", pki.new_token(), ("system:masters",)),
         ]
         pki.write_token_file(path=work / "tokens.csv", users=users)

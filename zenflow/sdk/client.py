@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 from kubernetes_asyncio import client, config
 
-from zenflow.api.actions import approve_patch, with_params
+from zenflow.api.actions import decision_patch, with_params
 from zenflow.api.constants import GROUP, JOBFLOW_PLURAL, VERSION
 from zenflow.api.jobflow import JobFlow
 from zenflow.core.validation.validator import validate_object
@@ -31,6 +31,7 @@ from zenflow.display.live import LiveView
 from zenflow.errors import ConflictError
 from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S, load_configuration, new_api_client
 from zenflow.kube.errors import wrapped
+from zenflow.kube.identity import whoami
 from zenflow.sdk.errors import FlowInvalidError, WaitTimeoutError
 from zenflow.sdk.flow import Flow
 from zenflow.sdk.results import FlowRun
@@ -166,8 +167,27 @@ class AsyncFlowClient:
         return FlowRun.from_object(obj)
 
     async def approve(self, name: str, step: str, *, namespace: str | None = None) -> FlowRun:
-        """Release the Manual step ``step`` (as ``kubectl jobflow approve`` does)."""
-        return await self._patch_retrying(name, namespace, lambda obj: approve_patch(obj, step))
+        """Approve the Manual step ``step`` in your own name (as ``kubectl jobflow approve``:
+        the API server says who you are; the admission webhook enforces the step's policy)."""
+        user = await whoami(self.api)
+        return await self._patch_retrying(
+            name,
+            namespace,
+            lambda obj: decision_patch(obj, step, user=user, now=datetime.now(UTC)),
+        )
+
+    async def reject(
+        self, name: str, step: str, *, reason: str, namespace: str | None = None
+    ) -> FlowRun:
+        """Reject the Manual step ``step``, failing it with ``reason`` and your name."""
+        user = await whoami(self.api)
+        return await self._patch_retrying(
+            name,
+            namespace,
+            lambda obj: decision_patch(
+                obj, step, user=user, now=datetime.now(UTC), decision="reject", reason=reason
+            ),
+        )
 
     async def _patch_retrying(
         self,

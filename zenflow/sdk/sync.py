@@ -52,7 +52,7 @@ class _LoopThread:
 
 
 class FlowClient:
-    """Blocking ``submit``/``get``/``wait``/``run``/``approve``/``delete``; arguments and
+    """Blocking ``submit``/``get``/``wait``/``run``/``approve``/``reject``/``delete``; arguments and
     results as in ``AsyncFlowClient``."""
 
     def __init__(
@@ -123,6 +123,9 @@ class FlowClient:
 
     def approve(self, name: str, step: str, *, namespace: str | None = None) -> FlowRun:
         return self._loop.call(self._client.approve(name, step, namespace=namespace))
+
+    def reject(self, name: str, step: str, *, reason: str, namespace: str | None = None) -> FlowRun:
+        return self._loop.call(self._client.reject(name, step, reason=reason, namespace=namespace))
 
     def delete(self, name: str, *, namespace: str | None = None) -> None:
         self._loop.call(self._client.delete(name, namespace=namespace))

@@ -57,6 +57,8 @@ class Requirement:
 
     any_of: tuple[Permission, ...]
     why: str
+    hint: str = "a flow can only do what its author may do directly"
+    """The rule a refusal cites (approvals cite theirs)."""
 
     def describe(self) -> str:
         return " or ".join(p.describe() for p in self.any_of)

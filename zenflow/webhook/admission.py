@@ -31,7 +31,8 @@ from typing import Any, Final, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from zenflow.api.constants import CRONJOBFLOW_KIND, GROUP, JOBFLOW_KIND
-from zenflow.webhook.access import AccessPlan, required_access
+from zenflow.webhook.access import AccessPlan, Requirement, required_access
+from zenflow.webhook.approvals import check_approvals
 from zenflow.webhook.creator import check_created_by
 from zenflow.webhook.update_rules import Approval, check_jobflow_update
 
@@ -374,6 +375,7 @@ def _handle_review(body: bytes, validate: Validator) -> Outcome:
         )
 
     approval: Approval | None = None
+    approver_checks: tuple[Requirement, ...] = ()
     old_object = req.old_object if req.operation == "UPDATE" else None
     spec_changed = old_object is None or old_object.get("spec") != obj.get("spec")
     if req.kind.kind == JOBFLOW_KIND:
@@ -388,6 +390,17 @@ def _handle_review(body: bytes, validate: Validator) -> Outcome:
         problems = (problems if spec_changed else []) + list(check.problems)
         warnings.extend(check.warnings)
         approval = check.approval
+        decisions = check_approvals(
+            old=old_object or {},
+            new=obj,
+            namespace=req.namespace,
+            name=name,
+            username=req.user_info.username,
+            groups=tuple(req.user_info.groups),
+        )
+        problems += decisions.problems
+        warnings.extend(decisions.audits)
+        approver_checks = decisions.requirements
     elif not spec_changed:
         problems = []
     problems += check_created_by(old=old_object, new=obj, username=req.user_info.username)
@@ -413,6 +426,23 @@ def _handle_review(body: bytes, validate: Validator) -> Outcome:
         result="allowed",
         warnings=tuple(warnings),
         approval=approval,
-        access=required_access(req.kind.kind, req.namespace, obj) if spec_changed else None,
+        access=_access(req.kind.kind, req.namespace, obj, spec_changed, approver_checks),
         **facts,
     )
+
+
+def _access(
+    kind: str,
+    namespace: str,
+    obj: Mapping[str, Any],
+    spec_changed: bool,
+    approver_checks: tuple[Requirement, ...],
+) -> AccessPlan | None:
+    """What the server must check as the requester: the flow's needs when its spec changed,
+    plus the RBAC verb approve for approvals the step's policy leaves to RBAC."""
+    plan = required_access(kind, namespace, obj) if spec_changed else None
+    if not approver_checks:
+        return plan
+    if plan is None:
+        return AccessPlan(namespace, approver_checks)
+    return replace(plan, requirements=plan.requirements + approver_checks)

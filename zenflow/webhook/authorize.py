@@ -124,7 +124,7 @@ class FlowAuthorizer:
             outcome,
             [
                 f"{who} may not {req.describe()} in namespace {plan.namespace!r} ({req.why}); "
-                "a flow can only do what its author may do directly"
+                f"{req.hint}"
                 for req in missing
             ],
         )

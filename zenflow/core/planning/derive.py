@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from zenflow.api.constants import ANNOTATION_APPROVE, ANNOTATION_APPROVED_BY
 from zenflow.api.formats import clip
 from zenflow.api.jobflow import Step
-from zenflow.api.reasons import REASON_APPROVED, REASON_JOB_CONFLICT
+from zenflow.api.reasons import REASON_JOB_CONFLICT
 from zenflow.api.status import StepStatus, is_step_terminal
 from zenflow.core.observed import JobRecord
 
@@ -111,30 +110,6 @@ def _from_job(
     base.message = clip(job.message)
     base.completion_time = job.finished or now
     return Derived("failed_attempt", base, job=job, attempt=job.attempt)
-
-
-def manual_status(
-    *, step: Step, prev: StepStatus | None, annotations: Mapping[str, str], now: datetime
-) -> StepStatus:
-    """A Manual step that may run: Succeeded (Approved) once the approve annotation (a comma
-    list) names it, else Waiting with the step's message."""
-    approved = {a.strip() for a in str(annotations.get(ANNOTATION_APPROVE, "")).split(",")}
-    start = prev.start_time if prev is not None and prev.start_time else now
-    if step.name in approved:
-        return StepStatus(
-            name=step.name,
-            phase="Succeeded",
-            reason=REASON_APPROVED,
-            start_time=start,
-            completion_time=now,
-            approved_by=annotations.get(ANNOTATION_APPROVED_BY),
-        )
-    return StepStatus(
-        name=step.name,
-        phase="Waiting",
-        message=clip(step.message or "waiting for approval"),
-        start_time=start,
-    )
 
 
 def _failed(

@@ -14,13 +14,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from zenflow.api.approvals import entries_of
 from zenflow.api.formats import clip
 from zenflow.api.jobflow import JobFlow, Step
 from zenflow.api.reasons import REASON_FAIL_FAST, REASON_TEMPLATE_ERROR
 from zenflow.api.status import JobFlowStatus, StepStatus, is_step_terminal
 from zenflow.core.dag import Dag
 from zenflow.core.observed import Observed
-from zenflow.core.planning.derive import Derived, derive, manual_status
+from zenflow.core.planning.approvals import gate_status
+from zenflow.core.planning.derive import Derived, derive
 from zenflow.core.planning.jobspec import JobCreate, build_job, template_context
 from zenflow.core.planning.matrix import MatrixGates, plan_matrix_step
 from zenflow.core.planning.readiness import decide_readiness
@@ -87,6 +89,7 @@ class StepPlanner:
         self._running = 0
         self._retries = 0
         self._known_failures: list[str] = []
+        self._decisions = entries_of({"metadata": flow.metadata})
         self.run_start = previous.start_time or now
 
     # -- results ---------------------------------------------------------------------------
@@ -385,12 +388,16 @@ class StepPlanner:
         self._retries += 1
 
     def _manual(self, step: Step, prev: StepStatus | None) -> StepStatus:
-        return manual_status(
+        gate = gate_status(
             step=step,
             prev=prev,
             annotations=self.flow.metadata.get("annotations") or {},
+            entries=self._decisions,
             now=self.now,
         )
+        if gate.wake_in is not None:
+            self._wake_in(gate.wake_in)
+        return gate.status
 
     def _pending(self, step: Step, prev: StepStatus | None, message: str | None) -> StepStatus:
         if prev is not None and prev.phase == "Pending" and prev.message == message:
