@@ -3,7 +3,8 @@
 Aspects: a fresh bundle covers DNS and IP hosts and chains to its CA; renewal reasons (missing,
 unreadable, serving or CA expiring within the threshold, hosts changed, foreign signer); renewal
 keeps a valid CA (so the caBundle is stable) and rotates an expiring one while keeping the old CA
-in the trust bundle until it expires; the Secret data round-trip.
+in the trust bundle until it expires; the Secret data round-trip; a client certificate names
+its user and groups (CN, O), is for client auth only and chains to its CA.
 """
 
 from __future__ import annotations
@@ -13,8 +14,16 @@ import ipaddress
 
 import pytest
 from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from zenflow.certs import CertBundle, renew, renewal_reason, service_hosts
+from zenflow.certs import (
+    CertBundle,
+    generate_ca,
+    generate_client,
+    renew,
+    renewal_reason,
+    service_hosts,
+)
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 HOSTS = service_hosts("zenflow-webhook", "zenflow-system", ["127.0.0.1"])
@@ -112,3 +121,18 @@ def test_renew_rotates_an_expiring_ca_and_keeps_trusting_the_old(bundle: CertBun
     # once the old CA has expired it leaves the trust bundle
     assert rotated.trust_bundle(now=NOW + dt.timedelta(days=3700)) == rotated.ca_cert_pem
     assert CertBundle.from_secret_data(rotated.to_secret_data()) == rotated
+
+
+def test_client_certificate() -> None:
+    ca_pem, ca_key = generate_ca(now=NOW)
+    cert_pem, _key = generate_client(
+        ca_cert_pem=ca_pem, ca_key_pem=ca_key, common_name="alice", organizations=["team"], now=NOW
+    )
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    cert.verify_directly_issued_by(x509.load_pem_x509_certificate(ca_pem))
+    assert [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)] == ["alice"]
+    assert [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)] == [
+        "team"
+    ]
+    usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(usage) == [ExtendedKeyUsageOID.CLIENT_AUTH]

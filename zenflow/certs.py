@@ -1,4 +1,6 @@
 """The webhook's CA and serving certificate: generation and renewal decisions. Pure (no I/O).
+(``generate_client`` makes client certificates, e.g. the local control plane's API server →
+node agent certificate.)
 
 The API server calls the webhook over TLS and trusts only the ``caBundle`` of the
 ValidatingWebhookConfiguration. Without cert-manager, zenflow keeps its own small CA: a
@@ -173,22 +175,72 @@ def generate_serving(
     validity: dt.timedelta = SERVING_VALIDITY,
 ) -> tuple[bytes, bytes]:
     """A serving certificate for ``hosts`` signed by the CA, and its key, as PEM."""
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])])
+    return _issue(
+        ca_cert_pem=ca_cert_pem,
+        ca_key_pem=ca_key_pem,
+        subject=subject,
+        usage=ExtendedKeyUsageOID.SERVER_AUTH,
+        san=_san(hosts),
+        now=now,
+        validity=validity,
+    )
+
+
+def generate_client(
+    *,
+    ca_cert_pem: bytes,
+    ca_key_pem: bytes,
+    common_name: str,
+    organizations: Sequence[str] = (),
+    now: dt.datetime,
+    validity: dt.timedelta = SERVING_VALIDITY,
+) -> tuple[bytes, bytes]:
+    """A client certificate (CN = user, O = groups, as Kubernetes reads them) signed by the CA,
+    and its key, as PEM."""
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    attributes += [x509.NameAttribute(NameOID.ORGANIZATION_NAME, org) for org in organizations]
+    return _issue(
+        ca_cert_pem=ca_cert_pem,
+        ca_key_pem=ca_key_pem,
+        subject=x509.Name(attributes),
+        usage=ExtendedKeyUsageOID.CLIENT_AUTH,
+        san=None,
+        now=now,
+        validity=validity,
+    )
+
+
+def _issue(
+    *,
+    ca_cert_pem: bytes,
+    ca_key_pem: bytes,
+    subject: x509.Name,
+    usage: x509.ObjectIdentifier,
+    san: x509.SubjectAlternativeName | None,
+    now: dt.datetime,
+    validity: dt.timedelta,
+) -> tuple[bytes, bytes]:
+    """A leaf certificate for ``subject`` with one extended key usage, signed by the CA."""
     ca_cert = x509.load_pem_x509_certificate(ca_cert_pem)
     ca_key = serialization.load_pem_private_key(ca_key_pem, password=None)
     if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
         raise ValueError("the CA key must be an EC private key")
     key = _new_key()
-    cert = (
+    builder = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
+        .subject_name(subject)
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - CLOCK_SKEW)
         .not_valid_after(min(now + validity, ca_cert.not_valid_after_utc))
-        .add_extension(_san(hosts), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+    )
+    if san is not None:
+        builder = builder.add_extension(san, critical=False)
+    cert = (
+        builder.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
         )

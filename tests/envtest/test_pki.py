@@ -2,7 +2,9 @@
 
 Aspects: the serving certificate is issued by the CA and names the loopback addresses and the
 in-cluster service names; keys are private files; the token file has the apiserver's CSV format;
-a written kubeconfig is loadable by kubernetes_asyncio and carries the token.
+a written kubeconfig is loadable by kubernetes_asyncio and carries the token; the kubelet
+channel has its own CA, which signs the node agent's serving certificate and the API server's
+client certificate (so the latter is no credential at the API server, whose CA is another).
 """
 
 from __future__ import annotations
@@ -29,6 +31,23 @@ def test_serving_certificate_is_signed_by_the_ca_with_the_right_names(tmp_path: 
     ips = set(sans.get_values_for_type(x509.IPAddress))
     assert {ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("10.0.0.1")} <= ips
     assert stat.S_IMODE(key_path.stat().st_mode) == 0o600
+
+
+def test_kubelet_channel_has_its_own_ca(tmp_path: Path) -> None:
+    cluster_ca, _, _ = pki.write_ca_and_serving_cert(directory=tmp_path, service_ip="10.0.0.1")
+    files = pki.write_kubelet_pki(directory=tmp_path, hosts=["127.0.0.1", "zenflow-local"])
+    kubelet_ca = x509.load_pem_x509_certificate(files.ca.read_bytes())
+    serving = x509.load_pem_x509_certificate(files.serving_cert.read_bytes())
+    client_cert = x509.load_pem_x509_certificate(files.client_cert.read_bytes())
+    serving.verify_directly_issued_by(kubelet_ca)
+    client_cert.verify_directly_issued_by(kubelet_ca)
+    assert client_cert.issuer != x509.load_pem_x509_certificate(cluster_ca.read_bytes()).subject
+    names = client_cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    assert [n.value for n in names] == [pki.KUBELET_CLIENT_NAME]
+    sans = serving.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert ipaddress.ip_address("127.0.0.1") in sans.get_values_for_type(x509.IPAddress)
+    for key in (files.serving_key, files.client_key):
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600
 
 
 def test_token_file_format(tmp_path: Path) -> None:

@@ -178,7 +178,10 @@ class ControlPlane:
             agent = self._spawn(
                 "nodeagent",
                 flags.node_agent_argv(
-                    kubeconfig=self.kubeconfig_path, work_dir=agent_dir, mode=self.node_agent_mode
+                    kubeconfig=self.kubeconfig_path,
+                    work_dir=agent_dir,
+                    mode=self.node_agent_mode,
+                    pki_dir=self.work_dir,
                 ),
             )
             wait_until(
@@ -384,6 +387,7 @@ class ControlPlane:
         work = self._require_work_dir()
         pki.write_ca_and_serving_cert(directory=work, service_ip=SERVICE_IP)
         pki.write_service_account_key(directory=work)
+        pki.write_kubelet_pki(directory=work, hosts=["127.0.0.1", "localhost", NODE_NAME])
         users = [
             pki.User("admin", pki.new_token(), ("system:masters",)),
             pki.User("alice", pki.new_token()),

@@ -1,8 +1,9 @@
 """Command lines of the control plane's processes, and the cluster constants they share.
 
 The files named here (``ca.crt``, ``apiserver.crt``/``.key``, ``sa.key``/``.pub``,
-``tokens.csv``, ``kube-controller-manager.kubeconfig``) are written by ``pki`` into the work
-directory before any process starts.
+``tokens.csv``, ``kube-controller-manager.kubeconfig``, and the kubelet channel's
+``kubelet-ca.crt``, ``apiserver-kubelet-client.crt``/``.key``, ``nodeagent.crt``/``.key``) are
+written by ``pki`` into the work directory before any process starts.
 """
 
 from __future__ import annotations
@@ -64,6 +65,12 @@ def apiserver_argv(*, binary: Path, work_dir: Path, etcd_url: str, port: int) ->
         f"--service-account-signing-key-file={work_dir / 'sa.key'}",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
         "--allow-privileged=true",
+        # pods/log and friends: the node agent's log API, at the node's InternalIP and the port
+        # in its status, over TLS both ways (see pki.write_kubelet_pki).
+        f"--kubelet-client-certificate={work_dir / 'apiserver-kubelet-client.crt'}",
+        f"--kubelet-client-key={work_dir / 'apiserver-kubelet-client.key'}",
+        f"--kubelet-certificate-authority={work_dir / 'kubelet-ca.crt'}",
+        "--kubelet-preferred-address-types=InternalIP",
         # Loopback addresses are invalid endpoints; nothing in-cluster could route anyway.
         "--endpoint-reconciler-type=none",
         # Close watches on SIGTERM; otherwise shutdown hangs until they time out.
@@ -92,11 +99,14 @@ def controller_manager_argv(*, binary: Path, work_dir: Path) -> list[str]:
     ]
 
 
-def node_agent_argv(*, kubeconfig: Path, work_dir: Path, mode: NodeAgentMode) -> list[str]:
+def node_agent_argv(
+    *, kubeconfig: Path, work_dir: Path, mode: NodeAgentMode, pki_dir: Path
+) -> list[str]:
+    """The node agent serving its log API on a free loopback port (reported in the Node)."""
     return [
         sys.executable,
         "-m",
-        "zenflow.envtest.nodeagent.agent",
+        "zenflow.envtest.nodeagent.main",
         "--kubeconfig",
         str(kubeconfig),
         "--node-name",
@@ -105,4 +115,10 @@ def node_agent_argv(*, kubeconfig: Path, work_dir: Path, mode: NodeAgentMode) ->
         str(work_dir),
         "--mode",
         mode,
+        "--tls-cert-file",
+        str(pki_dir / "nodeagent.crt"),
+        "--tls-private-key-file",
+        str(pki_dir / "nodeagent.key"),
+        "--client-ca-file",
+        str(pki_dir / "kubelet-ca.crt"),
     ]

@@ -1,5 +1,7 @@
 """Key material of a local control plane: a CA, the apiserver's serving certificate, the
-service-account signing key, the static token file and kubeconfigs.
+service-account signing key, the static token file and kubeconfigs; and the kubelet channel's
+own CA, which signs the node agent's serving certificate and the API server's client
+certificate for it (kept apart from the cluster CA, so neither certificate is an API credential).
 
 Everything is generated fresh per control plane (EC P-256 keys: fast to generate, accepted by
 every component) and written with mode 0600 where secret.
@@ -17,7 +19,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from zenflow.certs import generate_ca, generate_serving
+from zenflow.certs import generate_ca, generate_client, generate_serving
 
 # Names the apiserver is reachable by: loopback, and the in-cluster service names/IP (the first
 # address of the service range), which webhooks and pods may use.
@@ -77,6 +79,54 @@ def write_ca_and_serving_cert(
     key_path.write_bytes(key_pem)
     key_path.chmod(0o600)
     return ca_path, cert_path, key_path
+
+
+KUBELET_CLIENT_NAME = "kube-apiserver-kubelet-client"
+
+
+@dataclass(frozen=True)
+class KubeletPki:
+    """Files of the API server ↔ node agent channel."""
+
+    ca: Path
+    serving_cert: Path
+    serving_key: Path
+    client_cert: Path
+    client_key: Path
+
+
+def write_kubelet_pki(*, directory: Path, hosts: Sequence[str], days: int = 30) -> KubeletPki:
+    """Write ``kubelet-ca.crt``, the node agent's ``nodeagent.crt``/``.key`` (for ``hosts``) and
+    the API server's ``apiserver-kubelet-client.crt``/``.key`` (CN ``KUBELET_CLIENT_NAME``)."""
+    now = datetime.datetime.now(datetime.UTC)
+    validity = datetime.timedelta(days=days)
+    ca_pem, ca_key_pem = generate_ca(now=now, validity=validity, common_name="zenflow-kubelet-ca")
+    serving = generate_serving(
+        ca_cert_pem=ca_pem, ca_key_pem=ca_key_pem, hosts=hosts, now=now, validity=validity
+    )
+    client = generate_client(
+        ca_cert_pem=ca_pem,
+        ca_key_pem=ca_key_pem,
+        common_name=KUBELET_CLIENT_NAME,
+        now=now,
+        validity=validity,
+    )
+    files = KubeletPki(
+        ca=directory / "kubelet-ca.crt",
+        serving_cert=directory / "nodeagent.crt",
+        serving_key=directory / "nodeagent.key",
+        client_cert=directory / "apiserver-kubelet-client.crt",
+        client_key=directory / "apiserver-kubelet-client.key",
+    )
+    files.ca.write_bytes(ca_pem)
+    for (cert_pem, key_pem), cert_path, key_path in (
+        (serving, files.serving_cert, files.serving_key),
+        (client, files.client_cert, files.client_key),
+    ):
+        cert_path.write_bytes(cert_pem)
+        key_path.write_bytes(key_pem)
+        key_path.chmod(0o600)
+    return files
 
 
 def write_service_account_key(*, directory: Path) -> tuple[Path, Path]:

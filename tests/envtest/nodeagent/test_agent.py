@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any, cast
 
 from tests.envtest.kubejson import eventually
-from zenflow.envtest.nodeagent.agent import DEFAULT_NODE_NAME, LOST_MESSAGE, NodeAgent, build_parser
+from zenflow.envtest.nodeagent.agent import DEFAULT_NODE_NAME, LOST_MESSAGE, NodeAgent
 from zenflow.envtest.nodeagent.kube import AgentApi
+from zenflow.envtest.nodeagent.logs import LogStore
+from zenflow.envtest.nodeagent.main import build_parser
 from zenflow.envtest.nodeagent.pod import WorkerSettings
 from zenflow.envtest.nodeagent.spec import ANNOTATION_DURATION_SECONDS, ANNOTATION_EXIT_CODE
 from zenflow.errors import KubeError, UnreachableError
@@ -57,7 +59,12 @@ class FakeAgentApi:
 
 def _agent(api: FakeAgentApi, tmp_path: Path) -> NodeAgent:
     settings = WorkerSettings(mode="annotations", work_dir=tmp_path)
-    return NodeAgent(api=cast(AgentApi, api), node_name=NODE, settings=settings)
+    return NodeAgent(
+        api=cast(AgentApi, api),
+        node_name=NODE,
+        settings=settings,
+        logs=LogStore(tmp_path / "pods"),
+    )
 
 
 def _pod(

@@ -1,15 +1,15 @@
 """One pod's lifecycle in the node agent, running real local processes; the API is a fake of
 the agent's own small interface (status writes, final delete, config map / secret reads).
 
-Aspects: a command's exit code, log file and termination message; FallbackToLogsOnError; start
-errors (no command, missing executable, missing config map, invalid annotation); init
-containers run first and in order, and a failed one stops the pod; OnFailure restarts with
-restartCount and lastState; deletion SIGTERMs the process group (and its children), writes a
-final Failed status, then deletes the pod, and a forced delete cuts a graceful stop short;
-activeDeadlineSeconds fails the pod with
-DeadlineExceeded; annotation-driven containers follow their exit code, message and duration;
-sidecars (init containers with restartPolicy Always) run beside the containers, do not decide
-the phase, and are stopped once the containers are done.
+Aspects: a command's exit code, log (stdout and stderr, one per instance) and termination
+message; FallbackToLogsOnError; start errors (no command, missing executable, missing config
+map, invalid annotation); init containers run first and in order, and a failed one stops the
+pod; OnFailure restarts with restartCount and lastState; deletion SIGTERMs the process group
+(and its children), writes a final Failed status, then deletes the pod, and a forced delete
+cuts a graceful stop short; activeDeadlineSeconds fails the pod with DeadlineExceeded;
+annotation-driven containers follow their exit code, message, duration and log text; sidecars
+(init containers with restartPolicy Always) run beside the containers, do not decide the
+phase, and are stopped once the containers are done.
 """
 
 from __future__ import annotations
@@ -21,10 +21,13 @@ from typing import Any
 import pytest
 
 from tests.envtest.kubejson import eventually
+from zenflow.envtest.nodeagent.logread import output_tail
+from zenflow.envtest.nodeagent.logs import LogStore
 from zenflow.envtest.nodeagent.pod import PodWorker, WorkerSettings
 from zenflow.envtest.nodeagent.spec import (
     ANNOTATION_DURATION_SECONDS,
     ANNOTATION_EXIT_CODE,
+    ANNOTATION_LOG,
     ANNOTATION_TERMINATION_MESSAGE,
 )
 from zenflow.envtest.nodeagent.writer import StatusWriter
@@ -87,7 +90,14 @@ def _worker(pod: dict[str, Any], api: FakeApi, work_dir: Path, *, mode: str = "e
         restart_backoff_base_s=0.01,
         restart_backoff_max_s=0.05,
     )
-    return PodWorker(pod=pod, api=api, writer=writer, settings=settings)
+    logs = LogStore(work_dir / "pods")
+    return PodWorker(pod=pod, api=api, writer=writer, settings=settings, logs=logs)
+
+
+def _output(worker: PodWorker, container: str, instance: int = 0) -> bytes:
+    """What an instance of a container wrote, as the kubelet would serve it."""
+    path = worker.pod_dir / "logs" / container / f"{instance}.log"
+    return output_tail(path)
 
 
 def _terminated(status: dict[str, Any], index: int = 0, key: str = "containerStatuses") -> Any:
@@ -106,7 +116,7 @@ async def test_exit_code_log_and_termination_message(tmp_path: Path) -> None:
         "Error",
         "done",
     )
-    assert (worker.pod_dir / "c.log").read_text() == "out\nerr\n"
+    assert _output(worker, "c") == b"out\nerr\n"
     assert api.deleted == []
 
 
@@ -207,10 +217,15 @@ async def test_on_failure_restarts_until_success(tmp_path: Path) -> None:
     api = FakeApi()
     counter = tmp_path / "n"
     script = (
-        f'n=$(cat {counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {counter}; [ "$n" -ge 3 ]'
+        f"n=$(cat {counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {counter}; "
+        'echo "try $n"; [ "$n" -ge 3 ]'
     )
     pod = _pod({"name": "c", "command": ["sh", "-c", script]}, restart_policy="OnFailure")
-    await _worker(pod, api, tmp_path).run()
+    worker = _worker(pod, api, tmp_path)
+    await worker.run()
+    # Each try has its own log; the current and the previous one are kept.
+    assert sorted(p.name for p in (worker.pod_dir / "logs" / "c").iterdir()) == ["1.log", "2.log"]
+    assert (_output(worker, "c", 1), _output(worker, "c", 2)) == (b"try 2\n", b"try 3\n")
     (status,) = api.final["containerStatuses"]
     assert api.final["phase"] == "Succeeded"
     assert status["restartCount"] == 2
@@ -293,13 +308,17 @@ async def test_annotations_mode_follows_the_plan(tmp_path: Path) -> None:
         ANNOTATION_EXIT_CODE: "4",
         ANNOTATION_DURATION_SECONDS: "0.05",
         ANNOTATION_TERMINATION_MESSAGE: "bye",
+        ANNOTATION_LOG: "one\ntwo\n",
     }
     pod = _pod({"name": "c", "command": ["false"]}, annotations=annotations)
-    await _worker(pod, api, tmp_path, mode="annotations").run()
+    worker = _worker(pod, api, tmp_path, mode="annotations")
+    await worker.run()
     assert api.statuses[0]["phase"] == "Running"
     terminated = _terminated(api.final)
     assert (terminated["exitCode"], terminated["message"]) == (4, "bye")
-    assert not (tmp_path / "pods").exists()
+    # Nothing ran (no termination-message file); the log holds what the annotation says.
+    assert [p.name for p in worker.pod_dir.iterdir()] == ["logs"]
+    assert _output(worker, "c") == b"one\ntwo\n"
 
 
 async def test_annotated_pod_stopped_during_its_duration(tmp_path: Path) -> None:

@@ -2,9 +2,9 @@
 
 Aspects: exit codes (normal and by signal); stop sends SIGTERM first and SIGKILL after the grace
 period to a process ignoring SIGTERM; the whole process group dies with the main process;
-output goes to the log file; orphans of an earlier agent (processes working in its pods
-directory) are killed at start, other processes are not; reading a file's head and a log's
-tail (with an offset, capped, missing files).
+stdout and stderr reach the output as separate streams, all of it by the time wait() returns;
+orphans of an earlier agent (processes working in its pods directory) are killed at start,
+other processes are not; reading a file's head (capped, missing files).
 """
 
 from __future__ import annotations
@@ -18,14 +18,17 @@ from pathlib import Path
 import pytest
 
 from tests.envtest.kubejson import eventually
-from zenflow.envtest.nodeagent.process import (
-    LocalProcess,
-    exit_code_of,
-    file_size,
-    kill_orphans,
-    read_head,
-    read_tail,
-)
+from zenflow.envtest.nodeagent.process import LocalProcess, exit_code_of, kill_orphans, read_head
+
+
+class Output:
+    """Collects what a process writes, per stream."""
+
+    def __init__(self) -> None:
+        self.streams: dict[str, bytes] = {}
+
+    def write(self, stream: str, data: bytes) -> None:
+        self.streams[stream] = self.streams.get(stream, b"") + data
 
 
 @pytest.mark.parametrize(
@@ -45,9 +48,9 @@ def _env() -> dict[str, str]:
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 
 
-async def _start(script: str, tmp_path: Path) -> LocalProcess:
+async def _start(script: str, tmp_path: Path, output: Output | None = None) -> LocalProcess:
     return await LocalProcess.start(
-        argv=["sh", "-c", script], env=_env(), cwd=tmp_path, log_path=tmp_path / "log"
+        argv=["sh", "-c", script], env=_env(), cwd=tmp_path, output=output or Output()
     )
 
 
@@ -64,9 +67,23 @@ def _read(path: Path) -> str:
 
 
 async def test_output_and_exit_code(tmp_path: Path) -> None:
-    process = await _start("echo out; echo err >&2; pwd; exit 4", tmp_path)
+    output = Output()
+    process = await _start("echo out; echo err >&2; pwd; exit 4", tmp_path, output)
     assert await process.wait() == 4
-    assert (tmp_path / "log").read_text() == f"out\nerr\n{tmp_path}\n"
+    assert output.streams == {"stdout": f"out\n{tmp_path}\n".encode(), "stderr": b"err\n"}
+
+
+async def test_stop_drains_the_output(tmp_path: Path) -> None:
+    output = Output()
+    marker = tmp_path / "ready"
+    process = await _start(f"echo started; touch {marker}; exec sleep 300", tmp_path, output)
+
+    async def ready() -> bool:
+        return marker.exists()
+
+    await eventually(ready, what="process started", within_s=5, interval_s=0.01)
+    assert await process.stop(grace_s=5) == 143
+    assert output.streams == {"stdout": b"started\n"}
 
 
 async def test_stop_escalates_to_sigkill_after_grace(tmp_path: Path) -> None:
@@ -94,16 +111,11 @@ async def test_group_dies_with_the_main_process(tmp_path: Path) -> None:
     await eventually(dead, what=f"orphan {pid} killed", within_s=2, interval_s=0.01)
 
 
-def test_read_head_and_tail(tmp_path: Path) -> None:
+def test_read_head(tmp_path: Path) -> None:
     path = tmp_path / "f"
-    assert read_head(path) == read_tail(path) == b""
-    assert file_size(path) == 0
+    assert read_head(path) == b""
     path.write_bytes(b"a" * 10_000 + b"END")
-    assert len(read_head(path)) == 8192
-    assert read_tail(path).endswith(b"END")
-    assert len(read_tail(path)) == 8192
-    assert read_tail(path, since=10_000) == b"END"
-    assert file_size(path) == 10_003
+    assert read_head(path) == b"a" * 8192
 
 
 def test_kill_orphans_only_touches_processes_in_the_pods_directory(tmp_path: Path) -> None:

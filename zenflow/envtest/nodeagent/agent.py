@@ -1,9 +1,6 @@
 """The local node agent: a kubelet stand-in for the local control plane (no container runtime).
 
-Run as its own process::
-
-    python -m zenflow.envtest.nodeagent.agent --kubeconfig PATH --node-name zenflow-local \\
-        --work-dir DIR --mode exec|annotations
+Run as its own process by :mod:`zenflow.envtest.nodeagent.main`.
 
 It registers a Ready Node and keeps it Ready (:mod:`node`), watches every Pod
 (list, then watch from the list's resourceVersion; relist on 410; reconnect with backoff), binds
@@ -12,6 +9,10 @@ pod bound to it in one asyncio task (:mod:`pod`): containers as local processes 
 "exec", or terminated per the ``envtest.zenflow.io/*`` annotations (see
 :mod:`spec`) in mode "annotations" or whenever a pod carries the exit-code annotation.
 Pod status is real, written through pods/status, so the real Job controller reacts to it.
+With the TLS flags it also serves the kubelet's log API (:mod:`logserver`) and reports its port
+in the Node status, so the API server's ``pods/log`` (``kubectl logs``) reaches it; each
+container instance's output is kept (:mod:`logs`, capped per instance by
+``--container-log-max-size``) until its pod is deleted.
 
 Layers: this module (process entry, event dispatch) and ``node`` (Node, Lease,
 heartbeat) → ``pod`` (one pod's lifecycle) → ``exec`` (one container
@@ -28,39 +29,39 @@ work directory kills them.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import signal
-import sys
-import tempfile
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Final
 
 from zenflow.envtest.nodeagent.kube import AgentApi, retryable
+from zenflow.envtest.nodeagent.logs import LogStore
+from zenflow.envtest.nodeagent.logserver import LogServer
 from zenflow.envtest.nodeagent.node import NodeHeartbeat
-from zenflow.envtest.nodeagent.pod import Mode, PodWorker, WorkerSettings
-from zenflow.envtest.nodeagent.process import kill_orphans
+from zenflow.envtest.nodeagent.pod import PodWorker, WorkerSettings
 from zenflow.envtest.nodeagent.spec import (
     ANNOTATION_DURATION_SECONDS,
     ANNOTATION_EXIT_CODE,
+    ANNOTATION_LOG,
     ANNOTATION_TERMINATION_MESSAGE,
     TERMINATION_LOG_ENV,
 )
 from zenflow.envtest.nodeagent.writer import StatusWriter
-from zenflow.errors import ConflictError, GoneError, KubeError, NotFoundError, ZenflowError
-from zenflow.kube.client import load_configuration, new_api_client
-from zenflow.logging import LEVELS, configure_logging, get_logger
+from zenflow.errors import (
+    ConflictError,
+    GoneError,
+    KubeError,
+    NotFoundError,
+)
+from zenflow.logging import get_logger
 
 __all__ = [
     "ANNOTATION_DURATION_SECONDS",
     "ANNOTATION_EXIT_CODE",
+    "ANNOTATION_LOG",
     "ANNOTATION_TERMINATION_MESSAGE",
     "DEFAULT_NODE_NAME",
     "TERMINATION_LOG_ENV",
     "NodeAgent",
-    "main",
 ]
 
 log = get_logger(__name__)
@@ -75,7 +76,8 @@ LOST_MESSAGE: Final = "the node agent restarted while the pod was running; its p
 
 class NodeAgent:
     """Dispatches pod events to per-pod workers. Invariants: at most one worker per pod uid;
-    a uid in ``_finished`` is never run again; a uid in ``_binding`` is not bound again."""
+    a uid in ``_finished`` is never run again; a uid in ``_binding`` is not bound again; a pod
+    that is gone has its logs removed once no worker runs it."""
 
     def __init__(
         self,
@@ -83,21 +85,35 @@ class NodeAgent:
         api: AgentApi,
         node_name: str,
         settings: WorkerSettings,
+        logs: LogStore,
+        log_server: LogServer | None = None,
         max_concurrent_writes: int = 32,
     ) -> None:
         self._api = api
         self._node = node_name
         self._settings = settings
+        self._logs = logs
+        self._log_server = log_server
         self._limiter = asyncio.Semaphore(max_concurrent_writes)
         self._workers: dict[str, PodWorker] = {}
         self._finished: set[str] = set()
         self._binding: set[str] = set()
         self._deleting: set[str] = set()
+        self._gone: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Register the node, then serve until ``stop`` is set; kills every process on exit."""
-        heartbeat = NodeHeartbeat(api=self._api, name=self._node)
+        """Serve the log API, register the node, then run pods until ``stop`` is set; kills
+        every process on exit."""
+        port = await self._log_server.start() if self._log_server is not None else 0
+        try:
+            await self._serve(stop, port)
+        finally:
+            if self._log_server is not None:
+                await self._log_server.stop()
+
+    async def _serve(self, stop: asyncio.Event, port: int) -> None:
+        heartbeat = NodeHeartbeat(api=self._api, name=self._node, kubelet_port=port)
         await self._retry_forever(heartbeat.register, what="register node", stop=stop)
         if stop.is_set():
             return
@@ -160,6 +176,7 @@ class NodeAgent:
         listed = {pod["metadata"]["uid"] for pod in pods}
         for uid, worker in list(self._workers.items()):
             if uid not in listed:
+                self._gone.add(uid)
                 worker.request_stop("gone", grace_s=0)
         self._finished &= listed
         self._binding &= listed
@@ -173,7 +190,12 @@ class NodeAgent:
         worker = self._workers.get(uid)
         if kind == "DELETED":
             if worker is not None:
+                self._gone.add(uid)
                 worker.request_stop("gone", grace_s=0)
+            else:
+                self._logs.remove_pod(
+                    namespace=meta.get("namespace", ""), name=meta.get("name", ""), uid=uid
+                )
             self._finished.discard(uid)
             self._binding.discard(uid)
             self._deleting.discard(uid)
@@ -211,7 +233,9 @@ class NodeAgent:
             uid=uid,
             limiter=self._limiter,
         )
-        worker = PodWorker(pod=pod, api=self._api, writer=writer, settings=self._settings)
+        worker = PodWorker(
+            pod=pod, api=self._api, writer=writer, settings=self._settings, logs=self._logs
+        )
         self._workers[uid] = worker
         status = pod.get("status") or {}
         statuses = [
@@ -233,6 +257,9 @@ class NodeAgent:
                 self._finished.add(uid)
                 if worker.stop_reason == "deleted":
                     self._deleting.add(uid)  # the worker made the final delete itself
+                if uid in self._gone:
+                    self._gone.discard(uid)
+                    self._logs.remove_pod(namespace=meta["namespace"], name=meta["name"], uid=uid)
 
         self._spawn(run_and_forget(), name=f"pod:{meta['namespace']}/{meta['name']}")
 
@@ -281,83 +308,3 @@ class NodeAgent:
                 "pod_delete_failed", namespace=meta["namespace"], pod=meta["name"], error=str(exc)
             )
             self._deleting.discard(meta["uid"])
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m zenflow.envtest.nodeagent.agent",
-        description="Local kubelet stand-in: registers a Ready node, binds and runs pods.",
-    )
-    parser.add_argument("--kubeconfig", help="kubeconfig of the cluster (default: $KUBECONFIG)")
-    parser.add_argument("--node-name", default=DEFAULT_NODE_NAME, help="name of the Node")
-    parser.add_argument(
-        "--work-dir",
-        type=Path,
-        default=Path(tempfile.gettempdir()) / "zenflow-nodeagent",
-        help="per-pod working directories, logs and termination-message files go here",
-    )
-    parser.add_argument(
-        "--mode",
-        choices=("exec", "annotations"),
-        default="exec",
-        help="exec: run command/args as local processes; annotations: only follow the "
-        f"{ANNOTATION_EXIT_CODE} / {ANNOTATION_DURATION_SECONDS} annotations",
-    )
-    parser.add_argument("--restart-backoff-base", type=float, default=0.5, metavar="SECONDS")
-    parser.add_argument("--restart-backoff-max", type=float, default=10.0, metavar="SECONDS")
-    parser.add_argument("--max-concurrent-writes", type=int, default=32)
-    parser.add_argument("--log-level", choices=LEVELS, default="info")
-    parser.add_argument("--log-format", choices=("json", "console"), default="json")
-    return parser
-
-
-async def serve(args: argparse.Namespace) -> None:
-    mode: Mode = args.mode
-    settings = WorkerSettings(
-        mode=mode,
-        work_dir=args.work_dir,
-        restart_backoff_base_s=args.restart_backoff_base,
-        restart_backoff_max_s=args.restart_backoff_max,
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    cfg = await load_configuration(args.kubeconfig)
-    api_client = new_api_client(cfg)
-    # kubernetes-asyncio's aiohttp session trusts the environment: every request then looks up
-    # ~/.netrc and proxy variables in a worker thread. The agent talks to a loopback apiserver
-    # only, so it skips that per-request cost.
-    api_client.rest_client.pool_manager._trust_env = False
-    try:
-        agent = NodeAgent(
-            api=AgentApi(api_client),
-            node_name=args.node_name,
-            settings=settings,
-            max_concurrent_writes=args.max_concurrent_writes,
-        )
-        log.info(
-            "node_agent_starting", node=args.node_name, mode=mode, work_dir=str(settings.work_dir)
-        )
-        await agent.run(stop)
-    finally:
-        await api_client.close()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    args.work_dir = args.work_dir.resolve()
-    configure_logging(args.log_level, args.log_format)
-    args.work_dir.mkdir(parents=True, exist_ok=True)
-    if orphans := kill_orphans(args.work_dir / "pods"):
-        log.warning("orphan_processes_killed", pids=orphans, work_dir=str(args.work_dir))
-    try:
-        asyncio.run(serve(args))
-    except ZenflowError as exc:
-        print(f"nodeagent: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

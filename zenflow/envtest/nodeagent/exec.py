@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 from zenflow.envtest.nodeagent import spec as specs
-from zenflow.envtest.nodeagent.process import LocalProcess, read_head, read_tail
+from zenflow.envtest.nodeagent.logread import output_tail
+from zenflow.envtest.nodeagent.process import LocalProcess, read_head
 from zenflow.envtest.nodeagent.status import HOST_IP
 
 _BASE_ENV_KEYS: Final = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR")
@@ -31,19 +32,14 @@ class EnvApi(Protocol):
 
 @dataclass(frozen=True)
 class ExecPaths:
-    """Where a container runs (the pod directory), logs, and writes its termination message."""
+    """Where a container runs (the pod directory) and writes its termination message."""
 
     cwd: Path
-    log: Path
     termination: Path
 
     @classmethod
     def for_container(cls, *, pod_dir: Path, name: str) -> ExecPaths:
-        return cls(
-            cwd=pod_dir,
-            log=pod_dir / f"{name}.log",
-            termination=pod_dir / f"{name}.termination-log",
-        )
+        return cls(cwd=pod_dir, termination=pod_dir / f"{name}.termination-log")
 
 
 async def container_env(
@@ -98,12 +94,12 @@ async def run_to_exit(
 
 
 def collect_message(
-    *, container: Mapping[str, Any], paths: ExecPaths, log_offset: int, exit_code: int
+    *, container: Mapping[str, Any], paths: ExecPaths, log_path: Path, exit_code: int
 ) -> str:
-    """The termination message of the instance whose output starts at ``log_offset``."""
+    """The termination message of the instance whose log is ``log_path``."""
     return specs.termination_message(
         container=container,
         file_text=read_head(paths.termination),
-        log_tail=read_tail(paths.log, since=log_offset) if exit_code != 0 else b"",
+        log_tail=output_tail(log_path) if exit_code != 0 else b"",
         exit_code=exit_code,
     )

@@ -3,7 +3,9 @@
 The node lifecycle controller marks a node NotReady (and its pods for eviction) when neither its
 Lease in ``kube-node-lease`` nor its Ready condition is renewed within the grace period (40 s by
 default); the heartbeat renews the Lease every 10 s and the node status every 30 s, as a kubelet
-does (more often than a kubelet's 5-minute status report, which is cheap here).
+does (more often than a kubelet's 5-minute status report, which is cheap here). The status names
+the agent's log API port (``daemonEndpoints.kubeletEndpoint.Port``) at the node's InternalIP,
+where the API server sends ``pods/log``.
 """
 
 from __future__ import annotations
@@ -67,10 +69,16 @@ def node_manifest(*, name: str) -> dict[str, Any]:
 
 
 def node_status(
-    *, name: str, kubelet_version: str, boot_id: str, since: datetime, now: datetime
+    *,
+    name: str,
+    kubelet_version: str,
+    boot_id: str,
+    since: datetime,
+    now: datetime,
+    kubelet_port: int = 0,
 ) -> dict[str, Any]:
     """The full node status: capacity, conditions with a fresh heartbeat (unchanged since
-    ``since``), node info."""
+    ``since``), addresses and the kubelet (log API) port, node info."""
     capacity = {
         "cpu": str(os.cpu_count() or 1),
         "memory": f"{_memory_bytes() // 1024}Ki",
@@ -103,7 +111,7 @@ def node_status(
             {"type": "InternalIP", "address": HOST_IP},
             {"type": "Hostname", "address": name},
         ],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
         "nodeInfo": {
             "machineID": boot_id,
             "systemUUID": boot_id,
@@ -135,9 +143,10 @@ def lease_manifest(*, node: str, now: datetime) -> dict[str, Any]:
 class NodeHeartbeat:
     """Registers the Node and keeps it Ready until cancelled."""
 
-    def __init__(self, *, api: AgentApi, name: str) -> None:
+    def __init__(self, *, api: AgentApi, name: str, kubelet_port: int = 0) -> None:
         self._api = api
         self._name = name
+        self._kubelet_port = kubelet_port
         self._boot_id = str(uuid.uuid4())
         self._kubelet_version = "v0.0.0"
         self._since = datetime.now(UTC)
@@ -157,6 +166,7 @@ class NodeHeartbeat:
             boot_id=self._boot_id,
             since=self._since,
             now=datetime.now(UTC),
+            kubelet_port=self._kubelet_port,
         )
         await self._api.patch_node_status(self._name, status)
 

@@ -2,7 +2,9 @@
 worker.
 
 The worker runs the init containers one after another, then the containers together, each as a
-local process (mode "exec") or by following the test annotations; sidecars (init containers with
+local process (mode "exec") or by following the test annotations, each instance with its log in
+the node's ``LogStore`` (a process's stdout/stderr; an annotation-driven container's
+``envtest.zenflow.io/log`` text); sidecars (init containers with
 restartPolicy Always) start in their turn, run beside the rest and are stopped once the
 containers are done. It restarts failed containers
 per the pod's restartPolicy with a capped exponential backoff, stops everything when the pod is
@@ -26,7 +28,8 @@ from typing import Any, Final, Literal, Protocol
 
 from zenflow.envtest.nodeagent import spec as specs
 from zenflow.envtest.nodeagent.exec import EnvApi, ExecPaths, collect_message, prepare, run_to_exit
-from zenflow.envtest.nodeagent.process import LocalProcess, file_size
+from zenflow.envtest.nodeagent.logs import ContainerLog, LogStore
+from zenflow.envtest.nodeagent.process import LocalProcess
 from zenflow.envtest.nodeagent.status import (
     MESSAGE_DEADLINE_EXCEEDED,
     REASON_DEADLINE_EXCEEDED,
@@ -77,6 +80,7 @@ class PodWorker:
         api: PodApi,
         writer: StatusWriter,
         settings: WorkerSettings,
+        logs: LogStore,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self.pod = pod
@@ -87,6 +91,7 @@ class PodWorker:
         self._api = api
         self._writer = writer
         self._settings = settings
+        self._logs = logs
         self._clock = clock
         spec = pod.get("spec", {})
         self._restart_policy: str = spec.get("restartPolicy", "Always")
@@ -107,7 +112,7 @@ class PodWorker:
         self._grace_s = float(grace) if grace is not None else DEFAULT_GRACE_S
         self._processes: dict[str, LocalProcess] = {}
         self._log = log.bind(namespace=self.namespace, pod=self.name, uid=self.uid)
-        self.pod_dir = settings.work_dir / "pods" / f"{self.namespace}_{self.name}_{self.uid}"
+        self.pod_dir = logs.pod_dir(namespace=self.namespace, name=self.name, uid=self.uid)
 
     # --- control from the agent -------------------------------------------------------------
 
@@ -173,8 +178,7 @@ class PodWorker:
             )
             self._publish(final=True)
             return
-        if plan is None:
-            self.pod_dir.mkdir(parents=True, exist_ok=True)
+        self.pod_dir.mkdir(parents=True, exist_ok=True)
         sidecars: list[asyncio.Task[None]] = []
         try:
             for record, container in zip(self.init, self._init_specs, strict=True):
@@ -276,24 +280,42 @@ class PodWorker:
         if (started := self._started.get(record.name)) is not None:
             started.set()
 
+    def _open_log(self, record: ContainerRecord) -> ContainerLog:
+        return self._logs.open(
+            namespace=self.namespace,
+            pod=self.name,
+            uid=self.uid,
+            container=record.name,
+            instance=record.restart_count,
+        )
+
     async def _idle_sidecar(self, record: ContainerRecord, stopped: asyncio.Event) -> None:
         """An annotation-driven sidecar runs nothing and lasts until it is stopped."""
+        output = self._open_log(record)
         self._mark_started(record, container_id=f"zenflow://{self.uid}/{record.name}")
         self._publish()
-        await stopped.wait()
+        try:
+            await stopped.wait()
+        finally:
+            output.finish()
         record.finish(exit_code=SIGTERM_EXIT_CODE, message="", now=self._clock())
 
     async def _follow_plan(
         self, record: ContainerRecord, plan: specs.AnnotationPlan, stopped: asyncio.Event
     ) -> None:
+        output = self._open_log(record)
         self._mark_started(
             record, container_id=f"zenflow://{self.uid}/{record.name}/{record.restart_count}"
         )
-        if plan.duration_s > 0:
-            self._publish()
-            if await self._sleep_or_stop(plan.duration_s, stopped):
-                record.finish(exit_code=SIGTERM_EXIT_CODE, message="", now=self._clock())
-                return
+        try:
+            output.write("stdout", plan.log.encode())
+            if plan.duration_s > 0:
+                self._publish()
+                if await self._sleep_or_stop(plan.duration_s, stopped):
+                    record.finish(exit_code=SIGTERM_EXIT_CODE, message="", now=self._clock())
+                    return
+        finally:
+            output.finish()
         record.finish(exit_code=plan.exit_code, message=plan.message, now=self._clock())
         self._log.info(
             "container_finished",
@@ -311,13 +333,11 @@ class PodWorker:
         except (specs.SpecError, KubeError) as exc:
             self._start_failed(record, f"container {record.name}: {exc}")
             return
-        # The log accumulates every instance of the container; this one's output starts here.
-        log_offset = file_size(paths.log)
+        output = self._open_log(record)
         try:
-            process = await LocalProcess.start(
-                argv=argv, env=env, cwd=paths.cwd, log_path=paths.log
-            )
+            process = await LocalProcess.start(argv=argv, env=env, cwd=paths.cwd, output=output)
         except OSError as exc:
+            output.finish()
             self._start_failed(record, f"failed to start {argv[0]!r}: {exc.strerror or exc}")
             return
         self._processes[record.name] = process
@@ -330,8 +350,9 @@ class PodWorker:
             )
         finally:
             del self._processes[record.name]
+            output.finish()
         message = collect_message(
-            container=container, paths=paths, log_offset=log_offset, exit_code=code
+            container=container, paths=paths, log_path=output.path, exit_code=code
         )
         record.finish(exit_code=code, message=message, now=self._clock())
         self._log.info("container_finished", container=record.name, exit_code=code)

@@ -2,21 +2,32 @@
 
 Each container instance is one process started in its own session, so its process group holds
 everything it spawns; like a container's cgroup, the whole group is killed when the main process
-exits or the container is stopped. stdout and stderr go to one log file per container.
+exits or the container is stopped. stdout and stderr are pipes the agent reads, like a
+container runtime's shim, into the instance's log (``nodeagent.logs``): ``wait``/``stop`` return
+once both pipes are drained (or ``DRAIN_TIMEOUT_S`` after the group was killed, should a process
+that left the group still hold them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 # Read at most this much of a file the command wrote (the API limit is 4096 bytes).
 _READ_LIMIT: Final = 8192
+DRAIN_TIMEOUT_S: Final = 2.0
+
+
+class Output(Protocol):
+    """Where a process's output goes (a ``ContainerLog``)."""
+
+    def write(self, stream: str, data: bytes) -> None: ...
 
 
 def exit_code_of(returncode: int) -> int:
@@ -29,12 +40,39 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
-class LocalProcess:
-    """One running container instance. Invariant: the process is its own group leader, so
-    ``pid`` is also the process group id."""
+def _same(protocol: _OutputPipe) -> _OutputPipe:
+    return protocol
 
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+
+class _OutputPipe(asyncio.Protocol):
+    """The read end of one output pipe: hands every chunk to the output as it arrives."""
+
+    def __init__(self, stream: str, output: Output) -> None:
+        self._stream = stream
+        self._output = output
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        self._output.write(self._stream, data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+class LocalProcess:
+    """One running container instance. Invariants: the process is its own group leader, so
+    ``pid`` is also the process group id; its stdout/stderr are plain OS pipes read by the
+    event loop (not the subprocess transport's, whose ``wait`` would also wait for every
+    process holding them)."""
+
+    def __init__(
+        self,
+        proc: asyncio.subprocess.Process,
+        pipes: list[tuple[asyncio.ReadTransport, _OutputPipe]],
+    ) -> None:
         self._proc = proc
+        self._pipes = pipes
 
     @property
     def pid(self) -> int:
@@ -47,26 +85,50 @@ class LocalProcess:
         argv: Sequence[str],
         env: Mapping[str, str],
         cwd: Path,
-        log_path: Path,
+        output: Output,
     ) -> LocalProcess:
         """Start ``argv``; OSError (e.g. executable not found) propagates to the caller."""
-        with log_path.open("ab") as log:
+        loop = asyncio.get_running_loop()
+        fds = {stream: os.pipe() for stream in ("stdout", "stderr")}
+        try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
                 cwd=cwd,
                 env=dict(env),
                 stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=asyncio.subprocess.STDOUT,
+                stdout=fds["stdout"][1],
+                stderr=fds["stderr"][1],
                 start_new_session=True,
             )
-        return cls(proc)
+        except BaseException:
+            for read_fd, _ in fds.values():
+                os.close(read_fd)
+            raise
+        finally:
+            for _, write_fd in fds.values():
+                os.close(write_fd)
+        pipes: list[tuple[asyncio.ReadTransport, _OutputPipe]] = []
+        for stream, (read_fd, _) in fds.items():
+            protocol = _OutputPipe(stream, output)
+            transport, _ = await loop.connect_read_pipe(
+                functools.partial(_same, protocol), os.fdopen(read_fd, "rb", buffering=0)
+            )
+            pipes.append((transport, protocol))
+        return cls(proc, pipes)
 
     async def wait(self) -> int:
-        """Wait for the main process, then kill what is left of its group; the exit code."""
+        """Wait for the main process, then kill what is left of its group and drain its
+        output; the exit code."""
         returncode = await self._proc.wait()
         _signal_group(self._proc.pid, signal.SIGKILL)
+        await self._drain()
         return exit_code_of(returncode)
+
+    async def _drain(self) -> None:
+        closed = [protocol.closed for _, protocol in self._pipes]
+        await asyncio.wait(closed, timeout=DRAIN_TIMEOUT_S)
+        for transport, _ in self._pipes:
+            transport.close()
 
     async def stop(self, *, grace_s: float) -> int:
         """SIGTERM the group, SIGKILL it after ``grace_s``; the exit code."""
@@ -75,7 +137,9 @@ class LocalProcess:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._proc.wait()), timeout=grace_s)
         _signal_group(self._proc.pid, signal.SIGKILL)
-        return exit_code_of(await self._proc.wait())
+        returncode = await self._proc.wait()
+        await self._drain()
+        return exit_code_of(returncode)
 
     def kill_now(self) -> None:
         """Synchronous last resort (agent shutdown): SIGKILL the group."""
@@ -87,25 +151,6 @@ def read_head(path: Path) -> bytes:
     try:
         with path.open("rb") as handle:
             return handle.read(_READ_LIMIT)
-    except OSError:
-        return b""
-
-
-def file_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
-def read_tail(path: Path, *, since: int = 0) -> bytes:
-    """The last bytes of a log file written after offset ``since``; empty when absent."""
-    try:
-        with path.open("rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(since, size - _READ_LIMIT, 0))
-            return handle.read()
     except OSError:
         return b""
 

@@ -26,6 +26,8 @@ ANNOTATION_DURATION_SECONDS: Final = f"{ANNOTATION_PREFIX}/duration-seconds"
 """Seconds (float ≥ 0) each container runs before terminating; default 0."""
 ANNOTATION_TERMINATION_MESSAGE: Final = f"{ANNOTATION_PREFIX}/termination-message"
 """The containers' ``state.terminated.message``; default empty."""
+ANNOTATION_LOG: Final = f"{ANNOTATION_PREFIX}/log"
+"""What each container writes to stdout when it starts (its log); default nothing."""
 
 # Env var naming the file the command may write its termination message to (the container's
 # terminationMessagePath is also rewritten to it inside command and args).
@@ -51,6 +53,7 @@ class AnnotationPlan:
     exit_code: int
     duration_s: float
     message: str
+    log: str = ""
 
 
 def annotation_plan(pod: Pod, *, mode: str) -> AnnotationPlan | None:
@@ -83,6 +86,7 @@ def annotation_plan(pod: Pod, *, mode: str) -> AnnotationPlan | None:
         exit_code=exit_code,
         duration_s=duration,
         message=annotations.get(ANNOTATION_TERMINATION_MESSAGE, ""),
+        log=annotations.get(ANNOTATION_LOG, ""),
     )
 
 
