@@ -32,6 +32,7 @@ from kubernetes_asyncio import client
 from prometheus_client import CollectorRegistry
 
 from tests.manifests.helpers import ROOT
+from tests.support.wait import eventually
 from zenflow.api.constants import ANNOTATION_APPROVE
 from zenflow.certs import CertBundle, renew, service_hosts
 from zenflow.core.validation.validator import validate_object
@@ -108,15 +109,15 @@ async def wait_until_enforced(hook: Webhook) -> None:
     """The apiserver picks up a new configuration asynchronously: wait until it calls us."""
     # A dependency cycle: the CRD schema cannot see it, only the validator can.
     probe = json.dumps(jobflow("probe", step("a", "b"), step("b", "a")))
-    deadline = time.monotonic() + 20
-    while True:
+
+    async def called() -> str | None:
         before = hook.denied()
         out = await hook.kubectl("create", "--dry-run=server", "-f", "-", input=probe, check=False)
-        if hook.denied() > before:
-            assert "dependency cycle: a -> b -> a" in out.stderr, out.stderr
-            return
-        assert time.monotonic() < deadline, out.stderr
-        await asyncio.sleep(0.2)
+        assert hook.denied() > before, out.stderr
+        return str(out.stderr)
+
+    refused = await eventually(called, what="the apiserver calling the webhook", within=20)
+    assert "dependency cycle: a -> b -> a" in refused, refused
 
 
 @pytest.fixture
@@ -343,13 +344,12 @@ async def test_configuration_created_after_start_gets_its_ca_bundle(
             "-",
             input=json.dumps(webhook_configuration(config_name, namespace, server.port)),
         )
-        deadline = time.monotonic() + 15
-        while True:
+
+        async def patched() -> Any:
             config = await admission.read_validating_webhook_configuration(config_name)
-            if config.webhooks[0].client_config.ca_bundle:
-                break
-            assert time.monotonic() < deadline, "caBundle never patched"
-            await asyncio.sleep(0.2)
+            return config if config.webhooks[0].client_config.ca_bundle else None
+
+        config = await eventually(patched, what="caBundle patched", within=15, interval=0.2)
         secret = await client.CoreV1Api(api_client).read_namespaced_secret(SECRET, namespace)
         assert config.webhooks[0].client_config.ca_bundle == secret.data["ca.crt"]
         assert source.settled
