@@ -70,6 +70,9 @@ class Observed:
     create_conflicts: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     """Step → (reason, message) for Job creates refused for good: the name is held by a Job
     this flow does not own (JobConflict), or the API server rejected the Job (JobRejected)."""
+    create_waits: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """Job name → (reason, message) for Job creates refused for now (QuotaExceeded, Throttled,
+    JobCreateFailed): the step waits and tries again; its status never claims the Job."""
 
 
 def _int(value: Any, default: int) -> int:

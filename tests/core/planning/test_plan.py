@@ -351,13 +351,6 @@ def test_manual_step_waits_for_approval() -> None:
     assert [c.step for c in result.creates] == ["go"]
 
 
-def test_a_job_missing_from_the_cache_is_recreated_under_the_same_name() -> None:
-    d = Driver(make_flow(job("a")))
-    d.step()
-    d.jobs.clear()  # the status says Running, the cache has not seen the Job (or lost it)
-    assert [c.manifest["metadata"]["name"] for c in d.step().creates] == ["f-a-1"]
-
-
 def test_a_foreign_job_with_our_name_is_a_conflict() -> None:
     d = Driver(make_flow(job("a")))
     d.step(

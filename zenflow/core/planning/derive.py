@@ -5,6 +5,12 @@ which attempt, how many retries); the previous status remembers only what no Job
 skips, approvals, outputs already read, failures that never had a Job, and the attempt floor a
 user-requested retry set (a step reset to Pending with ``attempt: N`` ignores Jobs of earlier
 attempts and starts attempt N).
+
+A Job that disappears while its step runs (deleted by hand, by a TTL, by anything) is a failed
+attempt with reason ``JobDeleted`` — the retry policy decides what follows and the next attempt
+has a new name — never a silent re-run under the same name. The status records only attempts
+whose Job was created (a refused create leaves the step Pending), so "the status says Running,
+no Job says so" means the Job is gone.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Literal
 
 from zenflow.api.formats import clip
 from zenflow.api.jobflow import Step
-from zenflow.api.reasons import REASON_JOB_CONFLICT
+from zenflow.api.reasons import REASON_JOB_CONFLICT, REASON_JOB_DELETED
 from zenflow.api.status import StepStatus, is_step_terminal
 from zenflow.core.observed import JobRecord
 
@@ -35,6 +41,8 @@ class Derived:
     job: JobRecord | None = None
     attempt: int = 1
     """For ``new``: the attempt to start."""
+    deleted: str | None = None
+    """The Job that disappeared while the step ran (``failed_attempt`` with reason JobDeleted)."""
 
 
 def derive(
@@ -57,9 +65,12 @@ def derive(
     current = [j for j in jobs if j.attempt >= floor]
     foreign = [j for j in current if not j.owned]
     owned = [j for j in current if j.owned]
-    if owned:
-        job = max(owned, key=lambda j: j.attempt)
-        return _from_job(step, previous, job, outputs, output_error, now)
+    latest = max(owned, key=lambda j: j.attempt) if owned else None
+    gone = _vanished(previous, latest, now)
+    if gone is not None:
+        return gone
+    if latest is not None:
+        return _from_job(step, previous, latest, outputs, output_error, now)
     if foreign:
         job = max(foreign, key=lambda j: j.attempt)
         message = f"Job {job.name} exists and is not owned by this JobFlow"
@@ -67,9 +78,54 @@ def derive(
     if previous is not None and (is_step_terminal(previous.phase) or previous.phase == "Waiting"):
         return Derived("kept", previous)
     attempt = previous.attempt if previous is not None and previous.attempt else 1
-    # Not started, or the status says Running/Retrying but the cache shows no Job (not seen
-    # yet, or deleted): the planner (re-)creates the same name; AlreadyExists is adopted.
     return Derived("new", previous, attempt=attempt)
+
+
+def _vanished(
+    previous: StepStatus | None, latest: JobRecord | None, now: datetime
+) -> Derived | None:
+    """When the attempt the status records has no Job (any more): a Running attempt failed
+    with JobDeleted; a Retrying step keeps its schedule (its failed Job is gone, the decision
+    stands). None when the Jobs account for the status."""
+    if previous is None or previous.phase not in ("Running", "Retrying") or not previous.attempt:
+        return None
+    if latest is not None and latest.attempt >= previous.attempt:
+        return None
+    name = previous.job_ref or ""
+    if previous.phase == "Retrying":
+        job = JobRecord(
+            name=name,
+            step=previous.name,
+            attempt=previous.attempt,
+            phase="Failed",
+            owned=True,
+            retry_count=previous.retry_count or 0,
+            reason=previous.reason,
+            message=previous.message,
+        )
+        return Derived("failed_attempt", previous, job=job, attempt=previous.attempt)
+    message = f"Job {name} was deleted while the step ran (attempt {previous.attempt})"
+    job = JobRecord(
+        name=name,
+        step=previous.name,
+        attempt=previous.attempt,
+        phase="Failed",
+        owned=True,
+        retry_count=previous.retry_count or 0,
+        reason=REASON_JOB_DELETED,
+        message=message,
+        finished=now,
+    )
+    status = previous.model_copy(
+        update={
+            "phase": "Failed",
+            "reason": REASON_JOB_DELETED,
+            "message": clip(message),
+            "completion_time": now,
+            "outputs": None,
+        }
+    )
+    return Derived("failed_attempt", status, job=job, attempt=previous.attempt, deleted=name)
 
 
 def _from_job(

@@ -12,7 +12,11 @@ Progress (``advance_matrix``): each shard has its own attempts and retries. The 
 while any shard is unfinished; Succeeded when every shard succeeded (an empty expansion succeeds
 at once); Failed once every shard is terminal and some failed. With ``matrix.failFast``
 (default) no further shard starts after one failed (they end Skipped); ``maxParallel`` caps the
-step's running shards, and each shard also takes a slot of the flow's ``parallelism``.
+step's running shards, and each shard also takes a slot of the flow's ``parallelism``. A shard
+whose Job vanished while it ran is a failed attempt (JobDeleted, the retry policy applies); one
+that succeeded stays so; a shard whose create was refused for now waits (Pending) and is tried
+again. The status stays compact: a shard is a bare ``{index, phase, jobRef, attempt}`` and only
+Failed and Retrying shards carry a message (at most ``MAX_SHARD_MESSAGE`` characters).
 
 ``plan_matrix_step`` glues both for the step planner: expand, advance, and build each started
 shard's Job with ``{{ matrix.KEY }}`` substituted.
@@ -29,12 +33,14 @@ from math import prod
 from typing import Any
 
 from zenflow.api.jobflow import JobFlow, Step
-from zenflow.api.limits import MAX_MATRIX_SHARDS
-from zenflow.api.reasons import REASON_MATRIX_ERROR, REASON_SHARD_FAILED
+from zenflow.api.limits import MAX_MATRIX_SHARDS, MAX_SHARD_MESSAGE
+from zenflow.api.reasons import REASON_JOB_DELETED, REASON_MATRIX_ERROR, REASON_SHARD_FAILED
 from zenflow.api.status import ShardStatus, StepPhase, StepStatus, is_step_terminal
 from zenflow.api.step import Matrix
 from zenflow.core.observed import JobRecord
+from zenflow.core.planning.flowstatus import EventSpec
 from zenflow.core.planning.jobspec import JobCreate, build_job, template_context
+from zenflow.core.planning.jobwaits import create_retry_delay, job_deleted_event
 from zenflow.core.planning.retry import decide_retry
 from zenflow.core.templating import TemplateError, render_string
 
@@ -93,6 +99,8 @@ class MatrixProgress:
     status: StepStatus
     starts: list[ShardStart] = field(default_factory=list)
     requeue_after: float | None = None
+    deleted: list[tuple[int, str, int]] = field(default_factory=list)
+    """(shard, Job, attempt) of shard Jobs that vanished while they ran."""
 
 
 @dataclass
@@ -128,7 +136,14 @@ def advance_matrix(
     for index in range(len(combos)):
         owned = [j for j in jobs if j.owned and j.shard == index]
         latest = max(owned, key=lambda j: j.attempt) if owned else None
-        shard, is_due = _shard(index, latest, previous.get(index), step, gates, now, waits)
+        prev_shard = previous.get(index)
+        if _vanished(prev_shard, latest):
+            assert prev_shard is not None
+            shard, is_due = _vanished_shard(prev_shard, step, gates, now, waits)
+            if prev_shard.phase == "Running":
+                progress.deleted.append((index, prev_shard.job_ref or "", prev_shard.attempt or 1))
+        else:
+            shard, is_due = _shard(index, latest, prev_shard, step, gates, now, waits)
         shards.append(shard)
         if is_due:
             due.add(index)
@@ -145,28 +160,68 @@ def advance_matrix(
                     index=i, phase="Running", attempt=attempt, retry_count=retry_count
                 )
                 running += 1
-        elif shard.phase == "Pending" and not _recreate(previous.get(i)):
-            if failed and step.matrix.fail_fast:
-                shards[i] = ShardStatus(
-                    index=i, phase="Skipped", message="not started: a shard failed (failFast)"
-                )
-            elif gates.may_start and (cap is None or running < cap) and gates.slot():
-                progress.starts.append(ShardStart(i, first_attempt, 0))
-                shards[i] = ShardStatus(index=i, phase="Running", attempt=first_attempt)
-                running += 1
         elif shard.phase == "Pending":
-            # The status counts on a Job the cache does not show: re-create the same name.
-            old = previous[i]
-            progress.starts.append(ShardStart(i, old.attempt or 1, old.retry_count or 0))
-            shards[i] = old
+            if failed and step.matrix.fail_fast:
+                # The step's message says why; 256 shards need not repeat it.
+                shards[i] = ShardStatus(index=i, phase="Skipped")
+            elif gates.may_start and (cap is None or running < cap) and gates.slot():
+                attempt = shard.attempt or first_attempt
+                progress.starts.append(ShardStart(i, attempt, shard.retry_count or 0))
+                shards[i] = ShardStatus(
+                    index=i, phase="Running", attempt=attempt, retry_count=shard.retry_count
+                )
+                running += 1
     if waits:
         progress.requeue_after = min(waits)
     progress.status = _aggregate(step, prev, shards, now)
     return progress
 
 
-def _recreate(prev: ShardStatus | None) -> bool:
-    return prev is not None and prev.phase in ("Running", "Retrying")
+def _vanished(prev: ShardStatus | None, latest: JobRecord | None) -> bool:
+    """The attempt the shard's status records has no Job (any more)."""
+    return (
+        prev is not None
+        and prev.phase in ("Running", "Retrying")
+        and prev.attempt is not None
+        and (latest is None or latest.attempt < prev.attempt)
+    )
+
+
+def _vanished_shard(
+    prev: ShardStatus, step: Step, gates: MatrixGates, now: datetime, waits: list[float]
+) -> tuple[ShardStatus, bool]:
+    """A Running shard whose Job is gone failed (JobDeleted); a Retrying one whose failed Job
+    is gone retries now."""
+    base: dict[str, Any] = {
+        "index": prev.index,
+        "job_ref": prev.job_ref,
+        "attempt": prev.attempt,
+        "retry_count": prev.retry_count,
+    }
+    if prev.phase == "Retrying":
+        gates.use_retry()
+        return ShardStatus(phase="Retrying", message=prev.message, **base), True
+    message = _clip(f"{REASON_JOB_DELETED}: Job {prev.job_ref} was deleted while the shard ran")
+    used, limit = gates.retry_budget()
+    decision = decide_retry(
+        step=step,
+        retry_count=prev.retry_count or 0,
+        failed_at=now,
+        flow_retries=used,
+        backoff_limit=limit,
+    )
+    if not decision.retry:
+        return ShardStatus(phase="Failed", message=message, **base), False
+    gates.use_retry()
+    assert decision.at is not None
+    if decision.at > now:
+        waits.append((decision.at - now).total_seconds())
+        return ShardStatus(phase="Retrying", message=message, **base), False
+    return ShardStatus(phase="Retrying", message=message, **base), True
+
+
+def _clip(text: str) -> str:
+    return text[:MAX_SHARD_MESSAGE]
 
 
 def _shard(
@@ -180,8 +235,10 @@ def _shard(
 ) -> tuple[ShardStatus, bool]:
     """The shard's state from its latest Job, and whether its next attempt is due now."""
     if latest is None:
-        if prev is not None and prev.phase in ("Skipped", "Failed"):
-            return prev, False
+        if prev is not None and prev.phase in ("Skipped", "Failed", "Succeeded"):
+            return prev, False  # a finished shard stays finished, its Job or not
+        if prev is not None and prev.phase == "Pending":
+            return prev, False  # keeps the attempt (and retries) a refused create waits with
         return ShardStatus(index=index, phase="Pending"), False
     base: dict[str, Any] = {
         "index": index,
@@ -199,15 +256,15 @@ def _shard(
         flow_retries=used,
         backoff_limit=limit,
     )
-    detail = ": ".join(x for x in (latest.reason, latest.message) if x)
+    detail = _clip(": ".join(x for x in (latest.reason, latest.message) if x)) or None
     if not decision.retry:
-        return ShardStatus(phase="Failed", message=detail[:256] or None, **base), False
+        return ShardStatus(phase="Failed", message=detail, **base), False
     gates.use_retry()
     assert decision.at is not None
     if decision.at > now:
         waits.append((decision.at - now).total_seconds())
-        return ShardStatus(phase="Retrying", message=detail[:256] or None, **base), False
-    return ShardStatus(phase="Retrying", message=detail[:256] or None, **base), True
+        return ShardStatus(phase="Retrying", message=detail, **base), False
+    return ShardStatus(phase="Retrying", message=detail, **base), True
 
 
 def _aggregate(
@@ -244,6 +301,7 @@ class MatrixOutcome:
     status: StepStatus
     creates: list[JobCreate] = field(default_factory=list)
     requeue_after: float | None = None
+    events: list[EventSpec] = field(default_factory=list)
 
 
 def plan_matrix_step(
@@ -256,8 +314,11 @@ def plan_matrix_step(
     jobs: Sequence[JobRecord],
     gates: MatrixGates,
     now: datetime,
+    create_waits: Mapping[str, tuple[str, str]] | None = None,
 ) -> MatrixOutcome:
-    """One reconcile of a matrix step that may run (dependencies allow it)."""
+    """One reconcile of a matrix step that may run (dependencies allow it). ``create_waits``:
+    Job name → (reason, message) of creates the API server refused for now."""
+    create_waits = create_waits or {}
     assert step.matrix is not None
     floor = prev.attempt if prev is not None and prev.phase == "Pending" and prev.attempt else 1
     started = prev is not None and prev.shards is not None
@@ -310,8 +371,20 @@ def plan_matrix_step(
             )
         except TemplateError as exc:
             shard.phase = "Failed"
-            shard.message = str(exc)[:256]
+            shard.message = _clip(str(exc))
             continue
-        shard.job_ref = manifest["metadata"]["name"]
+        name = manifest["metadata"]["name"]
+        refused = create_waits.get(name)
+        if refused is not None:
+            # Not created: the shard waits (keeping its attempt) and is tried again.
+            shard.phase = "Pending"
+            shard.job_ref = None
+            shard.message = _clip(f"Job {name} not created yet: {refused[1]}")
+            since = progress.status.start_time or now
+            delay = create_retry_delay(since=since, now=now)
+            progress.requeue_after = min(progress.requeue_after or delay, delay)
+            continue
+        shard.job_ref = name
         creates.append(JobCreate(step=step.name, attempt=start.attempt, manifest=manifest))
-    return MatrixOutcome(progress.status, creates, progress.requeue_after)
+    events = [job_deleted_event(f"{step.name}[{i}]", job, n) for i, job, n in progress.deleted]
+    return MatrixOutcome(progress.status, creates, progress.requeue_after, events)

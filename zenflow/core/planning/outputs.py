@@ -3,19 +3,21 @@ object, the Kubernetes-native channel Tekton results use) or a JSONPath over its
 
 Values are strings: JSON strings as they are, other JSON values (numbers, lists, objects) in
 their JSON form, so ``{{ steps.a.outputs.list }}`` yields ``["x", "y"]``. A step's outputs
-are capped at ``MAX_STATUS_OUTPUTS_BYTES`` (status compactness); outputs past it are dropped and
-reported.
+are capped at ``MAX_STATUS_OUTPUTS_BYTES`` and a flow's at ``MAX_FLOW_OUTPUTS_BYTES``, both
+counted as stored (JSON-escaped), so the status stays compact; outputs past a cap are dropped
+and reported on the step.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from zenflow.api.jobflow import Step
-from zenflow.api.limits import MAX_STATUS_OUTPUTS_BYTES, MAX_STEP_MESSAGE
+from zenflow.api.limits import MAX_FLOW_OUTPUTS_BYTES, MAX_STATUS_OUTPUTS_BYTES, MAX_STEP_MESSAGE
+from zenflow.api.status import StepStatus
 
 _INDEX: Final = re.compile(r"^(.*)\[(\d+)\]$")
 
@@ -57,17 +59,50 @@ def extract_outputs(
             found = parsed is not None and key in parsed
             value = parsed.get(key) if parsed is not None else None
         text = value if isinstance(value, str) else json.dumps(value)
-        if found and size + len(out.name) + len(text.encode()) > MAX_STATUS_OUTPUTS_BYTES:
+        if found and size + stored_size(out.name, text) > MAX_STATUS_OUTPUTS_BYTES:
             problem = problem or (
                 f"output {out.name!r} dropped: a step's outputs are limited to "
                 f"{MAX_STATUS_OUTPUTS_BYTES} bytes"
             )
         elif found:
             values[out.name] = text
-            size += len(out.name) + len(text.encode())
+            size += stored_size(out.name, text)
         elif problem is None:
             problem = f"output {out.name!r} not found"
     return values, (problem[:MAX_STEP_MESSAGE] if problem else None)
+
+
+def stored_size(name: str, value: str) -> int:
+    """Bytes an output takes in the stored status: its name and value as JSON strings."""
+    return len(json.dumps(name)) + len(json.dumps(value))
+
+
+class OutputBudget:
+    """The flow-wide cap on outputs (``MAX_FLOW_OUTPUTS_BYTES``): outputs already in the status
+    count first; newly read ones are admitted in the order they are asked for while they fit."""
+
+    def __init__(self, steps: Sequence[StepStatus]) -> None:
+        self.used = sum(stored_size(k, v) for st in steps for k, v in (st.outputs or {}).items())
+        self._admitted: dict[str, bool] = {}
+
+    def admit(
+        self, step: str, outputs: Mapping[str, str] | None
+    ) -> tuple[Mapping[str, str] | None, str | None]:
+        """``outputs`` (newly read for ``step``) and None when they fit, else (None, why)."""
+        if not outputs:
+            return outputs, None
+        if step not in self._admitted:
+            size = sum(stored_size(k, v) for k, v in outputs.items())
+            fits = self.used + size <= MAX_FLOW_OUTPUTS_BYTES
+            if fits:
+                self.used += size
+            self._admitted[step] = fits
+        if self._admitted[step]:
+            return outputs, None
+        return None, (
+            f"outputs dropped: a flow's outputs are limited to {MAX_FLOW_OUTPUTS_BYTES} bytes "
+            "in all"
+        )
 
 
 def json_path(obj: Any, path: str) -> tuple[bool, Any]:

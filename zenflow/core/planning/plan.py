@@ -42,6 +42,7 @@ from zenflow.core.planning.flowstatus import (
     step_events,
 )
 from zenflow.core.planning.jobspec import JobCreate, owner_reference
+from zenflow.core.planning.jobwaits import CREATE_WAIT_REASONS
 from zenflow.core.planning.rerun import reset_for_retry, steps_to_rerun
 from zenflow.core.planning.steps import StepPlanner
 
@@ -118,6 +119,7 @@ def plan(flow: JobFlow, observed: Observed, now: datetime) -> Plan:
     )
     _set_phase(flow, status, steps, now)
     result = _finish_plan(flow, prev, status, now, queued=None)
+    result.events[:0] = steps.events
     result.creates = steps.creates
     result.resources = _resources(flow) if not prev.start_time and not started else []
     waits = [w for w in (steps.requeue_after, deadline.remaining) if w is not None]
@@ -162,6 +164,10 @@ def activity(steps: list[StepStatus]) -> str | None:
         if names:
             more = f" (+{len(names) - 3} more)" if len(names) > 3 else ""
             parts.append(f"{label}: {', '.join(names[:3])}{more}")
+    held = [s for s in steps if s.phase == "Pending" and s.reason in CREATE_WAIT_REASONS]
+    if held:
+        more = f" (+{len(held) - 1} more)" if len(held) > 1 else ""
+        parts.append(f"held: {held[0].name}{more}: {held[0].message}")
     return clip("; ".join(parts)) if parts else None
 
 
@@ -233,6 +239,12 @@ def _finished(flow: JobFlow, prev: JobFlowStatus, now: datetime) -> Plan:
     return Plan(status=prev, delete_flow=ttl.delete, requeue_after=ttl.requeue_after)
 
 
+def stop(flow: JobFlow, observed: Observed, now: datetime, *, reason: str, message: str) -> Plan:
+    """End the flow now, whatever its state: running Jobs deleted, unfinished steps Failed (if
+    running) or Skipped, the flow Failed with ``reason`` (e.g. its status was refused)."""
+    return _stop(flow, flow.status or JobFlowStatus(), observed, now, reason, message)
+
+
 def _stop(
     flow: JobFlow,
     prev: JobFlowStatus,
@@ -287,6 +299,7 @@ def _stop(
         steps=out,
     )
     result = _finish_plan(flow, prev, status, now, queued=None)
+    result.events[:0] = steps.events
     result.deletes = deletes
     return result
 

@@ -23,8 +23,11 @@ from zenflow.core.dag import Dag
 from zenflow.core.observed import Observed
 from zenflow.core.planning.approvals import gate_status
 from zenflow.core.planning.derive import Derived, derive
+from zenflow.core.planning.flowstatus import EventSpec
 from zenflow.core.planning.jobspec import JobCreate, build_job, template_context
+from zenflow.core.planning.jobwaits import create_held, create_wait_status, job_deleted_event
 from zenflow.core.planning.matrix import MatrixGates, plan_matrix_step
+from zenflow.core.planning.outputs import OutputBudget
 from zenflow.core.planning.readiness import decide_readiness
 from zenflow.core.planning.retry import decide_retry
 from zenflow.core.templating import TemplateError
@@ -89,6 +92,9 @@ class StepPlanner:
         self._running = 0
         self._retries = 0
         self._known_failures: list[str] = []
+        self.events: list[EventSpec] = []
+        """Events of this reconcile that no status transition tells (a deleted Job)."""
+        self._outputs = OutputBudget(previous.steps or [])
         self._decisions = entries_of({"metadata": flow.metadata})
         self.run_start = previous.start_time or now
 
@@ -116,6 +122,9 @@ class StepPlanner:
 
     def run(self) -> None:
         derived = {s.name: self._derive(s) for s in self.flow.spec.all_steps()}
+        for name, d in derived.items():
+            if d.deleted is not None:
+                self.events.append(job_deleted_event(name, d.deleted, d.attempt))
         self._retries = sum(
             (d.status.retry_count or 0) for d in derived.values() if d.status is not None
         )
@@ -154,12 +163,13 @@ class StepPlanner:
             if prev is not None and is_step_terminal(prev.phase):
                 return Derived("kept", prev)
             return Derived("new", prev)
+        outputs, output_error = self._outputs.admit(step.name, self.observed.outputs.get(step.name))
         return derive(
             step=step,
             previous=self.previous.get(step.name),
             jobs=self.observed.jobs.get(step.name, ()),
-            outputs=self.observed.outputs.get(step.name),
-            output_error=self.observed.output_errors.get(step.name),
+            outputs=outputs,
+            output_error=output_error or self.observed.output_errors.get(step.name),
             create_conflict=self.observed.create_conflicts.get(step.name),
             now=self.now,
         )
@@ -168,6 +178,10 @@ class StepPlanner:
         """A failed attempt either ends the step (Failed) or schedules the next attempt."""
         assert d.status is not None
         assert d.job is not None
+        if d.status.phase == "Retrying" and d.status.next_retry_time is not None:
+            # Decided in an earlier reconcile; the failed Job is gone since: the schedule stands.
+            self._retries += 1
+            return Derived("failed_attempt", d.status, job=d.job, attempt=d.attempt + 1)
         decision = decide_retry(
             step=step,
             retry_count=d.job.retry_count,
@@ -266,6 +280,11 @@ class StepPlanner:
         if not self._slot_free():
             self.statuses[name] = self._pending(step, prev, "waiting for a parallelism slot")
             return
+        if prev is not None and create_held(prev, self.now):
+            assert prev.next_retry_time is not None
+            self.statuses[name] = prev
+            self._wake_in((prev.next_retry_time - self.now).total_seconds())
+            return
         self._start(step, attempt=d.attempt, retry_count=0, prev=prev)
 
     def _fail_fast_blocker(self) -> str | None:
@@ -339,9 +358,24 @@ class StepPlanner:
                 attempt=attempt,
             )
             return
+        start = prev.start_time if prev is not None and prev.start_time else self.now
+        refused = self.observed.create_waits.get(manifest["metadata"]["name"])
+        if refused is not None:
+            waiting = create_wait_status(
+                step=step.name,
+                prev=prev,
+                job=manifest["metadata"]["name"],
+                refused=refused,
+                attempt=attempt,
+                since=start,
+                now=self.now,
+            )
+            self.statuses[step.name] = waiting
+            assert waiting.next_retry_time is not None
+            self._wake_in((waiting.next_retry_time - self.now).total_seconds())
+            return
         self.creates.append(JobCreate(step=step.name, attempt=attempt, manifest=manifest))
         self._running += 1
-        start = prev.start_time if prev is not None and prev.start_time else self.now
         self.statuses[step.name] = StepStatus(
             name=step.name,
             phase="Running",
@@ -372,7 +406,9 @@ class StepPlanner:
                 use_retry=self._use_retry,
             ),
             now=self.now,
+            create_waits=self.observed.create_waits,
         )
+        self.events.extend(outcome.events)
         self.statuses[step.name] = outcome.status
         self.creates.extend(outcome.creates)
         if outcome.requeue_after is not None:

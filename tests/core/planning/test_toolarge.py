@@ -1,0 +1,51 @@
+"""A status refused as too large (zenflow.core.planning.toolarge).
+
+Aspects: the flow stops — running Jobs (shards too) deleted, unfinished steps ended, phase
+Failed with reason StatusTooLarge, a Failed condition and a FlowFailed Event quoting the API
+server — with a compact status (no outputs, no shard entries, short messages) much smaller than
+the refused one.
+"""
+
+from __future__ import annotations
+
+from tests.core.planning.driver import Driver, at, job, make_flow, record
+from zenflow.api.status import CONDITION_FAILED
+from zenflow.core.observed import Observed
+from zenflow.core.planning.toolarge import too_large_plan
+
+REFUSAL = "PATCH …/jobflows/f/status: 500 Internal Server Error: etcdserver: request is too large"
+
+
+def test_a_refused_status_stops_the_flow_with_a_compact_status() -> None:
+    values = {"k": [f"v{i}" for i in range(50)]}
+    d = Driver(
+        make_flow(
+            job("a", outputs=[{"name": "big"}]),
+            job("m", "a", matrix={"values": values}),
+            job("later", "m"),
+        )
+    )
+    d.step()
+    d.set(record("a", "Succeeded"))
+    d.step(now=at(1), outputs={"a": {"big": "x" * 1000}})
+    d.set(record("m", "Succeeded", shard=0))
+    full = d.status()
+    assert len(full.model_dump_json()) > 3000
+    result = too_large_plan(d.flow, Observed(jobs=d.jobs), at(2), refusal=REFUSAL)
+    st = result.status
+    assert (st.phase, st.reason) == ("Failed", "StatusTooLarge")
+    assert st.message is not None
+    assert REFUSAL in st.message
+    failed = next(c for c in st.conditions or [] if c.type == CONDITION_FAILED)
+    assert (failed.status, failed.reason) == ("True", "StatusTooLarge")
+    assert sorted(result.deletes) == sorted(f"f-m-{i}-1" for i in range(1, 50))
+    phases = {s.name: (s.phase, s.reason) for s in st.steps or []}
+    assert phases == {
+        "a": ("Succeeded", None),
+        "m": ("Failed", "StatusTooLarge"),
+        "later": ("Skipped", "StatusTooLarge"),
+    }
+    assert all(s.outputs is None and s.shards is None for s in st.steps or [])
+    assert all(len(s.message or "") <= 80 for s in st.steps or [])
+    assert len(st.model_dump_json()) < len(full.model_dump_json()) / 3
+    assert any(e.reason == "FlowFailed" and REFUSAL in e.message for e in result.events)
