@@ -24,9 +24,10 @@ from typing import Any, Final
 import pydantic_core
 
 from zenflow.api import limits
+from zenflow.api.approvals import MAX_ENTRIES as MAX_APPROVAL_ENTRIES
 from zenflow.api.common import Condition
 from zenflow.api.jobflow import JobFlowSpec, Step
-from zenflow.api.status import JobFlowStatus, ShardStatus, StepStatus
+from zenflow.api.status import ApprovalRecord, JobFlowStatus, ShardStatus, StepStatus
 from zenflow.boundedjson import json_depth
 from zenflow.core import templating
 from zenflow.core.validation.problems import Collector
@@ -56,6 +57,15 @@ STEP_ENTRY_BYTES: Final = _dumped(
 )
 """A step's status entry with every field at its maximum, but its name, outputs and shards."""
 APPROVER_BYTES: Final = len(',"approvedBy":""') + 253
+APPROVAL_RECORD_BYTES: Final = _dumped(
+    ApprovalRecord(
+        user="u" * 512,
+        time=_T,
+        decision="Approved",
+        reason="r" * limits.MAX_STEP_MESSAGE,
+    )
+)
+"""One entry of a Manual step's ``approvals`` (at most ``approvals.MAX_ENTRIES`` in a flow)."""
 SHARD_ENTRY_BYTES: Final = _dumped(
     ShardStatus(
         index=limits.MAX_MATRIX_SHARDS,
@@ -168,15 +178,19 @@ def status_estimate(spec: JobFlowSpec) -> int:
     """The most bytes the flow's status can take (see ``limits``)."""
     total = FLOW_STATUS_BYTES + len(',"steps":[]')
     with_outputs = 0
+    records = 0
     for step in spec.all_steps():
         total += STEP_ENTRY_BYTES + len(step.name)
         if step.type == "Manual":
-            total += APPROVER_BYTES
+            total += APPROVER_BYTES + len(',"approvals":[]')
+            # ``required`` approvals and a rejection, and as many more approvers as decided
+            records += (step.approval.required if step.approval is not None else 1) + 1
         if step.matrix is not None:
             total += len(',"shards":[]') + planned_jobs(step) * SHARD_ENTRY_BYTES
         if step.outputs:
             total += len(',"outputs":{}') + OUTPUT_ENTRY_BYTES * len(step.outputs)
             with_outputs += 1
+    total += min(records, MAX_APPROVAL_ENTRIES) * APPROVAL_RECORD_BYTES
     return total + min(
         with_outputs * limits.MAX_STATUS_OUTPUTS_BYTES, limits.MAX_FLOW_OUTPUTS_BYTES
     )
