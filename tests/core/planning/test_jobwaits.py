@@ -6,17 +6,20 @@ older attempt's Job is still there, and a Retrying step whose failed Job is dele
 schedule; a matrix shard likewise, and a succeeded shard whose Job is gone stays succeeded;
 creates refused by a quota (or throttled) keep the step Pending with the quota in the step's and
 the flow's message, back off (1 s, growing with the wait, at most 60 s), never fail anything,
-and the Job is created once the quota allows it; the flow's outputs cap drops what does not fit.
+and the Job is created once the quota allows it (which refusals are waits: quota, 429, 5xx, no
+answer; not RBAC or an invalid Job); the flow's outputs cap drops what does not fit.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.core.planning.driver import Driver, at, job, make_flow, record
 from zenflow.api.limits import MAX_FLOW_OUTPUTS_BYTES
 from zenflow.core.planning.flowstatus import EventSpec
-from zenflow.core.planning.jobwaits import create_retry_delay
+from zenflow.core.planning.jobwaits import create_refusal, create_retry_delay
 
 QUOTA = (
     "QuotaExceeded",
@@ -199,3 +202,27 @@ def test_outputs_past_the_flow_cap_are_dropped_and_said_so() -> None:
         f"outputs not read: outputs dropped: a flow's outputs are limited to "
         f"{MAX_FLOW_OUTPUTS_BYTES} bytes in all"
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "reason"),
+    [
+        pytest.param(403, QUOTA[1], "QuotaExceeded", id="exceeded-quota"),
+        pytest.param(
+            403,
+            'jobs "f-a-1" is forbidden: status unknown for quota: jobs, resources: count/jobs',
+            "QuotaExceeded",
+            id="quota-not-counted-yet",
+        ),
+        pytest.param(429, "Too many requests, please try again later.", "Throttled", id="429"),
+        pytest.param(500, "etcdserver: leader changed", "JobCreateFailed", id="500"),
+        pytest.param(None, "API server unreachable: TimeoutError()", "JobCreateFailed", id="none"),
+        pytest.param(403, 'User "zenflow" cannot create resource "jobs"', None, id="rbac"),
+        pytest.param(422, "spec.template: Invalid value", None, id="invalid"),
+    ],
+)
+def test_which_create_refusals_are_waits(
+    status: int | None, message: str, reason: str | None
+) -> None:
+    refusal = create_refusal(status, message)
+    assert (refusal[0] if refusal else None) == reason

@@ -1,6 +1,6 @@
 """Step outputs (zenflow.core.planning.outputs): termination-message keys (default and renamed),
 JSON values as compact text, JSONPath over the Job, and the problems reported when they are
-missing."""
+missing; the termination message is read only from a pod the step's Job controls."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from zenflow.api.jobflow import Step
-from zenflow.core.planning.outputs import extract_outputs, json_path
+from zenflow.core.planning.outputs import extract_outputs, json_path, termination_message
 
 JOB = {"status": {"succeeded": 1}, "spec": {"template": {"spec": {"containers": [{"image": "i"}]}}}}
 
@@ -73,3 +73,27 @@ def test_outputs_are_capped_in_size() -> None:
     assert values == {"a": big}
     assert problem is not None
     assert "'b' dropped" in problem
+
+
+def _pod(
+    uid: str, *, phase: str = "Succeeded", message: str | None = '{"a": "x"}'
+) -> dict[str, Any]:
+    terminated = {"exitCode": 0} if message is None else {"exitCode": 0, "message": message}
+    return {
+        "metadata": {
+            "labels": {"job-name": "f-s-1"},
+            "ownerReferences": [{"kind": "Job", "name": "f-s-1", "uid": uid, "controller": True}],
+        },
+        "status": {"phase": phase, "containerStatuses": [{"state": {"terminated": terminated}}]},
+    }
+
+
+def test_outputs_are_read_only_from_a_pod_the_job_controls() -> None:
+    """A pod labelled job-name=<job> by anyone else (here: owned by another uid, or by nobody)
+    is never read, even when it comes first and succeeded."""
+    spoofed = _pod("someone-else", message='{"a": "forged"}')
+    unowned = {**_pod("x", message='{"a": "forged"}'), "metadata": {"labels": {"job-name": "j"}}}
+    pods = [spoofed, unowned, _pod("job-uid", phase="Failed"), _pod("job-uid")]
+    assert termination_message(pods, job_uid="job-uid") == '{"a": "x"}'
+    assert termination_message([spoofed, unowned], job_uid="job-uid") is None
+    assert termination_message([_pod("job-uid", message=None)], job_uid="job-uid") == ""

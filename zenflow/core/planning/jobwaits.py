@@ -32,6 +32,20 @@ MIN_CREATE_RETRY_S: Final = 1.0
 MAX_CREATE_RETRY_S: Final = 60.0
 
 
+def create_refusal(status: int | None, message: str) -> tuple[str, str] | None:
+    """(reason, message) when a failed Job create is a wait — refused by a ResourceQuota (403
+    "exceeded quota", or the quota not yet counted), throttled (429), or a passing failure
+    (5xx, no answer) — else None (for good: the caller fails the step or retries the
+    reconcile)."""
+    if status == 403 and "quota" in message:
+        return REASON_QUOTA_EXCEEDED, message
+    if status == 429:
+        return REASON_THROTTLED, message
+    if status is None or status == 0 or status >= 500:
+        return REASON_JOB_CREATE_FAILED, message
+    return None
+
+
 def create_retry_delay(*, since: datetime, now: datetime) -> float:
     """Seconds until the next try of a create refused since ``since``."""
     waited = max((now - since).total_seconds(), 0.0)

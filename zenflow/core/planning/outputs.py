@@ -72,6 +72,31 @@ def extract_outputs(
     return values, (problem[:MAX_STEP_MESSAGE] if problem else None)
 
 
+def termination_message(pods: Sequence[Mapping[str, Any]], *, job_uid: str) -> str | None:
+    """The termination message of the first container of the succeeded pod that ``job_uid``'s
+    Job controls ("" when it wrote none); None when there is no such pod. A pod merely
+    labelled with the Job's name (anyone may create one) is not read."""
+    for pod in pods:
+        refs = (pod.get("metadata") or {}).get("ownerReferences") or []
+        owned = any(
+            isinstance(r, Mapping)
+            and r.get("uid") == job_uid
+            and r.get("controller") is True
+            and r.get("kind") == "Job"
+            for r in refs
+        )
+        status = pod.get("status") or {}
+        if not owned or status.get("phase") != "Succeeded":
+            continue
+        for cs in status.get("containerStatuses") or []:
+            terminated = (cs.get("state") or {}).get("terminated") or {}
+            message = terminated.get("message")
+            if isinstance(message, str):
+                return message
+        return ""
+    return None
+
+
 def stored_size(name: str, value: str) -> int:
     """Bytes an output takes in the stored status: its name and value as JSON strings."""
     return len(json.dumps(name)) + len(json.dumps(value))
