@@ -1,7 +1,8 @@
 """``kubectl jobflow`` verbs against the real control plane with the controller running
 in-process: what each verb writes is acted on by the controller.
 
-- approve releases a Manual step and the flow Succeeds;
+- approve releases a Manual step, recording the approver (approvedBy, approvals), and the flow
+  Succeeds;
 - retry of a failed flow makes the controller create a new attempt of the failed step;
 - retry --step re-runs that step (and its dependents) of a finished flow;
 - suspend gives phase Suspended and starts nothing new, resume continues to Succeeded;
@@ -58,6 +59,9 @@ async def test_approve_releases_a_manual_step(
     done = await running.wait_phase("gated")
     assert phase(done) == "Succeeded"
     assert step_status(done, "gate")["phase"] == "Succeeded"
+    # The identity issue 15 found missing: the approver is recorded, as the API server knows them.
+    assert step_status(done, "gate")["approvedBy"] == "admin"
+    assert [a["user"] for a in step_status(done, "gate")["approvals"]] == ["admin"]
 
 
 async def test_retry_creates_new_attempts(control_plane: ControlPlane, running: Running) -> None:
