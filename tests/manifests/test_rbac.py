@@ -148,6 +148,8 @@ def test_whoami_is_the_service_account(control_plane: ControlPlane, token: str) 
         pytest.param("view", "list", True, id="view-list"),
         pytest.param("view", "create", False, id="view-create"),
         pytest.param("edit", "create", True, id="edit-create"),
+        pytest.param("edit", "approve", True, id="edit-approve"),
+        pytest.param("view", "approve", False, id="view-approve"),
         pytest.param("admin", "delete", True, id="admin-delete"),
     ],
 )
