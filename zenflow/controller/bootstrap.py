@@ -94,6 +94,21 @@ def new_controller_api_client(
     )
 
 
+def new_events_api_client(
+    api: client.ApiClient, settings: ControllerSettings, *, registry: CollectorRegistry
+) -> ThrottledApiClient:
+    """The Event recorder's client: ``api``'s connection settings, its own rate limit
+    (``event_qps``/``event_burst``) and a small pool; its requests count in the same metric."""
+    counter = machinery_metrics(registry).api_requests
+    return ThrottledApiClient(
+        api.configuration,
+        qps=settings.event_qps,
+        burst=settings.event_burst,
+        pool_size=8,
+        on_request=lambda verb: counter.labels(verb).inc(),
+    )
+
+
 def build_manager(
     settings: ControllerSettings,
     api: client.ApiClient,

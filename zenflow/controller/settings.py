@@ -43,6 +43,8 @@ class ControllerSettings(BaseModel):
     workers: Annotated[int, Field(ge=1, le=256)] = 4
     qps: Annotated[float, Field(gt=0, le=100_000)] = 50.0
     burst: Annotated[int, Field(ge=1, le=1_000_000)] = 100
+    event_qps: Annotated[float, Field(gt=0, le=100_000)] = 20.0
+    event_burst: Annotated[int, Field(ge=1, le=1_000_000)] = 100
     http_host: str = "0.0.0.0"
     http_port: Annotated[int, Field(ge=0, le=65535)] = 8081
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -99,6 +101,13 @@ _FLAGS: tuple[tuple[str, str, type, str], ...] = (
     ("workers", "--workers", int, "concurrent reconciles per controller"),
     ("qps", "--qps", float, "client-side API request rate limit (requests per second)"),
     ("burst", "--burst", int, "client-side API request burst"),
+    (
+        "event_qps",
+        "--event-qps",
+        float,
+        "rate limit of Event writes (requests per second; their own budget, apart from --qps)",
+    ),
+    ("event_burst", "--event-burst", int, "burst of Event writes"),
     ("http_host", "--http-host", str, "address of /healthz, /readyz and /metrics"),
     ("http_port", "--http-port", int, "port of /healthz, /readyz and /metrics (0: pick free)"),
     ("log_level", "--log-level", str, "debug, info, warning or error"),

@@ -9,7 +9,9 @@ adds them to the manager, then the JobFlow controller: a rate-limited queue of f
   * the Job informer: every event queues the owning flow at once (owner reference → key; not
     delayed, not rate-limited), so a Job's completion reaches its flow's reconcile immediately;
 
-and its workers (``needs_leader=True``), plus the Event recorder.
+and its workers (``needs_leader=True``), plus the Event recorder, which writes through its own
+API client (same credentials, its own ``event_qps``/``event_burst`` rate limit) so Events never
+wait behind, or delay, Job creates.
 """
 
 from __future__ import annotations
@@ -22,15 +24,20 @@ from typing import Any
 from kubernetes_asyncio import client
 
 from zenflow.api.constants import API_VERSION, JOBFLOW_KIND
-from zenflow.controller.bootstrap import ZenflowInformers, build_informers
+from zenflow.controller.bootstrap import (
+    ZenflowInformers,
+    build_informers,
+    new_events_api_client,
+)
 from zenflow.controller.cronjobflow.reconciler import setup_cron_controller
-from zenflow.controller.events import EventRecorder
+from zenflow.controller.events import EventRecorder, EventWriter
 from zenflow.controller.jobflow.client import FlowClient
 from zenflow.controller.jobflow.metrics import FlowMetrics
 from zenflow.controller.jobflow.observed import GROUP_INDEX, group_index
 from zenflow.controller.jobflow.reconciler import JobFlowReconciler
 from zenflow.controller.notifications.setup import setup_notifications
 from zenflow.controller.settings import ControllerSettings
+from zenflow.kube.throttle import ThrottledApiClient
 from zenflow.machinery.controller import Controller
 from zenflow.machinery.informer import Informer, owner_key
 from zenflow.machinery.manager import Manager
@@ -51,6 +58,8 @@ class JobFlowController:
     client: FlowClient
     recorder: EventRecorder
     controller: Controller
+    events_api: ThrottledApiClient
+    """The Event recorder's own client (its requests count apart from ``api_client``'s)."""
 
 
 class _RecorderRunnable:
@@ -90,7 +99,9 @@ def setup_controllers(
         JOBFLOW_CONTROLLER, metrics=manager.metrics.queue(JOBFLOW_CONTROLLER)
     )
     flow_client = FlowClient(api_client)
-    recorder = EventRecorder(lambda ns, event: flow_client.create_event(namespace=ns, event=event))
+    events_api = new_events_api_client(api_client, settings, registry=manager.registry)
+    manager.add_cleanup(events_api.close)
+    recorder = EventRecorder(EventWriter(events_api))
     reconciler = JobFlowReconciler(
         flows=informers.jobflows,
         jobs=informers.jobs,
@@ -119,7 +130,9 @@ def setup_controllers(
         api_client=api_client,
         defaults_configmap=settings.notifications_configmap,
     )
-    return JobFlowController(informers, queue, reconciler, flow_client, recorder, controller)
+    return JobFlowController(
+        informers, queue, reconciler, flow_client, recorder, controller, events_api
+    )
 
 
 def route_events(*, flows: Informer, jobs: Informer, queue: RateLimitingQueue[ObjectKey]) -> None:

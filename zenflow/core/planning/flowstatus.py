@@ -29,11 +29,13 @@ EventType = Literal["Normal", "Warning"]
 
 @dataclass(frozen=True, slots=True)
 class EventSpec:
-    """A core/v1 Event to record on the flow."""
+    """A core/v1 Event to record on the flow. ``final``: the flow reached a terminal phase, so
+    the recorder writes this Event and everything still pending about the flow at once."""
 
     type: EventType
     reason: str
     message: str
+    final: bool = False
 
 
 def fill_counts(status: JobFlowStatus) -> None:
@@ -159,10 +161,11 @@ def flow_events(*, previous: JobFlowStatus | None, current: JobFlowStatus) -> li
     if current.phase == old_phase and current.reason == old_reason:
         return []
     if current.phase == "Succeeded":
-        return [EventSpec("Normal", "FlowSucceeded", current.message or "all steps finished")]
+        message = current.message or "all steps finished"
+        return [EventSpec("Normal", "FlowSucceeded", message, final=True)]
     if current.phase == "Failed":
         text = f"{current.reason}: {current.message}" if current.message else str(current.reason)
-        return [EventSpec("Warning", "FlowFailed", text)]
+        return [EventSpec("Warning", "FlowFailed", text, final=True)]
     if current.phase == "Suspended":
         return [EventSpec("Normal", "FlowSuspended", "spec.suspend is true")]
     if current.reason == "Queued":
