@@ -1,12 +1,9 @@
-"""Small raw-JSON helpers for integration tests of the node agent: create, read, delete and
-wait for objects through an ApiClient without the generated models."""
+"""Small raw-JSON helpers for integration tests of the node agent: create, read and delete
+objects through an ApiClient without the generated models (waiting: tests.support.wait)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import Callable
 from typing import Any
 
 from kubernetes_asyncio import client
@@ -75,20 +72,6 @@ async def job_pods(api: client.ApiClient, namespace: str, job: str) -> list[Obj]
     )
     assert status == 200, doc
     return list(doc.get("items") or [])
-
-
-async def eventually(
-    probe: Callable[[], Any], *, what: str, within_s: float = 30.0, interval_s: float = 0.05
-) -> Any:
-    """Poll the async ``probe`` until it returns something truthy; return that."""
-    deadline = time.monotonic() + within_s
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(interval_s)
-    raise AssertionError(f"timed out after {within_s}s waiting for {what}; last: {last!r}")
 
 
 def condition(obj: Obj, kind: str) -> Obj | None:

@@ -6,16 +6,16 @@ for the watch; pods of other schedulers, other nodes, or already bound elsewhere
 alone; a pod is run at most once, even when events repeat after it finished; finished pods
 under deletion get the final delete; a pod found running after an agent restart is marked
 failed (its processes are gone); binding is retried while the server is unavailable but not
-when refused; a relist stops workers of pods that vanished; the CLI defaults.
+when refused; a relist stops workers of pods that vanished; the CLI defaults. "Nothing happened"
+is checked once the agent's reactions to the events so far are over (``NodeAgent.settled``).
 """
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any, cast
 
-from tests.envtest.kubejson import eventually
+from tests.support.wait import eventually
 from zenflow.envtest.nodeagent.agent import DEFAULT_NODE_NAME, LOST_MESSAGE, NodeAgent
 from zenflow.envtest.nodeagent.kube import AgentApi
 from zenflow.envtest.nodeagent.logs import LogStore
@@ -101,7 +101,7 @@ async def _settle(api: FakeAgentApi, name: str, phase: str) -> None:
     async def probe() -> bool:
         return api.phase(name) == phase
 
-    await eventually(probe, what=f"{name} {phase}", within_s=5, interval_s=0.005)
+    await eventually(probe, what=f"{name} {phase}", within=5, interval=0.005)
 
 
 async def test_binds_once_and_runs_at_once(tmp_path: Path) -> None:
@@ -115,7 +115,7 @@ async def test_binds_once_and_runs_at_once(tmp_path: Path) -> None:
     # The watch echoes the binding, then the status: nothing runs twice.
     agent.handle("MODIFIED", _pod("a", node=NODE))
     agent.handle("MODIFIED", _pod("a", node=NODE, phase="Succeeded"))
-    await asyncio.sleep(0.05)
+    await agent.settled()
     assert len(api.statuses["a"]) == 1
 
 
@@ -125,7 +125,7 @@ async def test_leaves_other_pods_alone(tmp_path: Path) -> None:
     agent.handle("ADDED", _pod("custom", scheduler="my-scheduler"))
     agent.handle("ADDED", _pod("elsewhere", node="other-node"))
     agent.handle("ADDED", _pod("gone", deleting=True))
-    await asyncio.sleep(0.05)
+    await agent.settled()
     assert api.bound == []
     assert api.statuses == {}
 
@@ -139,7 +139,7 @@ async def test_finished_pod_under_deletion_is_deleted(tmp_path: Path) -> None:
     async def deleted() -> bool:
         return api.deleted == ["done"]
 
-    await eventually(deleted, what="final delete", within_s=5)
+    await eventually(deleted, what="final delete", within=5)
     assert api.statuses == {}
 
 
@@ -190,9 +190,10 @@ async def test_refused_binding_is_not_retried(tmp_path: Path) -> None:
     api.bind_failures = [KubeError("forbidden", status=403)]
     agent = _agent(api, tmp_path)
     agent.handle("ADDED", _pod("a"))
-    await asyncio.sleep(0.3)
+    await agent.settled()  # the bind was refused
+    assert api.bind_failures == []
     agent.handle("MODIFIED", _pod("a"))
-    await asyncio.sleep(0.05)
+    await agent.settled()
     assert api.bound == []
     assert api.statuses == {}
 

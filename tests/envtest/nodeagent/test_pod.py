@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.envtest.kubejson import eventually
+from tests.support.wait import eventually
 from zenflow.envtest.nodeagent.logread import output_tail
 from zenflow.envtest.nodeagent.logs import LogStore
 from zenflow.envtest.nodeagent.pod import PodWorker, WorkerSettings
@@ -254,7 +254,7 @@ async def _wait_for(path: Path) -> str:
     async def probe() -> str:
         return _read(path)
 
-    text: str = await eventually(probe, what=f"file {path}", within_s=10, interval_s=0.01)
+    text: str = await eventually(probe, what=f"file {path}", within=10, interval=0.01)
     return text
 
 
@@ -283,7 +283,7 @@ async def test_deletion_terminates_process_group_then_deletes(tmp_path: Path) ->
         return not _alive(pid)
 
     # SIGKILL is delivered asynchronously: the child may take a moment to disappear.
-    await eventually(dead, what=f"child {pid} gone", within_s=2, interval_s=0.01)
+    await eventually(dead, what=f"child {pid} gone", within=2, interval=0.01)
     assert api.final["phase"] == "Failed"
     assert _terminated(api.final)["exitCode"] == 143
     assert api.deleted == ["p"]
@@ -326,7 +326,9 @@ async def test_annotated_pod_stopped_during_its_duration(tmp_path: Path) -> None
     pod = _pod({"name": "c"}, annotations={ANNOTATION_DURATION_SECONDS: "300"})
     worker = _worker(pod, api, tmp_path, mode="annotations")
     task = asyncio.create_task(worker.run())
-    await asyncio.sleep(0.05)
+    await eventually(
+        lambda: any(s["phase"] == "Running" for s in api.statuses), what="Running", interval=0.01
+    )
     worker.request_stop("gone", grace_s=0)
     async with asyncio.timeout(5):
         await task
@@ -358,7 +360,7 @@ async def test_sidecar_runs_beside_the_containers_and_is_stopped_after(tmp_path:
     async def dead() -> bool:
         return not _alive(pid)
 
-    await eventually(dead, what="sidecar gone", within_s=2, interval_s=0.01)
+    await eventually(dead, what="sidecar gone", within=2, interval=0.01)
     running = [s for s in api.statuses if "running" in s["initContainerStatuses"][0]["state"]]
     assert running
     assert running[0]["phase"] in ("Pending", "Running")
@@ -379,17 +381,14 @@ async def test_annotated_pod_with_sidecar(tmp_path: Path) -> None:
 
 async def test_forced_delete_cuts_a_graceful_stop_short(tmp_path: Path) -> None:
     api = FakeApi()
-    ready = tmp_path / "ready"
-    script = f"trap '' TERM; touch {ready}; while :; do sleep 0.05; done"
+    ready, termed = tmp_path / "ready", tmp_path / "termed"
+    script = f"trap 'touch {termed}' TERM; touch {ready}; while :; do sleep 0.05; done"
     worker = _worker(_pod({"name": "c", "command": ["sh", "-c", script]}), api, tmp_path)
     task = asyncio.create_task(worker.run())
-
-    async def trapped() -> bool:
-        return ready.exists()
-
-    await eventually(trapped, what="trap installed", within_s=10, interval_s=0.01)
+    await eventually(ready.exists, what="trap installed", within=10, interval=0.01)
     worker.request_stop("deleted", grace_s=300)
-    await asyncio.sleep(0.1)
+    # The process got its SIGTERM and lives on: the worker waits out the grace period.
+    await eventually(termed.exists, what="SIGTERM delivered", within=10, interval=0.01)
     assert not task.done()
     worker.request_stop("gone", grace_s=0)
     async with asyncio.timeout(5):

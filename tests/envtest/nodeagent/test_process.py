@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.envtest.kubejson import eventually
+from tests.support.wait import eventually
 from zenflow.envtest.nodeagent.process import LocalProcess, exit_code_of, kill_orphans, read_head
 
 
@@ -81,7 +81,7 @@ async def test_stop_drains_the_output(tmp_path: Path) -> None:
     async def ready() -> bool:
         return marker.exists()
 
-    await eventually(ready, what="process started", within_s=5, interval_s=0.01)
+    await eventually(ready, what="process started", within=5, interval=0.01)
     assert await process.stop(grace_s=5) == 143
     assert output.streams == {"stdout": b"started\n"}
 
@@ -93,7 +93,7 @@ async def test_stop_escalates_to_sigkill_after_grace(tmp_path: Path) -> None:
     async def ready() -> bool:
         return marker.exists()
 
-    await eventually(ready, what="trap installed", within_s=5, interval_s=0.01)
+    await eventually(ready, what="trap installed", within=5, interval=0.01)
     began = asyncio.get_running_loop().time()
     assert await process.stop(grace_s=0.3) == 137
     assert asyncio.get_running_loop().time() - began >= 0.3
@@ -108,7 +108,7 @@ async def test_group_dies_with_the_main_process(tmp_path: Path) -> None:
     async def dead() -> bool:
         return not _alive(pid)
 
-    await eventually(dead, what=f"orphan {pid} killed", within_s=2, interval_s=0.01)
+    await eventually(dead, what=f"orphan {pid} killed", within=2, interval=0.01)
 
 
 def test_read_head(tmp_path: Path) -> None:

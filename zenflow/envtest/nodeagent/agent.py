@@ -223,6 +223,13 @@ class NodeAgent:
             return
         self._start_worker(pod)
 
+    async def settled(self) -> None:
+        """Return once every reaction to the events handled so far has ended (binds, pod
+        workers, final deletes, and what those started): a test that checks that an event
+        caused nothing checks once the reactions it could have caused are over."""
+        while pending := {task for task in self._tasks if not task.done()}:
+            await asyncio.wait(pending)
+
     def _start_worker(self, pod: dict[str, Any]) -> None:
         meta = pod["metadata"]
         uid = meta["uid"]
