@@ -45,16 +45,21 @@ async def next_matching(
 async def create_after_restart(api: client.ApiClient, namespace: str) -> None:
     objects = client.CustomObjectsApi(api)
     body = jobflow("after-restart", [step("a")])
-    for attempt in range(50):  # a pooled connection to the old process may fail once
-        try:
-            await objects.create_namespaced_custom_object(
-                GROUP, VERSION, namespace, JOBFLOW_PLURAL, body
-            )
-            return
-        except (aiohttp.ClientError, client.ApiException):
-            if attempt == 49:
-                raise
-            await asyncio.sleep(0.2)
+
+    async def created() -> bool:
+        await objects.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, JOBFLOW_PLURAL, body
+        )
+        return True
+
+    # A pooled connection to the old apiserver process may fail once.
+    await eventually(
+        created,
+        what="create after the restart",
+        within=10,
+        interval=0.2,
+        retry_on=(aiohttp.ClientError, client.ApiException),
+    )
 
 
 async def test_the_stream_survives_an_apiserver_restart(

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ import pytest
 from kubernetes_asyncio import client
 from prometheus_client import CollectorRegistry
 
+from tests.support.wait import eventually
 from tests.webhook.test_integration import (
     SECRET,
     TIMEOUT_SECONDS,
@@ -79,13 +79,13 @@ class Cluster:
     async def create_until(self, doc: dict[str, Any], needle: str) -> Any:
         """Create ``doc`` as alice until the answer contains ``needle`` (a new RoleBinding
         reaches the API server's authorizer after a moment)."""
-        deadline = time.monotonic() + 30
-        while True:
+
+        async def answered() -> Any:
             out = await self.as_alice("create", "-f", "-", input=json.dumps(doc))
-            if needle in out.stdout + out.stderr:
-                return out
-            assert time.monotonic() < deadline, out.stdout + out.stderr
-            await asyncio.sleep(0.3)
+            assert needle in out.stdout + out.stderr, out.stdout + out.stderr
+            return out
+
+        return await eventually(answered, what=repr(needle), within=30, interval=0.3)
 
 
 FLOWS_ONLY = {"apiGroups": ["workflow.zen.io"], "resources": ["jobflows", "cronjobflows"],
@@ -132,16 +132,16 @@ async def cluster(
         await server.start()
         # Admin may do anything: a cycle is refused only once the webhook is called.
         cycle = json.dumps(jobflow("probe", step("a", "b"), step("b", "a")))
-        deadline = time.monotonic() + 30
-        while True:
+
+        async def refused() -> bool:
             out = await asyncio.to_thread(
                 control_plane.kubectl, "create", "--dry-run=server", "-n", namespace, "-f", "-",
                 input=cycle, check=False,
             )  # fmt: skip
-            if "dependency cycle" in out.stderr:
-                break
-            assert time.monotonic() < deadline, out.stderr
-            await asyncio.sleep(0.2)
+            assert "dependency cycle" in out.stderr, out.stderr
+            return True
+
+        await eventually(refused, what="the webhook called", within=30, interval=0.2)
         yield found
     finally:
         await server.stop()
