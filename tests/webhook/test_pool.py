@@ -4,13 +4,15 @@ Aspects: workers answer validations and mutations like the pure handlers; a revi
 its fast-lane slice starts over in the slow lane, and past its budget is refused (``timeout``,
 with its uid) while the worker stays usable; a normal review is answered while an expensive one
 holds the slow lane; a full lane is ``Busy`` at once; a worker killed mid-review refuses that
-review (``error``) and is replaced; a worker over its memory ceiling retires after answering
-and is replaced; ``stop`` leaves no worker process behind.
+review (``error``) and is replaced; a stopped (SIGSTOP) worker's review is still answered by its
+deadline, and the worker is killed and replaced after the grace period; a worker over its
+memory ceiling retires after answering and is replaced; ``stop`` leaves no worker behind.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -175,3 +177,25 @@ async def test_stop_leaves_no_worker_behind(restarts: Restarts) -> None:
     await reviews.stop()
     assert not any(alive(pid) for pid in pids)
     assert restarts == []
+
+
+async def test_a_stuck_worker_still_answers_by_the_deadline_then_is_replaced(
+    pool: ProcessReviews, restarts: Restarts
+) -> None:
+    (stuck,) = pool.slow.pids
+    os.kill(stuck, signal.SIGSTOP)  # neither its alarm nor anything else runs now
+    try:
+        with pool.reserve(large=True) as place:
+            out = await pool.review(
+                place, "validate", review_of(SMALL, uid="s-1"), deadline=deadline(0.5)
+            )
+        assert out.result == "timeout"
+        assert out.body["response"]["uid"] == "s-1"
+        await eventually(
+            lambda: restarts == [("slow", "lost")], what="the stuck worker killed", within=30
+        )
+        assert not alive(stuck)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(stuck, signal.SIGCONT)
+    await eventually(lambda: pool.slow.idle == 1, what="a replacement worker", within=60)

@@ -15,9 +15,14 @@ budget, get a clear ``timeout`` refusal.
 Invariants:
 - A lane admits at most ``workers + max_waiting`` reviews at once (``reserve``); others are
   ``Busy`` at once.
+- A review is answered by its deadline whatever its worker does: past the deadline the caller
+  gets a ``timeout`` refusal at once while the worker finishes (or is interrupted by its own
+  alarm) in the background and only then takes another review.
 - A worker runs one review at a time and is back in its lane's idle queue after each answer; a
-  worker whose review outlives its alarm by ``GRACE`` seconds, or that dies, is killed and
-  replaced in the background (with backoff if spawning fails), and that review is refused.
+  worker that outlives its alarm by ``GRACE`` seconds, or dies, is killed and replaced in the
+  background (with backoff if spawning fails); a review it was still answering is refused.
+- The fast lane's slice is CPU time (the worker's own), so on a busy machine a normal review is
+  not pushed out of the fast lane for time spent waiting for a CPU.
 - ``stop`` kills every worker and cancels pending replacements; nothing outlives the pool.
 """
 
@@ -29,7 +34,7 @@ import pickle
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from zenflow.logging import get_logger
 from zenflow.machinery.backoff import Backoff
@@ -44,11 +49,12 @@ from zenflow.webhook.worker import (
     RESPONSE,
     STATUS_EXPIRED,
     STATUS_RETIRING,
+    STATUS_SLICED,
 )
 
 log = get_logger(__name__)
 
-GRACE: Final = 1.0  # seconds a worker may overrun its alarm before it is killed
+GRACE: Final = 5.0  # seconds a worker may overrun its alarm before it is killed
 SPAWN_TIMEOUT: Final = 60.0
 
 
@@ -60,7 +66,7 @@ class WorkerLost(Exception):
 class LaneSettings:
     workers: int
     max_waiting: int
-    slice: float | None = None  # seconds of a worker per review; None = the whole budget
+    slice: float | None = None  # CPU seconds of a worker per review; None: only the budget
     nice: int = 0
 
 
@@ -101,12 +107,15 @@ class WorkerProcess:
             raise WorkerLost(f"the review worker said {ready!r} instead of ready")
         return worker
 
-    async def review(self, mode: Mode, body: bytes, *, alarm: float) -> tuple[Outcome | None, bool]:
-        """(answer or None if the alarm fired, retiring). Raises WorkerLost."""
+    async def review(
+        self, mode: Mode, body: bytes, *, alarm: float, cpu_slice: float
+    ) -> tuple[Outcome | None, bool, bool]:
+        """(answer or None if a timer fired, whether it was the CPU slice, retiring).
+        Raises WorkerLost (and kills the process) past ``alarm + GRACE`` or when it dies."""
         code = MODE_MUTATE if mode == "mutate" else MODE_VALIDATE
         try:
             async with asyncio.timeout(alarm + GRACE):
-                self._stdin.write(REQUEST.pack(code, alarm, len(body)))
+                self._stdin.write(REQUEST.pack(code, alarm, cpu_slice, len(body)))
                 self._stdin.write(body)
                 await self._stdin.drain()
                 status, length = RESPONSE.unpack(await self._stdout.readexactly(RESPONSE.size))
@@ -114,14 +123,14 @@ class WorkerProcess:
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError) as exc:
             await self.kill()
             raise WorkerLost(f"review worker {self.pid}: {type(exc).__name__}") from exc
-        if status == STATUS_EXPIRED:
-            return None, False
+        if status in (STATUS_EXPIRED, STATUS_SLICED):
+            return None, status == STATUS_SLICED, False
         # Our own process's pickle of our own dataclass: not data from the network.
         outcome = pickle.loads(data)
         if not isinstance(outcome, Outcome):
             await self.kill()
             raise WorkerLost(f"review worker {self.pid} answered {type(outcome).__name__}")
-        return outcome, status == STATUS_RETIRING
+        return outcome, False, status == STATUS_RETIRING
 
     async def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -148,6 +157,7 @@ class Lane:
         self._idle: asyncio.Queue[WorkerProcess] = asyncio.Queue()
         self._live: set[WorkerProcess] = set()
         self._replacing: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[object]] = set()  # reviews in flight, kills
         self._admitted = 0
         self._stopped = False
 
@@ -201,8 +211,14 @@ class Lane:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await asyncio.gather(*(worker.kill() for worker in list(self._live)))
+        # Reviews still in flight end now (their worker is gone); kills already asked finish.
+        await asyncio.gather(*list(self._background), return_exceptions=True)
         self._live.clear()
         self._idle = asyncio.Queue()
+
+    def _track(self, task: asyncio.Task[Any]) -> None:
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _replace(self, worker: WorkerProcess, reason: str) -> None:
         self._live.discard(worker)
@@ -225,7 +241,7 @@ class Lane:
                 await backoff.wait()
 
     async def run(self, mode: Mode, body: bytes, *, deadline: float) -> tuple[Outcome | None, bool]:
-        """(answer or None when out of time, whether the lane's slice cut it short).
+        """(answer or None when out of time, whether the lane's CPU slice cut it short).
         The caller holds a reservation of this lane. Raises WorkerLost."""
         loop = asyncio.get_running_loop()
         try:
@@ -233,28 +249,42 @@ class Lane:
                 worker = await self._idle.get()
         except TimeoutError:
             return None, False
-        remaining = deadline - loop.time()
-        alarm = remaining if self.settings.slice is None else min(self.settings.slice, remaining)
+        alarm = deadline - loop.time()
         if alarm <= 0:
             self._idle.put_nowait(worker)
             return None, False
+        cpu_slice = self.settings.slice or 0.0
+        task = asyncio.create_task(worker.review(mode, body, alarm=alarm, cpu_slice=cpu_slice))
+        task.add_done_callback(lambda done: self._settle(worker, done))
+        self._track(task)
         try:
-            outcome, retiring = await worker.review(mode, body, alarm=max(alarm, 0.001))
+            async with asyncio.timeout_at(deadline):
+                outcome, sliced, _ = await asyncio.shield(task)
+        except TimeoutError:
+            return None, False  # answered now; the worker rejoins the lane when it is done
         except WorkerLost as exc:
             log.warning("webhook_worker_lost", lane=self.name, pid=worker.pid, error=str(exc))
-            self._replace(worker, "lost")
             raise
-        except asyncio.CancelledError:
-            # The caller went away mid-review: the frame stream's position is unknown.
-            await worker.kill()
-            self._replace(worker, "cancelled")
-            raise
-        if retiring:
-            await worker.kill()
+        return outcome, sliced
+
+    def _settle(
+        self, worker: WorkerProcess, done: asyncio.Task[tuple[Outcome | None, bool, bool]]
+    ) -> None:
+        """Put ``worker`` back in the idle queue after a review, or replace it."""
+        if self._stopped:
+            return  # stop() kills every worker itself
+        if done.cancelled() or done.exception() is not None:
+            # Lost, or cancelled mid-frame (the pool stopping): the stream's position is unknown.
+            self._kill_later(worker)
+            self._replace(worker, "cancelled" if done.cancelled() else "lost")
+        elif done.result()[2]:
+            self._kill_later(worker)
             self._replace(worker, "memory")
         else:
             self._idle.put_nowait(worker)
-        return outcome, outcome is None and alarm < remaining
+
+    def _kill_later(self, worker: WorkerProcess) -> None:
+        self._track(asyncio.create_task(worker.kill(), name=f"webhook-{self.name}-worker-kill"))
 
 
 class ProcessReviews:

@@ -3,16 +3,18 @@
 Run as ``python -m zenflow.webhook.worker [--nice N] [--max-rss-mib M]`` by
 ``zenflow.webhook.pool``, which talks to it over its stdin/stdout with length-prefixed frames:
 
-    parent -> worker   header ``>BdI`` (mode, alarm seconds, body length), then the body
+    parent -> worker   header ``>BddI`` (mode, alarm: wall-clock seconds, slice: CPU seconds,
+                       body length), then the body
     worker -> parent   one byte ``READY`` once warmed up; then per review a header ``>BI``
                        (status, length) and, for status OK/RETIRING, a pickled ``Outcome``
 
 Invariants:
 - One review at a time; the frame stream is the only thing written to the original stdout
   (``print`` and stray writes go to stderr).
-- A review still running when its alarm fires is abandoned (status EXPIRED) and the worker stays
-  usable: the alarm raises ``_Expired``, a ``BaseException`` that the validator's own
-  ``except Exception`` handlers cannot swallow.
+- A review still running when its alarm fires (its wall-clock budget, status EXPIRED) or when it
+  has used its slice of CPU time (status SLICED; CPU, so that waiting for a busy machine's CPU
+  does not count) is abandoned and the worker stays usable: the timer raises ``_Expired``, a
+  ``BaseException`` that the validator's own ``except Exception`` handlers cannot swallow.
 - After a review that left the process above ``--max-rss-mib``, the answer carries RETIRING and
   the process exits, so the memory a huge body took is returned to the system.
 - End of input (the parent closed the pipe or died) ends the process.
@@ -34,7 +36,7 @@ from zenflow.webhook.admission import Outcome, handle_review
 from zenflow.webhook.mutation import handle_mutation
 from zenflow.webhook.warmup import warm_up_review
 
-REQUEST: Final = struct.Struct(">BdI")
+REQUEST: Final = struct.Struct(">BddI")
 RESPONSE: Final = struct.Struct(">BI")
 READY: Final = b"R"
 MODE_VALIDATE: Final = 0
@@ -42,18 +44,23 @@ MODE_MUTATE: Final = 1
 STATUS_OK: Final = 0
 STATUS_EXPIRED: Final = 1
 STATUS_RETIRING: Final = 2
+STATUS_SLICED: Final = 3
 
 
 class _Expired(BaseException):
-    """The review's alarm fired (a BaseException, so ``except Exception`` lets it through)."""
+    """A review's timer fired (a BaseException, so ``except Exception`` lets it through)."""
+
+    def __init__(self, sliced: bool) -> None:
+        super().__init__("slice" if sliced else "alarm")
+        self.sliced = sliced
 
 
 _armed = False
 
 
-def _on_alarm(_signum: int, _frame: FrameType | None) -> None:
+def _on_timer(signum: int, _frame: FrameType | None) -> None:
     if _armed:
-        raise _Expired
+        raise _Expired(sliced=signum == signal.SIGVTALRM)
 
 
 def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
@@ -75,26 +82,31 @@ def _rss_mib() -> float:
         return 0.0
 
 
-def review_once(mode: int, body: bytes, alarm: float) -> Outcome | None:
-    """The answer to ``body``, or None when ``alarm`` seconds passed first (0: no alarm)."""
+def review_once(mode: int, body: bytes, alarm: float, cpu_slice: float = 0.0) -> Outcome | bool:
+    """The answer to ``body``; or True when ``cpu_slice`` CPU seconds were used first, False when
+    ``alarm`` wall-clock seconds passed first (0: no such limit)."""
     global _armed
     try:
+        _armed = True
         if alarm > 0:
-            _armed = True
             signal.setitimer(signal.ITIMER_REAL, alarm)
+        if cpu_slice > 0:
+            signal.setitimer(signal.ITIMER_VIRTUAL, cpu_slice)
         if mode == MODE_MUTATE:
             return handle_mutation(body)
         return handle_review(body, validate=validate_object)
-    except _Expired:
-        return None
+    except _Expired as expired:
+        return expired.sliced
     finally:
-        _armed = False  # from here on a late alarm is ignored, then the timer is cleared
+        _armed = False  # from here on a late timer is ignored, then the timers are cleared
         signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.setitimer(signal.ITIMER_VIRTUAL, 0)
 
 
 def serve(inp: BinaryIO, out: BinaryIO, *, max_rss_mib: float) -> None:
     """Answer frames from ``inp`` on ``out`` until end of input."""
-    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.signal(signal.SIGALRM, _on_timer)
+    signal.signal(signal.SIGVTALRM, _on_timer)
     review_once(MODE_VALIDATE, warm_up_review(), 0)  # load the validator's lazy parts first
     out.write(READY)
     out.flush()
@@ -102,14 +114,14 @@ def serve(inp: BinaryIO, out: BinaryIO, *, max_rss_mib: float) -> None:
         header = _read_exactly(inp, REQUEST.size)
         if header is None:
             return
-        mode, alarm, length = REQUEST.unpack(header)
+        mode, alarm, cpu_slice, length = REQUEST.unpack(header)
         body = _read_exactly(inp, length)
         if body is None:
             return
-        outcome = review_once(mode, body, alarm)
+        outcome = review_once(mode, body, alarm, cpu_slice)
         del body
-        if outcome is None:
-            out.write(RESPONSE.pack(STATUS_EXPIRED, 0))
+        if isinstance(outcome, bool):
+            out.write(RESPONSE.pack(STATUS_SLICED if outcome else STATUS_EXPIRED, 0))
             out.flush()
             continue
         data = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
