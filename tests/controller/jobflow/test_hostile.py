@@ -1,0 +1,115 @@
+"""Hostile flows on the real control plane with only the CRDs installed (no webhook), issue 9.
+
+Aspects: each flow the validator refuses — a ``when`` nested 250 parentheses deep, a 61 KB spec
+whose Job would render to 2.1 MB, 70 matrix steps of 256 shards (17,920 Jobs), a flow whose
+status would grow to ~1.4 MiB — ends Failed with reason Invalid, a Ready=False condition, a
+FlowFailed Event and a message naming the field, creates no Job, is never retried, and an
+ordinary flow created after it runs to Succeeded; a template nested 250 levels deep in an
+unknown field is pruned by the CRD schema and its flow runs. Before: the deep ``when`` and
+template crashed the validator (RecursionError, PydanticSerializationError) and the flows were
+retried for ever without a status; the oversized flows ran, froze behind a refused status, or
+were refused by the API server Job by Job long after they were accepted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.support.jobflows import Running, condition, jobflow, step
+
+pytestmark = pytest.mark.integration
+
+
+def _deep_when() -> dict[str, Any]:
+    return jobflow("deep-when", [step("a"), step("b", "a", when="(" * 250 + "true" + ")" * 250)])
+
+
+def _inflated() -> dict[str, Any]:
+    inflated = step("inflated")
+    containers = inflated["template"]["spec"]["template"]["spec"]["containers"]
+    containers[0]["command"] = ["echo", *["{{ params.big }}"] * 35]
+    return jobflow(
+        "inflated", [step("small"), inflated], params=[{"name": "big", "default": "x" * 60_000}]
+    )
+
+
+def _matrix_steps(count: int) -> list[dict[str, Any]]:
+    values = {"a": [f"v{i}" for i in range(16)], "b": [f"w{i}" for i in range(16)]}
+    return [step(f"m{i}", matrix={"values": values}) for i in range(count)]
+
+
+def _oversized_matrix() -> dict[str, Any]:
+    return jobflow("oversized-matrix", _matrix_steps(70))
+
+
+def _large_status() -> dict[str, Any]:
+    gates = [{"name": f"gate{i}", "type": "Manual"} for i in range(993)]
+    return jobflow("large-status", [*gates, *_matrix_steps(7)])
+
+
+@pytest.mark.parametrize(
+    ("build", "field", "message"),
+    [
+        pytest.param(
+            _deep_when,
+            "spec.steps[1].when",
+            "nests 250 levels of parentheses/brackets; at most 16 are allowed",
+            id="when-250-parentheses",
+        ),
+        pytest.param(
+            _inflated,
+            "spec.steps[1]",
+            "the Job this step renders can reach 2,1",
+            id="job-rendered-to-2.1MB",
+        ),
+        pytest.param(
+            _oversized_matrix,
+            "spec.steps",
+            "one run of the flow creates up to 17920 Jobs",
+            id="70-matrix-steps-of-256-shards",
+        ),
+        pytest.param(
+            _large_status,
+            "spec.steps",
+            "the flow's status can grow to 1411 KiB; at most 768 KiB are allowed",
+            id="status-of-1.4MiB",
+        ),
+    ],
+)
+async def test_a_flow_the_validator_refuses_fails_invalid_and_harms_no_other(
+    zf: Running, build: Any, field: str, message: str
+) -> None:
+    hostile = build()
+    name = hostile["metadata"]["name"]
+    await zf.create(hostile)
+    await zf.create(jobflow(f"{name}-neighbour", [step("a"), step("b", "a")]))
+    failed = await zf.wait_phase(name, ("Failed",))
+    status = failed["status"]
+    assert status["reason"] == "Invalid"
+    assert f"{field}: {message}" in status["message"]
+    ready = condition(failed, "Ready")
+    assert ready is not None
+    assert (ready["status"], ready["reason"]) == ("False", "Invalid")
+    assert all(s["phase"] == "Skipped" for s in status["steps"])
+    neighbour = await zf.wait_phase(f"{name}-neighbour")
+    assert neighbour["status"]["phase"] == "Succeeded"
+    await zf.reconciled(name)
+    assert await zf.jobs(name) == []
+    events = await zf.events(name)
+    assert [e["reason"] for e in events if e["reason"] == "FlowFailed"] == ["FlowFailed"]
+
+
+async def test_a_template_nested_250_levels_in_an_unknown_field_is_pruned_and_runs(
+    zf: Running,
+) -> None:
+    deep: dict[str, Any] = {"leaf": "x"}
+    for _ in range(250):
+        deep = {"nested": deep}
+    flow = jobflow("deep-template", [step("a")])
+    flow["spec"]["steps"][0]["template"]["spec"]["template"]["spec"]["x-unknown"] = deep
+    created = await zf.create(flow)
+    assert "x-unknown" not in created["spec"]["steps"][0]["template"]["spec"]["template"]["spec"]
+    done = await zf.wait_phase("deep-template")
+    assert done["status"]["phase"] == "Succeeded"
