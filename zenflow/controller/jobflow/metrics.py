@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from zenflow.api.status import FLOW_PHASES
+from zenflow.api.status import FLOW_PHASES, JobFlowStatus
 
 _STEP_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600)
 
@@ -52,3 +52,16 @@ class FlowMetrics:
         if phase is not None:
             self._phases[uid] = phase
             self.flows.labels(phase).inc()
+
+    def observe_step_durations(self, old: JobFlowStatus | None, new: JobFlowStatus) -> None:
+        """Observe the duration of each step that finished between ``old`` and ``new``."""
+        before = {s.name: s.phase for s in (old.steps or [])} if old else {}
+        for st in new.steps or []:
+            if (
+                st.phase in ("Succeeded", "Failed")
+                and before.get(st.name) != st.phase
+                and st.start_time is not None
+                and st.completion_time is not None
+            ):
+                seconds = (st.completion_time - st.start_time).total_seconds()
+                self.step_duration.labels(st.phase).observe(max(seconds, 0.0))

@@ -1,22 +1,35 @@
-"""Build the planner's ``Observed`` from the informer caches.
+"""Build the planner's ``Observed`` from the informer caches (and the few reads it needs).
 
 Jobs come from the Job informer's owner index (this flow's key), keeping only those controlled by
 this flow's uid (a deleted namesake's Jobs awaiting garbage collection are ignored), plus the
 Jobs this controller created but the cache has not shown yet ("expectations", as client-go's
 ReplicaSet controller keeps them), so a reconcile racing its own watch never re-plans a create.
 Peers are the other flows of the same concurrency group, from the flow informer's group index.
+Conflicts the last reconcile met come from the reconciler's memory; outputs are read as
+``planning.outputreads`` asks (a pod's termination message from the API server, a Job from the
+cache) and turned into ``Observed.outputs`` by it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from zenflow.api.formats import parse_time
+from zenflow.api.jobflow import JobFlow
 from zenflow.api.status import FLOW_TERMINAL_PHASES
-from zenflow.core.observed import JobRecord, PeerFlow, job_record
+from zenflow.controller.jobflow.client import FlowClient
+from zenflow.controller.jobflow.memory import FlowMemory
+from zenflow.core.observed import JobRecord, Observed, PeerFlow, job_record
 from zenflow.core.planning.concurrency import concurrency_group
+from zenflow.core.planning.outputreads import (
+    OutputAnswer,
+    OutputRead,
+    observe_outputs,
+    output_reads,
+)
 from zenflow.machinery.informer import OWNER_INDEX
 from zenflow.machinery.store import Store
 
@@ -81,3 +94,35 @@ def observe_peers(*, flows: Store, flow: dict[str, Any]) -> list[PeerFlow]:
             )
         )
     return out
+
+
+class Observer:
+    """Builds ``Observed`` for the reconciler from its caches, memory and API client."""
+
+    def __init__(self, *, jobs: Store, flows: Store, memory: FlowMemory, client: FlowClient):
+        self._jobs, self._flows, self._memory, self._client = jobs, flows, memory, client
+
+    async def observe(self, key: str, obj: dict[str, Any], flow: JobFlow) -> Observed:
+        """Everything ``plan`` sees besides ``flow`` (whose raw form is ``obj``): its Jobs (the
+        cache plus our creates it does not show yet), peers, the conflicts the last reconcile
+        met, and the outputs the core asks to read."""
+        jobs, memory, uid = self._jobs, self._memory, flow.uid
+        created = memory.expected.pending(uid, cached=lambda n: f"{flow.namespace}/{n}" in jobs)
+        by_step = observe_jobs(jobs=jobs, flow_key=key, flow_uid=uid, expected=created)
+        observed = Observed(
+            jobs=by_step,
+            peers=observe_peers(flows=self._flows, flow=obj),
+            resource_conflict=memory.resource_conflict(uid),
+            create_conflicts=memory.create_conflicts(uid),
+        )
+        reads = output_reads(flow, by_step)
+        if not reads:
+            return observed
+        answers = await asyncio.gather(*(self._answer(flow.namespace, r) for r in reads))
+        return observe_outputs(flow, observed, answers)
+
+    async def _answer(self, namespace: str, read: OutputRead) -> OutputAnswer:
+        message = None
+        if read.termination_message:
+            message = await self._client.pod_termination_message(namespace=namespace, job=read.job)
+        return OutputAnswer(read, message, self._jobs.get(f"{namespace}/{read.job}") or {})

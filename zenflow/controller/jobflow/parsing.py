@@ -22,8 +22,8 @@ import pydantic
 
 from zenflow.api.formats import clip
 from zenflow.api.jobflow import JobFlow, JobFlowSpec
-from zenflow.api.reasons import REASON_INVALID
 from zenflow.api.status import FLOW_TERMINAL_PHASES, JobFlowStatus
+from zenflow.core.planning.finished import stale_invalid
 from zenflow.core.validation.validator import validate_object
 
 PARSED_CACHE_SIZE: Final = 4096
@@ -71,10 +71,10 @@ class SpecCache:
         else:
             self._parsed.move_to_end(uid)
         status = parse_status(obj.get("status"))
-        if (
-            status is not None
-            and status.reason == REASON_INVALID
-            and status.observed_generation != generation
+        if status is not None and stale_invalid(
+            reason=status.reason,
+            observed_generation=status.observed_generation,
+            generation=generation,
         ):
             status = None  # fixed since: start afresh
         flow = JobFlow.model_construct(
