@@ -55,7 +55,7 @@ class WebhookOptions:
     authorize_flows: bool = True
     controller_namespace: str = DEFAULT_NAMESPACE
     review_budget: float = ServingLimits.review_budget
-    workers: int = 1
+    workers: int = 2
     isolation: Isolation = "process"
 
     @property
@@ -152,7 +152,7 @@ def add_webhook_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--webhook-workers",
         type=int,
-        default=1,
+        default=2,
         metavar="N",
         help="review worker processes for ordinary reviews (one more, at low priority, takes "
         "large and slow ones) (default %(default)s)",

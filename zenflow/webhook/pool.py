@@ -72,7 +72,7 @@ class LaneSettings:
 
 @dataclass(frozen=True)
 class PoolSettings:
-    fast: LaneSettings = LaneSettings(workers=1, max_waiting=32, slice=0.05)
+    fast: LaneSettings = LaneSettings(workers=2, max_waiting=32, slice=0.05)
     slow: LaneSettings = LaneSettings(workers=1, max_waiting=3, nice=10)
     max_worker_rss_mib: float = 192.0
 
