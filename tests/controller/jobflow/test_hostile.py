@@ -5,19 +5,30 @@ whose Job would render to 2.1 MB, 70 matrix steps of 256 shards (17,920 Jobs), a
 status would grow to ~1.4 MiB — ends Failed with reason Invalid, a Ready=False condition, a
 FlowFailed Event and a message naming the field, creates no Job, is never retried, and an
 ordinary flow created after it runs to Succeeded; a template nested 250 levels deep in an
-unknown field is pruned by the CRD schema and its flow runs. Before: the deep ``when`` and
-template crashed the validator (RecursionError, PydanticSerializationError) and the flows were
-retried for ever without a status; the oversized flows ran, froze behind a refused status, or
-were refused by the API server Job by Job long after they were accepted.
+unknown field is pruned by the CRD schema and its flow runs; a Job deleted while its step runs is a
+failed attempt (JobDeleted, an Event, the retry policy's next attempt under a new name — before,
+the step silently ran again under the same name with no retry counted); an output holding shell
+code reaches examples/demo.yaml's report script as data, never as code. Before: the deep
+``when`` and template crashed the validator (RecursionError, PydanticSerializationError) and
+the flows were retried for ever without a status; the oversized flows ran, froze behind a
+refused status, or were refused by the API server Job by Job long after they were accepted.
 """
 
 from __future__ import annotations
 
+import json
+import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from tests.support.jobflows import Running, condition, jobflow, step
+from tests.support.jobflows import Running, condition, jobflow, step, step_status
+from tests.support.wait import eventually
+from zenflow.api.constants import LABEL_STEP
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 pytestmark = pytest.mark.integration
 
@@ -113,3 +124,84 @@ async def test_a_template_nested_250_levels_in_an_unknown_field_is_pruned_and_ru
     assert "x-unknown" not in created["spec"]["steps"][0]["template"]["spec"]["template"]["spec"]
     done = await zf.wait_phase("deep-template")
     assert done["status"]["phase"] == "Succeeded"
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+async def test_a_job_deleted_while_its_step_runs_is_a_failed_attempt(
+    zf: Running, retries: int
+) -> None:
+    name = f"deleted-job-{retries}"
+    await zf.create(
+        jobflow(name, [step("a", seconds=60, retryPolicy={"limit": retries}), step("b", "a")])
+    )
+    first = f"{name}-a-1"
+
+    async def running() -> bool:
+        flow = await zf.get(name)
+        return any(j["metadata"]["name"] == first for j in await zf.jobs(name)) and (
+            step_status(flow, "a")["phase"] == "Running"
+        )
+
+    await eventually(running, what=f"Job {first} running")
+    await zf.batch.delete_namespaced_job(first, zf.namespace, propagation_policy="Background")
+
+    def deleted_event(events: list[dict[str, Any]]) -> bool:
+        return any(e["reason"] == "JobDeleted" and first in e["message"] for e in events)
+
+    if retries == 0:
+        failed = await zf.wait_phase(name, ("Failed",))
+        a = step_status(failed, "a")
+        assert (a["phase"], a["reason"], a["attempt"]) == ("Failed", "JobDeleted", 1)
+        assert a["message"] == f"Job {first} was deleted while the step ran (attempt 1)"
+        assert step_status(failed, "b")["phase"] == "Skipped"
+    else:
+        second = f"{name}-a-2"
+
+        async def retried() -> bool:
+            flow = await zf.get(name)
+            a = step_status(flow, "a")
+            jobs = await _job_names(zf, name)
+            return a.get("attempt") == 2 and a.get("retryCount") == 1 and second in jobs
+
+        await eventually(retried, what=f"attempt 2 of step a as Job {second}")
+    await eventually(lambda: _events_match(zf, name, deleted_event), what="a JobDeleted Event")
+    await zf.reconciled(name)
+    # Never re-created under the same name.
+    assert first not in await _job_names(zf, name, live_only=True)
+
+
+async def _job_names(zf: Running, flow: str, *, live_only: bool = False) -> list[str]:
+    return [
+        j["metadata"]["name"]
+        for j in await zf.jobs(flow)
+        if j["metadata"]["labels"].get(LABEL_STEP)
+        and not (live_only and j["metadata"].get("deletionTimestamp"))
+    ]
+
+
+async def _events_match(zf: Running, flow: str, check: Any) -> bool:
+    return bool(check(await zf.events(flow)))
+
+
+async def test_an_output_holding_shell_code_stays_data_in_the_demo_report(
+    zf: Running, tmp_path: Path
+) -> None:
+    """examples/demo.yaml's report step, fed the output ``42'; touch MARKER; echo '``: the
+    script prints it; nothing runs it (the earlier example pasted the output into the script)."""
+    marker = tmp_path / f"injected-{uuid.uuid4().hex}"
+    demo = yaml.safe_load((EXAMPLES / "demo.yaml").read_text())
+    report = next(s for s in demo["spec"]["steps"] if s["name"] == "report")
+    malicious = f"42'; touch {marker}; echo '"
+    produce = step(
+        "fetch-products",
+        outputs=[{"name": "count"}],
+        message=json.dumps({"count": malicious}),
+    )
+    report = {k: v for k, v in report.items() if k != "dependencies"}
+    report["dependencies"] = ["fetch-products"]
+    report["run"]["command"] = [arg.replace("; sleep 2", "") for arg in report["run"]["command"]]
+    await zf.create(jobflow("injected-output", [produce, report]))
+    done = await zf.wait_phase("injected-output")
+    assert done["status"]["phase"] == "Succeeded", done["status"]
+    assert step_status(done, "fetch-products")["outputs"] == {"count": malicious}
+    assert not marker.exists()
