@@ -15,18 +15,19 @@ gone; a failing flow (``--flow``) exits 1 and the message names the failed step.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import signal
 import subprocess
 import sys
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from tests.support.wait import eventually_sync
 from zenflow.cli import controller as controller_cli
 from zenflow.cli import demo as demo_cli
 from zenflow.cli import webhook as webhook_cli
@@ -181,19 +182,28 @@ class DemoProcess:
         self.seen |= descendants(self.proc.pid)
 
     def wait_for(self, text: str, *, within: float) -> None:
-        deadline = time.monotonic() + within
-        while not any(text in line for line in self.lines):
-            assert self.proc.poll() is None, "\n".join(self.lines)
-            assert time.monotonic() < deadline, f"no {text!r} in:\n" + "\n".join(self.lines)
+        def printed() -> bool:
+            if any(text in line for line in self.lines):
+                return True
+            if self.proc.poll() is not None:
+                pytest.fail(f"exited before {text!r}:\n" + "\n".join(self.lines))
             self.sample()
-            time.sleep(0.2)
+            return False
+
+        try:
+            eventually_sync(printed, what=repr(text), within=within, interval=0.2)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc} in:\n" + "\n".join(self.lines)) from None
 
     def finish(self, *, within: float) -> int:
-        deadline = time.monotonic() + within
-        while self.proc.poll() is None:
-            assert time.monotonic() < deadline, "\n".join(self.lines)
+        def ended() -> bool:
             self.sample()
-            time.sleep(0.2)
+            return self.proc.poll() is not None
+
+        try:
+            eventually_sync(ended, what="the demo's end", within=within, interval=0.2)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}:\n" + "\n".join(self.lines)) from None
         self.close()
         return self.proc.returncode
 
@@ -206,8 +216,15 @@ class DemoProcess:
         if self.proc.stdout is not None:
             self.proc.stdout.close()
 
-    def leftovers(self) -> list[int]:
-        time.sleep(0.5)
+    def leftovers(self, *, within: float = 10.0) -> list[int]:
+        """The descendants still alive once they had ``within`` seconds to go (a process just
+        killed takes a moment to be reaped); [] as soon as none is."""
+
+        def remaining() -> bool:
+            return not any(alive(pid) for pid in self.seen)
+
+        with contextlib.suppress(AssertionError):  # the caller asserts the list, naming pids
+            eventually_sync(remaining, what="no descendant left", within=within)
         return sorted(pid for pid in self.seen if alive(pid))
 
 
