@@ -13,6 +13,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from tests.support.wait import eventually
 from tests.webhook.test_admission import fake_validate
 from zenflow.certs import renew, service_hosts
 from zenflow.errors import UnreachableError
@@ -57,11 +58,14 @@ async def test_start_is_retried_then_served_then_stopped(tmp_path: Path) -> None
     await clock.settle()
     assert source.calls == 1
     assert not server.ready
-    for _ in range(100):
-        if server.ready:
-            break
-        await clock.advance_settled(1.0)
-        await asyncio.sleep(0.01)  # the real bind happens on the event loop
+    # The backoff runs on the fake clock; the real bind happens on the event loop.
+    await eventually(
+        lambda: server.ready,
+        what="the server ready",
+        within=10,
+        interval=0.01,
+        between=lambda: clock.advance(1.0),
+    )
     assert source.calls == 3
     assert server.ready
     assert not task.done()
