@@ -245,12 +245,15 @@ class LeaseWatch:
     def __init__(self, api: client.ApiClient) -> None:
         self._coordination = client.CoordinationV1Api(api)
         self.renewals: list[tuple[float, str]] = []  # (renewTime as epoch seconds, holder)
+        self.errors: dict[str, int] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 lease = await self._coordination.read_namespaced_lease(LEASE[1], LEASE[0])
-            except client.ApiException:
+            except (client.ApiException, aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                kind = f"{type(exc).__name__} {getattr(exc, 'status', '')}".strip()
+                self.errors[kind] = self.errors.get(kind, 0) + 1
                 lease = None
             if lease is not None and lease.spec.renew_time is not None:
                 renewed = lease.spec.renew_time.timestamp()
@@ -265,6 +268,7 @@ class LeaseWatch:
         missed = sum(round(g / RETRY_PERIOD) - 1 for g in gaps if g > 1.5 * RETRY_PERIOD)
         holders = {h for t, h in self.renewals if start <= t <= end}
         return {
+            "read_errors": dict(self.errors),
             "renewals": len(times),
             "missed": missed,
             "max_gap_s": round(max(gaps), 2) if gaps else None,
@@ -448,6 +452,7 @@ def print_attack(figures: dict[str, Any]) -> None:
             f"  lease renewals: {lease['renewals']}, missed {lease['missed']} (target 0: "
             f"{'ok' if lease['missed'] == 0 else 'MISSED'}), longest gap {lease['max_gap_s']} s, "
             f"holders {lease['holders']}"
+            + (f", Lease read errors {lease['read_errors']}" if lease["read_errors"] else "")
         )
     print(f"attacker saw: {figures['attacker']}")
     print(f"webhook counters: {figures['server_counters']}")
