@@ -3,8 +3,9 @@
 Order of work and its invariants:
 
 1. The control plane (etcd, kube-apiserver, kube-controller-manager, node agent in exec mode) is
-   started in this process's main thread; the CRDs from ``crds/`` (else generated from the API
-   models) are applied.
+   started in this process's main thread with the CRDs from ``crds/`` (else generated from the
+   API models) applied before kube-controller-manager starts, so deleting a flow cascades at
+   once.
 2. The admission webhook runs as ``zenflow webhook`` on 127.0.0.1 with a
    ValidatingWebhookConfiguration pointing at it (``demo.webhook``), and the controller as
    ``zenflow controller``; each is a child process with the control plane's kubeconfig (own
@@ -27,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+import tempfile
 import time
 import webbrowser
 from dataclasses import dataclass
@@ -128,6 +130,7 @@ class Demo:
         self.controller: ManagedProcess | None = None
         self.webhook: ManagedProcess | None = None
         self.ui: ManagedProcess | None = None
+        self._generated: tempfile.TemporaryDirectory[str] | None = None
         self._cleaning = False
 
     # -- signals -------------------------------------------------------------------------------
@@ -166,6 +169,8 @@ class Demo:
         if self.plane is not None:
             self.plane.stop()
             self.err.write("zenflow demo: controller, webhook and control plane stopped\n")
+        if self._generated is not None:
+            self._generated.cleanup()
 
     # -- the work ------------------------------------------------------------------------------
 
@@ -174,9 +179,11 @@ class Demo:
         self.out.write("zenflow demo: starting a local control plane (etcd, kube-apiserver, "
                        "kube-controller-manager, node agent)...\n")  # fmt: skip
         self.out.flush()
-        self.plane = plane = ControlPlane(node_agent=True, node_agent_mode="exec")
+        self.plane = plane = ControlPlane(
+            node_agent=True, node_agent_mode="exec", crds_dir=self._crds_dir()
+        )
         plane.start()
-        crds = plane.install_crds(self._crds_dir(plane))
+        crds = plane.crds
         self.out.write(
             f"zenflow demo: control plane ready in {plane.started_in_s:.1f}s "
             f"({len(crds)} CRDs applied); starting the admission webhook and the controller\n"
@@ -209,11 +216,11 @@ class Demo:
                 self.err.write("\nzenflow demo: stopping the kept cluster\n")
         return code
 
-    def _crds_dir(self, plane: ControlPlane) -> Path:
+    def _crds_dir(self) -> Path:
         if self.options.crds_dir is not None and any(self.options.crds_dir.glob("*.y*ml")):
             return self.options.crds_dir
-        generated = plane.work_dir / "crds"
-        generated.mkdir(exist_ok=True)
+        self._generated = tempfile.TemporaryDirectory(prefix="zenflow-demo-crds-")
+        generated = Path(self._generated.name)
         for file_name, crd in all_crds().items():
             (generated / file_name).write_text(render_yaml(crd), encoding="utf-8")
         return generated

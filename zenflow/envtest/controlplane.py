@@ -7,8 +7,12 @@ loopback ports, in a temporary work directory. It is synchronous so pytest fixtu
 and ``zenflow dev`` can all use it.
 
 Invariants: after ``start()`` returns, the apiserver answers /readyz, the "default" service
-account exists (so pods can be admitted) and, with a node agent, the node is Ready; if
-``start()`` raises, nothing it started is left running. ``stop()`` (idempotent, also run at
+account exists (so pods can be admitted), the garbage collector has synced its monitors for
+every resource known then, CRDs of ``crds_dir`` included (they are applied before
+kube-controller-manager starts, so deleting an owner of a custom kind cascades at once), and,
+with a node agent, the node is Ready; if ``start()`` raises, nothing it started is left
+running. ``install_crds`` on a running plane restarts kube-controller-manager when it created a
+CRD, for the same reason. ``stop()`` (idempotent, also run at
 interpreter exit) stops every process, node agent first, and removes the work directory it made.
 """
 
@@ -29,6 +33,7 @@ from typing import TYPE_CHECKING, Final
 from zenflow.envtest import endpoints, flags, pki
 from zenflow.envtest.binaries import Binaries, ensure_binaries
 from zenflow.envtest.flags import NODE_NAME, SERVICE_IP, NodeAgentMode
+from zenflow.envtest.kubectl import KubectlError, apply_manifests, run_kubectl
 from zenflow.envtest.ports import PortInUseError, PortSpec, reserve_ports
 from zenflow.envtest.process import ManagedProcess, wait_until
 from zenflow.errors import ControlPlaneError
@@ -37,17 +42,11 @@ from zenflow.kube.client import load_configuration
 if TYPE_CHECKING:
     from kubernetes_asyncio.client import Configuration
 
+__all__ = ["GC_SYNCED", "ControlPlane", "KubectlError"]
+
 _ATTEMPTS: Final = 3  # starts tried when a freely chosen port is taken by someone else meanwhile
-
-
-class KubectlError(ControlPlaneError):
-    """``kubectl`` exited non-zero; ``stderr`` holds what it said."""
-
-    def __init__(self, message: str, *, returncode: int, stdout: str, stderr: str) -> None:
-        super().__init__(message)
-        self.returncode = returncode
-        self.stdout = stdout
-        self.stderr = stderr
+# What kube-controller-manager logs once its garbage collector watches every resource it found.
+GC_SYNCED: Final = "all resource monitors have synced"
 
 
 class ControlPlane:
@@ -65,6 +64,7 @@ class ControlPlane:
         extra_etcd_args: Sequence[str] = (),
         extra_apiserver_args: Sequence[str] = (),
         extra_controller_manager_args: Sequence[str] = (),
+        crds_dir: Path | None = None,
         start_timeout: float = 60.0,
     ) -> None:
         self._binaries = binaries
@@ -78,6 +78,8 @@ class ControlPlane:
             "kube-controller-manager": list(extra_controller_manager_args),
         }
         self.start_timeout = start_timeout
+        self._crds_dir = crds_dir
+        self.crds: list[str] = []  # objects applied from crds_dir at start
         self._work_dir: Path | None = None
         self._processes: dict[str, ManagedProcess] = {}
         self._tokens: dict[str, str] = {}
@@ -160,12 +162,16 @@ class ControlPlane:
             watch=[etcd],
         )
         self.start_apiserver()
+        if self._crds_dir is not None:
+            # Before the controller manager: its garbage collector then knows them from the start.
+            self.crds = self._apply(self._crds_dir, timeout=self.start_timeout)
         kcm = self._spawn(
             "kube-controller-manager",
             flags.controller_manager_argv(
                 binary=self.binaries.kube_controller_manager, work_dir=self.work_dir
             ),
         )
+        self._wait_controller_manager(kcm, log_from=0)
         wait_until(
             lambda: self._get("/api/v1/namespaces/default/serviceaccounts/default")[0] == 200,
             what="the default service account (created by kube-controller-manager)",
@@ -190,6 +196,31 @@ class ControlPlane:
                 timeout=self.start_timeout,
                 watch=[agent, self._processes["kube-apiserver"]],
             )
+
+    def _wait_controller_manager(self, kcm: ManagedProcess, *, log_from: int) -> None:
+        """Wait until the garbage collector (started after ``log_from`` in the log) synced."""
+
+        def synced() -> bool:
+            with open(kcm.log_path, "rb") as log:
+                log.seek(log_from)
+                return GC_SYNCED.encode() in log.read()
+
+        wait_until(
+            synced,
+            what="kube-controller-manager's garbage collector to sync",
+            timeout=self.start_timeout,
+            watch=[self._processes["kube-apiserver"], kcm],
+        )
+
+    def restart_controller_manager(self) -> None:
+        """Restart kube-controller-manager and wait until its garbage collector synced."""
+        kcm = self._processes.get("kube-controller-manager")
+        if kcm is None:
+            raise ControlPlaneError("kube-controller-manager is not running")
+        kcm.stop()
+        log_from = kcm.log_path.stat().st_size
+        kcm.start()
+        self._wait_controller_manager(kcm, log_from=log_from)
 
     def _spawn(self, name: str, argv: list[str]) -> ManagedProcess:
         proc = ManagedProcess(
@@ -315,53 +346,32 @@ class ControlPlane:
         timeout: float = 60.0,
     ) -> subprocess.CompletedProcess[str]:
         """Run kubectl as admin (or with ``as_token``); raise KubectlError if ``check`` fails."""
-        argv = [str(self.binaries.kubectl), "--kubeconfig", str(self.kubeconfig_path)]
-        if as_token is not None:
-            argv += ["--token", as_token]
-        result = subprocess.run(
-            [*argv, *args],
+        return run_kubectl(
+            self.binaries.kubectl,
+            self.kubeconfig_path,
+            *args,
             input=input,
-            capture_output=True,
-            text=True,
+            check=check,
+            as_token=as_token,
             timeout=timeout,
-            check=False,
         )
-        if check and result.returncode != 0:
-            raise KubectlError(
-                f"kubectl {' '.join(args)} failed (exit {result.returncode}): "
-                f"{result.stderr.strip()}",
-                returncode=result.returncode,
-                stdout=result.stdout,
-                stderr=result.stderr,
-            )
-        return result
 
     def install_crds(self, directory: Path, *, timeout: float = 60.0) -> list[str]:
         """Apply the YAML manifests in ``directory`` (none if it is missing or empty) and wait
-        until their CRDs are Established; return the applied objects' names."""
-        files = sorted(directory.glob("*.y*ml")) if directory.is_dir() else []
-        if not files:
-            return []
-        # Server-side apply: big CRDs overflow the client-side last-applied annotation.
-        applied = self.kubectl(
-            "apply",
-            "--server-side",
-            "--force-conflicts",
-            "--field-manager=zenflow-envtest",
-            "-o",
-            "name",
-            *(arg for path in files for arg in ("-f", str(path))),
-        ).stdout.split()
-        crds = [name for name in applied if name.startswith("customresourcedefinition")]
-        if crds:
-            self.kubectl(
-                "wait",
-                "--for=condition=Established",
-                f"--timeout={timeout:.0f}s",
-                *crds,
-                timeout=timeout + 10,
-            )
+        until their CRDs are Established; return the applied objects' names. When that created
+        a CRD, kube-controller-manager is restarted (and waited for) so its garbage collector
+        follows owner references to the new kinds at once, not at its next discovery."""
+        known = set(self.kubectl("get", "crd", "-o", "name").stdout.split())
+        applied = self._apply(directory, timeout=timeout)
+        created = [
+            n for n in applied if n.startswith("customresourcedefinition") and n not in known
+        ]
+        if created and "kube-controller-manager" in self._processes:
+            self.restart_controller_manager()
         return applied
+
+    def _apply(self, directory: Path, *, timeout: float) -> list[str]:
+        return apply_manifests(self.kubectl, directory, timeout=timeout)
 
     def write_kubeconfig(self, path: Path, *, token: str, user: str = "user") -> Path:
         """Write a kubeconfig for this cluster authenticating with ``token`` (e.g. a service

@@ -91,11 +91,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         pid=os.getpid(), phase="starting", started_at=time.time(), node_agent_mode=mode
     )
     write_state(state_dir, state)
-    plane = ControlPlane(node_agent=True, node_agent_mode=mode, work_dir=cluster_dir)
+    # CRDs are applied before kube-controller-manager starts: its garbage collector then
+    # follows owner references to them (a deleted JobFlow's Jobs go at once).
+    plane = ControlPlane(
+        node_agent=True, node_agent_mode=mode, work_dir=cluster_dir, crds_dir=args.crds
+    )
     code = 0
     try:
         plane.start()
-        crds = plane.install_crds(args.crds) if args.crds else []
+        crds = plane.crds
         state = state.model_copy(
             update={
                 "phase": "ready",

@@ -4,11 +4,12 @@ Register with ``pytest_plugins = ["zenflow.envtest.pytest_plugin"]`` in a confte
 plane (with its node agent executing pods as local processes; pods annotated per
 ``zenflow.envtest.nodeagent.spec`` complete without running anything) serves the whole session;
 each test gets its own namespace. The CRDs in the repository's ``crds/`` directory are applied
-when it holds YAML files. Only tests that request these fixtures start a control plane, and such
-tests are marked ``integration`` automatically, so ``pytest -m "not integration"`` never starts
-one. The binaries are ensured (built if need be) once collection is done and before any
-integration test runs; if they cannot be had, tests using ``control_plane`` fail with the error
-saying what to install or set.
+when it holds YAML files, before kube-controller-manager starts (so its garbage collector
+follows owner references to them from the start). Only tests that request these fixtures
+start a control plane, and such tests are marked ``integration`` automatically, so
+``pytest -m "not integration"`` never starts one. The binaries are ensured (built if need be)
+once collection is done and before any integration test runs; if they cannot be had, tests
+using ``control_plane`` fail with the error saying what to install or set.
 """
 
 from __future__ import annotations
@@ -59,10 +60,11 @@ def control_plane(pytestconfig: pytest.Config) -> Iterator[ControlPlane]:
     error = pytestconfig.stash.get(_BINARIES_ERROR, None)
     if error is not None:
         raise error
-    plane = ControlPlane(node_agent=True, node_agent_mode="exec")
+    plane = ControlPlane(
+        node_agent=True, node_agent_mode="exec", crds_dir=pytestconfig.rootpath / "crds"
+    )
     plane.start()
     try:
-        plane.install_crds(pytestconfig.rootpath / "crds")
         yield plane
     finally:
         plane.stop()
