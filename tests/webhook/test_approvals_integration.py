@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -153,16 +152,16 @@ async def _until_enforced(setup: Setup) -> None:
     wait until a forged approval is refused by the webhook and the users' roles are in force."""
     await setup.zf.create(jobflow("probe", [{"name": "gate", "type": "Manual"}]))
     forged = dump_entries([new_entry(step="gate", user="bob", now=datetime.now(UTC), reason=None)])
-    deadline = time.monotonic() + 30
-    while True:
+
+    async def refused() -> bool:
         out = await setup.kubectl(
             "annotate", "jobflow", "probe", f"{ANNOTATION_APPROVALS}={forged}", "--dry-run=server",
             user="dave",
         )  # fmt: skip
-        if "must name the requesting user 'dave'" in out.stderr:
-            break
-        assert time.monotonic() < deadline, out.stderr
-        await asyncio.sleep(0.2)
+        assert "must name the requesting user 'dave'" in out.stderr, out.stderr
+        return True
+
+    await eventually(refused, what="the forged approval refused", within=30, interval=0.2)
     for user, verb in [(u, "patch") for u in USERS] + [("alice", "approve")]:
 
         async def allowed(user: str = user, verb: str = verb) -> bool:
