@@ -223,3 +223,21 @@ def test_python_task_refusals() -> None:
         task_command(lambda: None, python="python3", inputs=[])
     with pytest.raises(ValueError, match="source of 'print' is unavailable"):
         task_command(print, python="python3", inputs=[])
+
+
+def test_notifications_and_approval_policies() -> None:
+    hook = {"urlFrom": {"secretKeyRef": {"name": "hooks", "key": "url"}}}
+    flow = Flow("governed", notifications=[{"name": "ops", "events": ["Failed"], "slack": hook}])
+    build = flow.step("build", image="busybox", command=["true"])
+    flow.gate(
+        "ship",
+        after=[build],
+        approval={"approvers": {"groups": ["release"]}, "required": 2, "timeoutSeconds": 600},
+    )
+    model = flow.to_model()
+    assert [n.name for n in model.spec.notifications] == ["ops"]
+    gate = model.spec.steps[1].approval
+    assert gate is not None
+    assert (gate.required, gate.timeout_seconds, gate.on_timeout) == (2, 600, "Fail")
+    assert flow.to_dict()["spec"]["steps"][1]["approval"]["approvers"] == {"groups": ["release"]}
+    assert flow.validate().ok

@@ -30,6 +30,7 @@ from zenflow.api.jobflow import (
     Step,
     StepOutput,
 )
+from zenflow.api.notification import Notification
 from zenflow.core.validation.problems import ValidationReport
 from zenflow.core.validation.validator import validate_object
 from zenflow.sdk.errors import FlowDefinitionError, FlowInvalidError
@@ -91,6 +92,7 @@ class Flow:
         env: Mapping[str, Text] | Sequence[Mapping[str, Any]] | None = None,
         execution_policy: ExecutionPolicy | Mapping[str, Any] | None = None,
         resource_templates: Mapping[str, Any] | None = None,
+        notifications: Sequence[Notification | Mapping[str, Any]] | None = None,
         suspend: bool = False,
     ) -> None:
         if not name and not generate_name:
@@ -119,6 +121,11 @@ class Flow:
             )
         if resource_templates is not None:
             self._spec_extra["resourceTemplates"] = dict(resource_templates)
+        if notifications:
+            self._spec_extra["notifications"] = [
+                n if isinstance(n, Notification) else Notification.model_validate(dict(n))
+                for n in notifications
+            ]
 
     @property
     def name(self) -> str:
