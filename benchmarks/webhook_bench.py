@@ -368,21 +368,28 @@ async def _attack(
             under_attack = await normal_load(session, url, mix, rate=rate, seconds=attack_s)
             attacked = json.loads((await attacker.communicate())[0] or b"{}")
             attack_ended = time.time()
-            async with aiohttp.ClientSession() as plain:
-                metrics_url = f"http://127.0.0.1:{http_port}/metrics"
-                async with plain.get(metrics_url) as resp:
-                    metrics = await resp.text()
-        workers = children(controller.pid)
-        memory = {
-            "controller_rss_mib": round(rss_mib(controller.pid), 1),
-            "worker_rss_mib": [round(rss_mib(pid), 1) for pid in workers],
-        }
+            metrics = ""
+            with contextlib.suppress(aiohttp.ClientError):
+                async with aiohttp.ClientSession() as plain:
+                    metrics_url = f"http://127.0.0.1:{http_port}/metrics"
+                    async with plain.get(metrics_url) as resp:
+                        metrics = await resp.text()
         alive = controller.returncode is None
+        memory: dict[str, Any] = {"controller_rss_mib": None, "worker_rss_mib": []}
+        if alive:
+            memory = {
+                "controller_rss_mib": round(rss_mib(controller.pid), 1),
+                "worker_rss_mib": [round(rss_mib(pid), 1) for pid in children(controller.pid)],
+            }
+        else:
+            lost = [line for line in log_path.read_text().splitlines() if "leader" in line]
+            memory["controller_exit"] = f"exit code {controller.returncode}; {lost[-2:]}"
     finally:
         stop_watch.set()
         await watcher
         await api.close()
-        controller.send_signal(signal.SIGTERM)
+        if controller.returncode is None:
+            controller.send_signal(signal.SIGTERM)
         await asyncio.wait_for(controller.wait(), timeout=60)
     return {
         "isolation": isolation,
@@ -461,6 +468,8 @@ def print_attack(figures: dict[str, Any]) -> None:
         f"controller {figures['controller_rss_mib']} MiB, review workers "
         f"{figures['worker_rss_mib']} MiB"
     )
+    if "controller_exit" in figures:
+        print(f"controller exited during the run: {figures['controller_exit']}")
 
 
 if __name__ == "__main__":

@@ -5,12 +5,16 @@ validating one, for the same rules, and never reinvokes; the webhook's ClusterRo
 on subjectaccessreviews and get/patch on its own mutating configuration only, bound to the
 controller's ServiceAccount; the NetworkPolicy selects the controller's pods, admits only an
 ipBlock to the webhook port and only the monitoring namespace to the metrics port, by the
-Deployment's own port names. On the real API server: the ServiceAccount holds those grants and
+Deployment's own port names; docs/SECURITY.md is linked from the README and names only flags
+that exist. On the real API server: the ServiceAccount holds those grants and
 not their neighbours; the NetworkPolicy overlay passes a server-side dry run.
 """
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -19,6 +23,7 @@ import yaml
 from tests.manifests.helpers import (
     MANIFESTS_DIR,
     NAMESPACE,
+    ROOT,
     SERVICE_ACCOUNT,
     find,
     install_identity,
@@ -123,3 +128,16 @@ def test_network_policy_dry_run(control_plane: ControlPlane) -> None:
     assert "networkpolicy.networking.k8s.io/zenflow-controller created (server dry run)" in (
         out.stdout
     )
+
+
+def test_security_doc_is_linked_and_names_real_flags() -> None:
+    """docs/SECURITY.md is reachable from the README, and every zenflow flag it names exists."""
+    doc = (ROOT / "docs" / "SECURITY.md").read_text()
+    assert "docs/SECURITY.md" in (ROOT / "README.md").read_text()
+    named = set(re.findall(r"(--(?:webhook-[a-z-]+|no-authorize-flows))\b", doc))
+    assert "--no-authorize-flows" in named
+    out = subprocess.run(
+        [sys.executable, "-m", "zenflow", "controller", "--help"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert not [flag for flag in named if flag not in out.stdout], out.stdout
