@@ -71,7 +71,6 @@ def test_parse_arguments(argv: list[str], expected: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     "argv",
     [
-        pytest.param([], id="no-verb"),
         pytest.param(["approve", "f"], id="approve-without-step"),
         pytest.param(["reject", "f", "gate"], id="reject-without-reason"),
         pytest.param(["run"], id="run-without-file"),

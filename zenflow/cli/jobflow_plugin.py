@@ -8,6 +8,13 @@ is one merge patch (see ``zenflow.api.actions``, shared with the web UI) or one 
 with the user's kubeconfig through kubernetes_asyncio, so RBAC and the admission webhook see
 the user exactly as with ``kubectl``.
 
+``logs NAME [STEP]`` prints the steps' logs in DAG order (``zenflow.cli.jobflow_logs``), and
+``status``/``get NAME`` show the last lines of a failed step's log under its row.
+
+kubectl's global flags (``-n/--namespace``, ``--kubeconfig``, ``--context``, and ``-A`` where
+the plugin lists) go before or after the verb (``zenflow.cli.kubeflags``); ``kubectl jobflow``
+alone prints the help.
+
 Exit status: 0 done, 1 the API refused (message printed), 2 bad arguments or configuration.
 """
 
@@ -39,27 +46,30 @@ from zenflow.api.actions import (
 from zenflow.api.constants import GROUP, JOBFLOW_PLURAL, VERSION
 from zenflow.api.formats import parse_time
 from zenflow.api.jobflow import JobFlowSpec
+from zenflow.cli import jobflow_logs, kubeflags
 from zenflow.cli.graph import render
 from zenflow.display import flowview
 from zenflow.display.live import LiveView
-from zenflow.errors import ConfigError
+from zenflow.display.logreader import StepLogReader, api_message
+from zenflow.errors import ConfigError, KubeError
 from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S, load_configuration, new_api_client
 from zenflow.kube.identity import whoami
+from zenflow.kube.rest import Rest
 
 MERGE_PATCH = "application/merge-patch+json"
 WATCH_INTERVAL_S = 1.0
 
 
+LISTING_VERBS = ("get",)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-n", "--namespace", help="namespace (default: the context's)")
-    common.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG)")
-    common.add_argument("--context", help="kubeconfig context to use")
-    common.add_argument("--no-color", action="store_true", help="plain output")
+    common = kubeflags.verb_parent()
     parser = argparse.ArgumentParser(
         prog="kubectl jobflow", description="Inspect and act on zenflow JobFlows."
     )
-    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    kubeflags.add_global_flags(parser)
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
 
     def verb(name: str, help_text: str, *, flow: bool = True) -> argparse.ArgumentParser:
         p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
@@ -69,11 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     get = verb("get", "list JobFlows, or show one flow's steps", flow=False)
     get.add_argument("name", metavar="NAME", nargs="?", help="JobFlow name")
+    kubeflags.add_all_namespaces(get)
     status = verb("status", "show a flow's phase, progress and steps")
     for p in (get, status):
         p.add_argument(
             "-w", "--watch", action="store_true", help="follow the flow live until it finishes"
         )
+    logs = verb("logs", "print the steps' logs in DAG order (-f: follow them)", flow=False)
+    jobflow_logs.add_arguments(logs)
     graph = verb("graph", "draw a flow's DAG with each step's phase")
     graph.add_argument("--format", choices=("tree", "mermaid", "dot"), default="tree")
     approve = verb("approve", "release a Manual step waiting for approval")
@@ -117,16 +130,22 @@ def read_flow_file(path: str) -> dict[str, Any]:
     return flows[0]
 
 
-def render_list(items: Sequence[dict[str, Any]], *, now: datetime) -> list[str]:
-    """``kubectl get``-style rows: NAME, PHASE, PROGRESS, AGE."""
-    rows = [("NAME", "PHASE", "PROGRESS", "AGE")]
+def render_list(
+    items: Sequence[dict[str, Any]], *, now: datetime, namespaces: bool = False
+) -> list[str]:
+    """``kubectl get``-style rows: [NAMESPACE,] NAME, PHASE, PROGRESS, AGE."""
+    rows: list[tuple[str, ...]] = [("NAMESPACE", "NAME", "PHASE", "PROGRESS", "AGE")]
     for item in items:
         view = flowview.snapshot(item)
         created = parse_time((item.get("metadata") or {}).get("creationTimestamp"))
         age = (now - created).total_seconds() if created else None
-        rows.append((view.name, view.phase, view.progress, flowview.format_duration(age)))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    return ["   ".join([*(r[i].ljust(widths[i]) for i in range(3)), r[3]]) for r in rows]
+        row = (view.namespace, view.name, view.phase, view.progress)
+        rows.append((*row, flowview.format_duration(age)))
+    if not namespaces:
+        rows = [row[1:] for row in rows]
+    cells = len(rows[0]) - 1
+    widths = [max(len(r[i]) for r in rows) for i in range(cells)]
+    return ["   ".join([*(r[i].ljust(widths[i]) for i in range(cells)), r[cells]]) for r in rows]
 
 
 class Session:
@@ -135,6 +154,7 @@ class Session:
     def __init__(self, api: client.ApiClient, namespace: str) -> None:
         self.api = api
         self.objects = client.CustomObjectsApi(api)
+        self.rest = Rest(api)
         self.namespace = namespace
 
     async def get(self, name: str) -> dict[str, Any]:
@@ -144,11 +164,16 @@ class Session:
         )  # fmt: skip
         return obj
 
-    async def list(self) -> list[dict[str, Any]]:
-        out = await self.objects.list_namespaced_custom_object(
-            GROUP, VERSION, self.namespace, JOBFLOW_PLURAL,
-            _request_timeout=DEFAULT_REQUEST_TIMEOUT_S,
-        )  # fmt: skip
+    async def list(self, *, all_namespaces: bool = False) -> list[dict[str, Any]]:
+        if all_namespaces:
+            out = await self.objects.list_cluster_custom_object(
+                GROUP, VERSION, JOBFLOW_PLURAL, _request_timeout=DEFAULT_REQUEST_TIMEOUT_S
+            )
+        else:
+            out = await self.objects.list_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, JOBFLOW_PLURAL,
+                _request_timeout=DEFAULT_REQUEST_TIMEOUT_S,
+            )  # fmt: skip
         return list(out.get("items") or [])
 
     async def patch(self, name: str, body: Patch) -> dict[str, Any]:
@@ -175,14 +200,15 @@ async def execute(args: argparse.Namespace, session: Session, *, now: datetime) 
     color = not args.no_color and sys.stdout.isatty()
     verb = args.verb
     if verb == "get" and args.name is None:
-        return render_list(await session.list(), now=now)
+        every = bool(getattr(args, "all_namespaces", False))
+        return render_list(await session.list(all_namespaces=every), now=now, namespaces=every)
     name = str(getattr(args, "name", None) or "")
     if verb in ("get", "status") and args.watch:
         return await watch(session, name, out=sys.stdout)
     if verb in ("get", "status"):
-        return flowview.render_table(
-            flowview.snapshot(await session.get(name)), now=now, color=color
-        )
+        obj = await session.get(name)
+        tails = await StepLogReader(session.rest, session.namespace).failed_tails(obj)
+        return flowview.render_table(flowview.snapshot(obj), now=now, color=color, logs=tails)
     if verb == "graph":
         obj = await session.get(name)
         if args.format == "tree":
@@ -218,12 +244,17 @@ async def execute(args: argparse.Namespace, session: Session, *, now: datetime) 
 async def watch(
     session: Session, name: str, *, out: TextIO, interval: float = WATCH_INTERVAL_S
 ) -> list[str]:
-    """Follow the flow (redrawn on a terminal, a line per change otherwise) until it ends."""
+    """Follow the flow (redrawn on a terminal, a line per change otherwise) until it ends;
+    then the end of each failed step's log goes under its row."""
     live = LiveView(out, started=datetime.now(UTC))
     while True:
-        view = flowview.snapshot(await session.get(name))
+        obj = await session.get(name)
+        view = flowview.snapshot(obj)
         live.update(view, now=datetime.now(UTC))
         if view.finished_phase:
+            tails = await StepLogReader(session.rest, session.namespace).failed_tails(obj)
+            if tails:
+                live.update(view, now=datetime.now(UTC), logs=tails)
             return []
         await asyncio.sleep(interval)
 
@@ -262,9 +293,17 @@ async def run_args(args: argparse.Namespace) -> int:
     cfg = await load_configuration(args.kubeconfig, context=args.context)
     api = new_api_client(cfg, pool_size=4)
     try:
+        if args.verb == "logs":
+            color = not args.no_color and sys.stdout.isatty()
+            return await jobflow_logs.run_logs(
+                args, Rest(api), namespace_of(args), out=sys.stdout, err=sys.stderr, color=color
+            )
         lines = await execute(args, Session(api, namespace_of(args)), now=datetime.now(UTC))
     except client.ApiException as exc:
         print(f"error: {_api_message(exc)}", file=sys.stderr)
+        return 1
+    except KubeError as exc:
+        print(f"error: {api_message(exc)}", file=sys.stderr)
         return 1
     finally:
         await api.close()
@@ -282,7 +321,12 @@ def _api_message(exc: client.ApiException) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verb is None:
+        parser.print_help()
+        return 0
+    kubeflags.check(parser, args, lists=LISTING_VERBS)
     try:
         return asyncio.run(run_args(args))
     except (ActionError, ConfigError, OSError) as exc:

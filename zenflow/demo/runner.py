@@ -19,6 +19,9 @@ Order of work and its invariants:
    cleanup are noted and do not cut it short. With ``--keep`` (implied by ``--ui``) all of it
    stays up after the flow ended until a signal arrives.
 
+The summary at the end shows the last lines of each failed step's log under it (read through
+the API server's ``pods/log``, which the node agent serves).
+
 Exit status: 0 the flow Succeeded; 1 it Failed, timed out, or the demo could not run (the message
 says why); 130 interrupted by SIGINT, 143 by SIGTERM.
 """
@@ -46,10 +49,12 @@ from zenflow.demo.ui import start_ui
 from zenflow.demo.webhook import start_webhook, wait_enforced
 from zenflow.display.flowview import FlowView, snapshot, summary_lines
 from zenflow.display.live import LiveView
+from zenflow.display.logreader import StepLogReader
 from zenflow.envtest import ControlPlane
 from zenflow.envtest.process import ManagedProcess, tail
 from zenflow.errors import ZenflowError
 from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S, load_configuration, new_api_client
+from zenflow.kube.rest import Rest
 
 POLL_INTERVAL_S = 0.2
 NAMESPACE = "default"
@@ -114,6 +119,7 @@ def inspect_lines(name: str, *, plane: ControlPlane, keep: bool) -> list[str]:
         f"  kubectl describe jobflow {name}",
         f"  kubectl get jobs -l jobflow={name}",
         f"  kubectl jobflow status {name}",
+        f"  kubectl jobflow logs {name}",
     ]
     if not keep:
         lines.append("  (run `zenflow demo --keep` to keep the cluster up for that)")
@@ -202,8 +208,9 @@ class Demo:
             self.out.write(f"zenflow demo: the web UI is at {url}\n")
             self.out.flush()
             webbrowser.open(url)
-        code, view = asyncio.run(self._follow(flow))
-        self.out.write("\n" + "\n".join(summary_lines(view, now=datetime.now(UTC))) + "\n")
+        code, view, tails = asyncio.run(self._follow(flow))
+        summary = summary_lines(view, now=datetime.now(UTC), logs=tails)
+        self.out.write("\n" + "\n".join(summary) + "\n")
         keep = self.options.keep or self.ui is not None
         self.out.write("\n".join(inspect_lines(view.name, plane=plane, keep=keep)))
         self.out.write("\n")
@@ -225,7 +232,9 @@ class Demo:
             (generated / file_name).write_text(render_yaml(crd), encoding="utf-8")
         return generated
 
-    async def _follow(self, flow: dict[str, Any]) -> tuple[int, FlowView]:
+    async def _follow(self, flow: dict[str, Any]) -> tuple[int, FlowView, dict[str, list[str]]]:
+        """Follow the flow until it ends: exit code, last view, and the end of each failed
+        step's log (shown under it in the summary)."""
         assert self.plane is not None
         cfg = await load_configuration(str(self.plane.kubeconfig_path))
         api = new_api_client(cfg, pool_size=4)
@@ -246,7 +255,8 @@ class Demo:
                 view = snapshot(obj)
                 live.update(view, now=datetime.now(UTC))
                 if view.finished_phase:
-                    return (0 if view.phase == "Succeeded" else 1), view
+                    tails = await StepLogReader(Rest(api), NAMESPACE).failed_tails(obj)
+                    return (0 if view.phase == "Succeeded" else 1), view, tails
                 if time.monotonic() > deadline:
                     raise DemoError(
                         f"the flow did not finish within {self.options.timeout_s:.0f}s "

@@ -4,14 +4,15 @@ Pure: every function takes a JobFlow as the raw API dict (so a display never fai
 newer server adds) plus ``now``, and returns text. Nothing here talks to a cluster or a terminal.
 
 - ``snapshot`` extracts what is shown: per step phase, attempt, duration, message, dependencies.
-- ``render_table`` draws the step table (ANSI colours optional) with the flow's phase and progress.
+- ``render_table`` draws the step table (ANSI colours optional) with the flow's phase and progress,
+  and the last lines of a step's log under its row when given (failed steps, by the callers).
 - ``transitions`` lists what changed between two snapshots, one line each (for non-TTY output).
 - ``render_graph`` draws the DAG level by level with each step's phase.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -170,8 +171,31 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def render_table(view: FlowView, *, now: datetime, color: bool = False) -> list[str]:
-    """The flow header and one row per step: STEP, PHASE, ATTEMPT, DURATION, MESSAGE."""
+LOG_INDENT: Final = "    │ "
+LOG_WIDTH: Final = 120
+
+
+def log_lines(lines: Sequence[str], *, color: bool) -> list[str]:
+    """Log lines shown under a step's row: indented, clipped, dim when coloured."""
+    shown = [LOG_INDENT + _clip_line(line, LOG_WIDTH) for line in lines]
+    return [f"{DIM}{line}{RESET}" for line in shown] if color else shown
+
+
+def _clip_line(text: str, width: int) -> str:
+    text = text.replace("\t", "    ").rstrip()
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def render_table(
+    view: FlowView,
+    *,
+    now: datetime,
+    color: bool = False,
+    logs: Mapping[str, Sequence[str]] | None = None,
+) -> list[str]:
+    """The flow header and one row per step: STEP, PHASE, ATTEMPT, DURATION, MESSAGE; under a
+    step's row the lines ``logs`` holds for it (the end of a failed step's log)."""
     header = ("STEP", "PHASE", "ATTEMPT", "DURATION", "MESSAGE")
     rows = [
         (
@@ -197,6 +221,7 @@ def render_table(view: FlowView, *, now: datetime, color: bool = False) -> list[
         cells = [row[0].ljust(widths[0]), _pad(phase_cell, row[1], widths[1])]
         cells += [row[2].ljust(widths[2]), row[3].ljust(widths[3]), row[4]]
         lines.append("  ".join(cells).rstrip())
+        lines += log_lines((logs or {}).get(step.name, ()), color=color)
     return lines
 
 
@@ -239,8 +264,11 @@ def render_graph(view: FlowView, *, color: bool = False) -> list[str]:
     return lines
 
 
-def summary_lines(view: FlowView, *, now: datetime) -> list[str]:
-    """The end-of-run summary: phase, duration and each step's outcome."""
+def summary_lines(
+    view: FlowView, *, now: datetime, logs: Mapping[str, Sequence[str]] | None = None
+) -> list[str]:
+    """The end-of-run summary: phase, duration and each step's outcome, with the lines ``logs``
+    holds for a step under it (the end of a failed step's log)."""
     head = f"JobFlow {view.namespace}/{view.name} {view.phase}"
     if view.reason:
         head += f" ({view.reason})"
@@ -254,4 +282,5 @@ def summary_lines(view: FlowView, *, now: datetime) -> list[str]:
         extra = f" - {_clip(s.message, MESSAGE_WIDTH)}" if s.message else ""
         took = format_duration(s.duration(now))
         lines.append(f"  {s.name.ljust(width)}  {s.phase} ({took}{attempts}){extra}")
+        lines += log_lines((logs or {}).get(s.name, ()), color=False)
     return lines

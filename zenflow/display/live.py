@@ -3,14 +3,17 @@
 On a terminal the step table is redrawn in place (cursor up, clear, draw) with colours; on
 anything else (CI logs, pipes) each change is printed once as a line with the elapsed time, so
 the output reads as a log. Drawing is separate from deciding what to draw (``flowview``).
+Lines of a step's log given with an update (the end of a failed step's) are drawn under its
+row on a terminal, and printed once, after the step's transition, elsewhere.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TextIO
 
-from zenflow.display.flowview import FlowView, render_table, transitions
+from zenflow.display.flowview import FlowView, log_lines, render_table, transitions
 
 
 class LiveView:
@@ -22,14 +25,26 @@ class LiveView:
         self._started = started
         self._drawn = 0  # lines of the table currently on screen (TTY)
         self._last: FlowView | None = None
+        self._logged: set[str] = set()  # steps whose log lines were printed (not a TTY)
 
-    def update(self, view: FlowView, *, now: datetime) -> None:
+    def update(
+        self,
+        view: FlowView,
+        *,
+        now: datetime,
+        logs: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
         if self.tty:
-            self._redraw(view, now=now)
+            self._redraw(view, now=now, logs=logs)
         else:
             stamp = f"[{(now - self._started).total_seconds():6.1f}s]"
             for line in transitions(self._last, view):
                 self._out.write(f"{stamp} {line}\n")
+            for step, lines in (logs or {}).items():
+                if step not in self._logged and lines:
+                    self._logged.add(step)
+                    self._out.write(f"{stamp} log of step {step}, last lines:\n")
+                    self._out.write("".join(f"{line}\n" for line in log_lines(lines, color=False)))
         self._last = view
         self._out.flush()
 
@@ -45,8 +60,10 @@ class LiveView:
             self._out.write(f"\x1b[{self._drawn}F\x1b[J")
             self._drawn = 0
 
-    def _redraw(self, view: FlowView, *, now: datetime) -> None:
-        lines = render_table(view, now=now, color=True)
+    def _redraw(
+        self, view: FlowView, *, now: datetime, logs: Mapping[str, Sequence[str]] | None
+    ) -> None:
+        lines = render_table(view, now=now, color=True, logs=logs)
         self._clear()
         self._out.write("\n".join(lines) + "\n")
         self._drawn = len(lines)
