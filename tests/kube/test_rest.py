@@ -1,4 +1,4 @@
-"""The one request helper (zenflow.kube.rest) on a fake transport, and once on the wire.
+"""The one request helper (zenflow.kube.rest) on a fake transport, and on the wire.
 
 Aspects: every ordinary request carries the default timeout (or the caller's); JSON bodies go
 out with their content type and JSON objects come back decoded ({} for an empty body); error
@@ -6,8 +6,8 @@ answers become the matching KubeError with the API server's message verbatim; a 
 non-JSON answer is a KubeError; an unreachable server is an UnreachableError naming the request;
 ``send`` returns any answer unjudged; streams yield chunks, report acceptance before the first
 chunk, raise error answers and are always closed; ``lines`` splits chunks into lines (however
-long, blank ones dropped, an unterminated last line kept); over a real ``ApiClient`` a server
-that never answers hits the timeout.
+long, blank ones dropped, an unterminated last line kept); over a real ``ApiClient`` a line
+longer than aiohttp's ``readline`` limit arrives whole and a silent server hits the timeout.
 """
 
 from __future__ import annotations
@@ -183,6 +183,33 @@ async def _hanging_server() -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{runner.addresses[0][1]}"
     finally:
         release.set()
+        await runner.cleanup()
+
+
+async def test_over_an_api_client_a_line_over_aiohttps_limit_is_read_whole() -> None:
+    line = b'{"blob": "' + b"x" * (400 * 1024) + b'"}'  # aiohttp's readline stops at 128 KiB
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse()
+        await resp.prepare(request)
+        for start in range(0, len(line), 10_000):
+            await resp.write(line[start : start + 10_000])
+        await resp.write(b"\n")
+        await resp.write_eof()
+        return resp
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handler)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    api = client.ApiClient(
+        configuration=client.Configuration(host=f"http://127.0.0.1:{runner.addresses[0][1]}")
+    )
+    try:
+        assert [got async for got in Rest(api).lines("/watch")] == [line]
+    finally:
+        await api.close()
         await runner.cleanup()
 
 
