@@ -1,6 +1,10 @@
 """Registering the notifier on the Manager: a queue of flow keys fed by the JobFlow informer
-(every add, and every update that changed the status or the notifications), and its workers
-as a leader-only runnable; the HTTP session is closed with the manager."""
+(every add, and every update that changed what a notification can be about — the phase, the
+run, which steps wait or failed, the records — or the notifications), and its workers as a
+leader-only runnable; the HTTP session is closed with the manager.
+
+The handlers read the raw objects only (no parsing), so flows whose steps merely progress cost
+the notifier nothing."""
 
 from __future__ import annotations
 
@@ -26,6 +30,18 @@ class NotificationController:
     queue: RateLimitingQueue[ObjectKey]
     notifier: Notifier
     controller: Controller
+
+
+def notable(obj: dict[str, Any]) -> tuple[Any, ...]:
+    """What the due notifications depend on, read off the raw object."""
+    status = obj.get("status") or {}
+    steps = status.get("steps") or []
+    return (
+        status.get("phase"),
+        status.get("startTime"),
+        tuple(s.get("name") for s in steps if s.get("phase") in ("Waiting", "Failed")),
+        tuple((r.get("key"), r.get("state")) for r in status.get("notifications") or []),
+    )
 
 
 def setup_notifications(
@@ -57,7 +73,9 @@ def setup_notifications(
 
     def on_update(old: dict[str, Any], new: dict[str, Any]) -> None:
         if concerns(new) and (
-            old.get("status") != new.get("status") or old.get("spec") != new.get("spec")
+            notable(old) != notable(new)
+            or (old.get("spec") or {}).get("notifications")
+            != (new.get("spec") or {}).get("notifications")
         ):
             queue.add(key_of(new))
 
