@@ -2,16 +2,21 @@
 an LRU bound, invalid flows raise with the validator's messages and keep what parsed, and an
 Invalid status of an older generation is dropped so a fixed flow starts afresh; ``keep_spec``
 keeps specs of running and queued flows (and suspended ones with Jobs in flight), not of
-finished or idle suspended ones."""
+finished or idle suspended ones; a placeholder of an undecodable flow is invalid, saying why; the
+parse step only ever raises InvalidFlowError, whatever the object holds (hypothesis)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from tests.core.validation.test_fuzz import hostile_values
 from zenflow.api.status import FlowPhase, JobFlowStatus, StepPhase, StepStatus
 from zenflow.controller.jobflow.parsing import InvalidFlowError, SpecCache, keep_spec
+from zenflow.machinery.listwatch import placeholder
 
 
 def _obj(uid: str, generation: int, steps: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
@@ -76,3 +81,39 @@ def test_keep_spec(phase: FlowPhase, steps: list[StepPhase], keep: bool) -> None
         phase=phase, steps=[StepStatus(name=f"s{i}", phase=p) for i, p in enumerate(steps)]
     )
     assert keep_spec(status) is keep
+
+
+def test_a_placeholder_of_an_undecodable_flow_is_invalid_saying_why() -> None:
+    obj = placeholder(
+        {**_obj("u1", 3, GOOD), "status": {"phase": "Running"}},
+        "the object nests more than 64 levels deep",
+    )
+    assert obj is not None
+    with pytest.raises(InvalidFlowError) as caught:
+        SpecCache().flow("u1", obj)
+    assert caught.value.problems == (
+        "the object could not be decoded: the object nests more than 64 levels deep"
+    )
+    assert caught.value.flow.generation == 3
+    assert caught.value.flow.spec.steps == []
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["spec", "status", "metadata"]), hostile_values)
+def test_the_parse_step_only_ever_raises_invalid_flow_error(field: str, value: Any) -> None:
+    """Random and adversarial values (nesting thousands deep, huge matrices, expression bombs)
+    in the spec, the status or the metadata: the reconciler's parse step returns a flow or
+    raises InvalidFlowError naming a field, nothing else."""
+    obj = _obj("u1", 1, GOOD)
+    obj[field] = value if field != "metadata" else {**obj["metadata"], "labels": value}
+    problems = None
+    try:
+        SpecCache().flow("u1", obj)
+    except InvalidFlowError as exc:
+        problems = exc.problems
+    if problems is not None:
+        first_field, sep, message = problems.partition(": ")
+        assert sep
+        assert message
+        assert first_field
+        assert " " not in first_field, problems

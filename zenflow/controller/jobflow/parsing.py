@@ -25,6 +25,7 @@ from zenflow.api.jobflow import JobFlow, JobFlowSpec
 from zenflow.api.status import FLOW_TERMINAL_PHASES, JobFlowStatus
 from zenflow.core.planning.finished import stale_invalid
 from zenflow.core.validation.validator import validate_object
+from zenflow.machinery.listwatch import undecodable_reason
 
 PARSED_CACHE_SIZE: Final = 4096
 
@@ -101,7 +102,12 @@ def keep_spec(status: JobFlowStatus) -> bool:
 
 
 def validate(obj: dict[str, Any], generation: int) -> Parsed:
-    """Validate a raw flow; the spec is kept when it parses even if the flow is invalid."""
+    """Validate a raw flow; the spec is kept when it parses even if the flow is invalid. Never
+    raises: an object the informer could only cache as a placeholder (it could not be decoded)
+    and anything the validator refuses are problems."""
+    undecodable = undecodable_reason(obj)
+    if undecodable is not None:
+        return Parsed(generation, None, f"the object could not be decoded: {undecodable}")
     report = validate_object(obj)
     if not report.ok:
         return Parsed(generation, _try_spec(obj), report.summary())
@@ -114,7 +120,7 @@ def validate(obj: dict[str, Any], generation: int) -> Parsed:
 def _try_spec(obj: dict[str, Any]) -> JobFlowSpec | None:
     try:
         return JobFlowSpec.model_validate(obj.get("spec") or {})
-    except pydantic.ValidationError:
+    except Exception:  # whatever the validator refused may not even parse
         return None
 
 
@@ -124,5 +130,5 @@ def parse_status(raw: Any) -> JobFlowStatus | None:
         return None
     try:
         return JobFlowStatus.model_validate(raw)
-    except pydantic.ValidationError:
+    except Exception:  # a status written by someone else may hold anything
         return None
