@@ -1,5 +1,6 @@
-"""Job records (zenflow.core.observed): phase from the Job controller's terminal conditions,
-failure reason and time, attempt and retry count from labels/annotations, ownership by uid."""
+"""Job records (zenflow.core.observed): phase from the Job controller's terminal and interim
+conditions (zenflow.core.joboutcome decides; tests/core/test_joboutcome.py covers it), failure
+reason and time, attempt and retry count from labels/annotations, ownership by uid."""
 
 from __future__ import annotations
 
@@ -29,10 +30,17 @@ def _job(conditions: list[dict[str, Any]], *, uid: str = "u1") -> dict[str, Any]
     [
         pytest.param([], "Running", None, id="running"),
         pytest.param(
-            [{"type": "FailureTarget", "status": "True", "reason": "DeadlineExceeded"}],
-            "Running",
-            None,
-            id="failure-target-is-not-final",
+            [
+                {
+                    "type": "FailureTarget",
+                    "status": "True",
+                    "reason": "DeadlineExceeded",
+                    "lastTransitionTime": "2026-01-01T00:00:05Z",
+                }
+            ],
+            "Failed",
+            "DeadlineExceeded",
+            id="failure-target-decides-early",
         ),
         pytest.param(
             [
@@ -56,6 +64,7 @@ def test_job_record_phase(conditions: list[dict[str, Any]], phase: str, reason: 
     assert rec is not None
     assert (rec.phase, rec.reason) == (phase, reason)
     assert (rec.step, rec.attempt, rec.retry_count, rec.owned) == ("a", 2, 1, True)
+    assert rec.final == (phase != "Running" and conditions[0]["type"] in ("Complete", "Failed"))
     if phase == "Failed":
         assert rec.finished == parse_time("2026-01-01T00:00:05Z")
     if phase == "Succeeded":

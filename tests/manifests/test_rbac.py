@@ -27,14 +27,13 @@ ALLOWED: list[tuple[str, str, str, tuple[str, ...]]] = [
     *[("update", r, ANY_NS, ("--subresource=finalizers",)) for r in (FLOWS, CRONS)],
     *[(v, CRONS, ANY_NS, ()) for v in ("get", "list", "watch")],
     *[(v, "jobs.batch", ANY_NS, ()) for v in ("get", "list", "watch", "create", "delete")],
-    *[(v, "pods", ANY_NS, ()) for v in ("get", "list")],
+    *[(v, "pods", ANY_NS, ()) for v in ("get", "list", "watch")],
     *[
         (v, r, ANY_NS, ())
         for r in ("persistentvolumeclaims", "configmaps")
         for v in ("get", "create")
     ],
-    ("create", "events", ANY_NS, ()),
-    ("create", "events", NAMESPACE, ()),
+    *[(v, "events", ns, ()) for v in ("create", "patch") for ns in (ANY_NS, NAMESPACE)],
     *[(v, "validatingwebhookconfigurations/zenflow-webhook", "", ()) for v in ("get", "patch")],
     *[
         (v, "leases.coordination.k8s.io/zenflow-controller", NAMESPACE, ())
@@ -70,7 +69,6 @@ DENIED: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("patch", "jobs.batch", ANY_NS, ()),
     ("create", "pods", ANY_NS, ()),
     ("delete", "pods", ANY_NS, ()),
-    ("watch", "pods", ANY_NS, ()),
     ("create", "pods", ANY_NS, ("--subresource=exec",)),
     ("get", "pods", ANY_NS, ("--subresource=log",)),
     ("list", "configmaps", ANY_NS, ()),

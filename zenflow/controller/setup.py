@@ -8,6 +8,9 @@ adds them to the manager, then the JobFlow controller: a rate-limited queue of f
     queues wait on it; Replace cancels on it);
   * the Job informer: every event queues the owning flow at once (owner reference → key; not
     delayed, not rate-limited), so a Job's completion reaches its flow's reconcile immediately;
+  * pod signals (``zenflow.controller.podsignals``): a watch on zenflow's succeeded pods, no
+    pod cache; the first success seen for an unfinished Job queues its flow, whose reconcile
+    may hand off at once when that pod already decides the Job (``core.joboutcome``);
 
 and its workers (``needs_leader=True``), plus the Event recorder, which writes through its own
 API client (same credentials, its own ``event_qps``/``event_burst`` rate limit) so Events never
@@ -36,6 +39,7 @@ from zenflow.controller.jobflow.metrics import FlowMetrics
 from zenflow.controller.jobflow.observed import GROUP_INDEX, group_index
 from zenflow.controller.jobflow.reconciler import JobFlowReconciler
 from zenflow.controller.notifications.setup import setup_notifications
+from zenflow.controller.podsignals import PodSignals, succeeded_pods_lister_watcher
 from zenflow.controller.settings import ControllerSettings
 from zenflow.kube.throttle import ThrottledApiClient
 from zenflow.machinery.controller import Controller
@@ -43,6 +47,7 @@ from zenflow.machinery.informer import Informer, owner_key
 from zenflow.machinery.manager import Manager
 from zenflow.machinery.ratelimiting import RateLimitingQueue
 from zenflow.machinery.reconcile import ObjectKey, key_of
+from zenflow.machinery.watcher import Watcher
 
 JOBFLOW_CONTROLLER = "jobflow"
 STOP_FLUSH_TIMEOUT_S = 5.0
@@ -60,6 +65,9 @@ class JobFlowController:
     controller: Controller
     events_api: ThrottledApiClient
     """The Event recorder's own client (its requests count apart from ``api_client``'s)."""
+    pods: Watcher
+    """zenflow's succeeded pods (no cache), feeding ``pod_signals``."""
+    pod_signals: PodSignals
 
 
 class _RecorderRunnable:
@@ -102,12 +110,21 @@ def setup_controllers(
     events_api = new_events_api_client(api_client, settings, registry=manager.registry)
     manager.add_cleanup(events_api.close)
     recorder = EventRecorder(EventWriter(events_api))
+    pods = Watcher(
+        succeeded_pods_lister_watcher(api_client, namespace=settings.namespace),
+        stall_timeout=settings.watch_stall_timeout,
+        metrics=manager.metrics,
+    )
+    manager.add_informer(pods)
+    signals = PodSignals(jobs=informers.jobs, on_signal=lambda job: queue_owner(queue, job))
+    pods.add_handler(signals.handle)
     reconciler = JobFlowReconciler(
         flows=informers.jobflows,
         jobs=informers.jobs,
         client=flow_client,
         recorder=recorder,
         metrics=FlowMetrics(manager.registry),
+        pod_of=signals.of,
     )
     route_events(flows=informers.jobflows, jobs=informers.jobs, queue=queue)
     controller = Controller(
@@ -131,8 +148,15 @@ def setup_controllers(
         defaults_configmap=settings.notifications_configmap,
     )
     return JobFlowController(
-        informers, queue, reconciler, flow_client, recorder, controller, events_api
+        informers, queue, reconciler, flow_client, recorder, controller, events_api, pods, signals
     )
+
+
+def queue_owner(queue: RateLimitingQueue[ObjectKey], job: dict[str, Any]) -> None:
+    """Queue the JobFlow controlling ``job`` (a raw Job), if any."""
+    key = owner_key(job, JOBFLOW_KIND, api_version=API_VERSION)
+    if key is not None:
+        queue.add(key)
 
 
 def route_events(*, flows: Informer, jobs: Informer, queue: RateLimitingQueue[ObjectKey]) -> None:

@@ -3,7 +3,9 @@ from the informer cache), outputs read from finished pods, and the flows sharing
 concurrency group.
 
 Everything here is plain data parsed from raw API dicts; no I/O. A ``JobRecord`` is the only
-view of a Job the planner gets, so it holds exactly what step state is derived from.
+view of a Job the planner gets, so it holds exactly what step state is derived from; its phase
+comes from the earliest signal that decides the Job's outcome (``joboutcome``: the final
+condition, an interim one, or the success of the one pod the Job needs).
 """
 
 from __future__ import annotations
@@ -11,12 +13,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from zenflow.api.constants import GROUP, LABEL_ATTEMPT, LABEL_STEP
 from zenflow.api.formats import parse_time
+from zenflow.core.joboutcome import JobPhase, PodSuccess, job_outcome
 
-JobPhase = Literal["Running", "Succeeded", "Failed"]
+__all__ = [
+    "ANNOTATION_RETRY_COUNT",
+    "LABEL_SHARD",
+    "JobPhase",
+    "JobRecord",
+    "Observed",
+    "PeerFlow",
+    "PodSuccess",
+    "job_record",
+]
 
 ANNOTATION_RETRY_COUNT: Final = f"{GROUP}/retry-count"
 """On each step Job: the step's retryCount when that attempt was created (0 for the first)."""
@@ -40,6 +52,9 @@ class JobRecord:
     finished: datetime | None = None
     deleting: bool = False
     shard: int | None = None
+    final: bool = True
+    """The phase is the Job's final condition's (False: decided early, by an interim condition
+    or its pod; the final condition will agree)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +97,11 @@ def _int(value: Any, default: int) -> int:
         return default
 
 
-def job_record(job: Mapping[str, Any], *, flow_uid: str) -> JobRecord | None:
-    """The record of a raw batch/v1 Job dict; None when it carries no step label."""
+def job_record(
+    job: Mapping[str, Any], *, flow_uid: str, pod: PodSuccess | None = None
+) -> JobRecord | None:
+    """The record of a raw batch/v1 Job dict (``pod``: a success seen among the pods it
+    controls); None when it carries no step label."""
     meta = job.get("metadata") or {}
     labels = meta.get("labels") or {}
     step = labels.get(LABEL_STEP)
@@ -95,37 +113,19 @@ def job_record(job: Mapping[str, Any], *, flow_uid: str) -> JobRecord | None:
         isinstance(ref, Mapping) and ref.get("uid") == flow_uid and ref.get("controller") is True
         for ref in meta.get("ownerReferences") or []
     )
-    phase, reason, message, finished = _job_outcome(job.get("status") or {})
+    outcome = job_outcome(job, pod)
     return JobRecord(
         name=str(meta.get("name", "")),
         step=step,
         attempt=_int(labels.get(LABEL_ATTEMPT), 1),
-        phase=phase,
+        phase=outcome.phase,
         owned=owned,
         retry_count=_int(annotations.get(ANNOTATION_RETRY_COUNT), 0),
-        reason=reason,
-        message=message,
+        reason=outcome.reason,
+        message=outcome.message,
         created=parse_time(meta.get("creationTimestamp")),
-        finished=finished,
+        finished=outcome.finished,
         deleting=bool(meta.get("deletionTimestamp")),
         shard=_int(shard_label, 0) if shard_label is not None else None,
+        final=outcome.final,
     )
-
-
-def _job_outcome(
-    status: Mapping[str, Any],
-) -> tuple[JobPhase, str | None, str | None, datetime | None]:
-    """Phase from the Job's terminal conditions (Complete/Failed True), as the Job controller
-    sets them; anything else is Running."""
-    for cond in status.get("conditions") or []:
-        if not isinstance(cond, Mapping) or cond.get("status") != "True":
-            continue
-        kind = cond.get("type")
-        when = parse_time(cond.get("lastTransitionTime")) or parse_time(
-            status.get("completionTime")
-        )
-        if kind == "Complete":
-            return "Succeeded", None, None, parse_time(status.get("completionTime")) or when
-        if kind == "Failed":
-            return "Failed", cond.get("reason") or "Failed", cond.get("message"), when
-    return "Running", None, None, None

@@ -1,9 +1,10 @@
 """``ListerWatcher`` over the API server, on raw JSON (no model objects, no ``Watch()``).
 
 Lists are paginated (500 per page; an expired continue token falls back to one full list) and
-every list request carries a timeout. Watches read the response line by line and yield each
-line decoded (or the raw text when it is not JSON) for the reflector to type-check; the HTTP
-response is always closed when the generator closes. The server-side watch timeout bounds the
+every list request carries a timeout; label and field selectors apply to lists and watches.
+Watches read the response line by line and yield each line decoded (or the raw text when it is
+not JSON) for the reflector to type-check; the HTTP response is always closed when the generator
+closes. The server-side watch timeout bounds the
 request (plus a minute of slack); the reflector's stall watchdog catches silent connections.
 Requests go through the one helper, ``zenflow.kube.rest``.
 
@@ -59,6 +60,7 @@ class KubeListerWatcher(ListerWatcher):
         plural: str,
         namespace: str | None = None,
         label_selector: str | None = None,
+        field_selector: str | None = None,
         page_size: int = 500,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S,
         max_depth: int = MAX_OBJECT_DEPTH,
@@ -71,12 +73,17 @@ class KubeListerWatcher(ListerWatcher):
         # Named in every error, so an unreachable or misconfigured server is obvious in logs.
         self.url = f"{self._rest.host}{self.path}"
         self._selector = label_selector
+        self._fields = field_selector
         self._page_size = page_size
         self._max_depth = max_depth
 
     def connected(self) -> None:
         """Called whenever the API server accepted a list or watch request (a 2xx answer, even
         for a watch that then stays silent); a hook for subclasses (the web UI's health)."""
+
+    def _selectors(self) -> builtins.list[tuple[str, str]]:
+        query = [("labelSelector", self._selector)] if self._selector else []
+        return query + ([("fieldSelector", self._fields)] if self._fields else [])
 
     async def list(self) -> tuple[builtins.list[dict[str, Any]], str]:
         try:
@@ -94,8 +101,7 @@ class KubeListerWatcher(ListerWatcher):
                 query.append(("limit", str(limit)))
             if token:
                 query.append(("continue", token))
-            if self._selector:
-                query.append(("labelSelector", self._selector))
+            query += self._selectors()
             what = f"list {self.url}"
             reply = await self._rest.send("GET", self.path, query=query, what=what)
             if not 200 <= reply.status <= 299:
@@ -120,8 +126,7 @@ class KubeListerWatcher(ListerWatcher):
         ]
         if resource_version:
             query.append(("resourceVersion", resource_version))
-        if self._selector:
-            query.append(("labelSelector", self._selector))
+        query += self._selectors()
         lines = self._rest.lines(
             self.path,
             query,

@@ -26,11 +26,23 @@ from prometheus_client import CollectorRegistry
 from zenflow.errors import ZenflowError
 from zenflow.logging import get_logger
 from zenflow.machinery.http import ProbeServer
-from zenflow.machinery.informer import Informer
 from zenflow.machinery.leaderelection import LeaderElector
 from zenflow.machinery.metrics import MachineryMetrics, machinery_metrics
 
 log = get_logger(__name__)
+
+
+class Source(Protocol):
+    """What the manager runs before anything else and waits for: an ``Informer`` (with a
+    cache) or a ``Watcher`` (without)."""
+
+    resource: str
+
+    def has_synced(self) -> bool: ...
+
+    async def wait_synced(self) -> None: ...
+
+    async def run(self) -> None: ...
 
 
 class Runnable(Protocol):
@@ -70,7 +82,7 @@ class Manager:
         self.metrics: MachineryMetrics = machinery_metrics(self.registry)
         self.shutdown_timeout = shutdown_timeout
         self._handle_signals = handle_signals
-        self._informers: list[Informer] = []
+        self._informers: list[Source] = []
         self._entries: list[_Entry] = []
         self._cleanups: list[Callable[[], Awaitable[None]]] = []
         self._stop = asyncio.Event()
@@ -90,7 +102,7 @@ class Manager:
 
     # -- building ------------------------------------------------------------------------------
 
-    def add_informer(self, informer: Informer) -> None:
+    def add_informer(self, informer: Source) -> None:
         self._informers.append(informer)
 
     def add_runnable(self, runnable: Runnable, *, needs_leader: bool) -> None:
@@ -101,7 +113,7 @@ class Manager:
         self._cleanups.append(fn)
 
     @property
-    def informers(self) -> list[Informer]:
+    def informers(self) -> list[Source]:
         return list(self._informers)
 
     @property

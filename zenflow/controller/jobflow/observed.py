@@ -4,7 +4,9 @@ Jobs come from the Job informer's owner index (this flow's key), keeping only th
 this flow's uid (a deleted namesake's Jobs awaiting garbage collection are ignored), plus the
 Jobs this controller created but the cache has not shown yet ("expectations", as client-go's
 ReplicaSet controller keeps them), so a reconcile racing its own watch never re-plans a create.
-Peers are the other flows of the same concurrency group, from the flow informer's group index.
+A cached Job's record also weighs the success of its pod when one was seen (``PodSignals``):
+``core.joboutcome`` decides whether that already fixes the Job's outcome. Peers are the other
+flows of the same concurrency group, from the flow informer's group index.
 Conflicts the last reconcile met come from the reconciler's memory; outputs are read as
 ``planning.outputreads`` asks (a pod's termination message from the API server, a Job from the
 cache) and turned into ``Observed.outputs`` by it.
@@ -13,7 +15,7 @@ cache) and turned into ``Observed.outputs`` by it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -22,7 +24,7 @@ from zenflow.api.jobflow import JobFlow
 from zenflow.api.status import FLOW_TERMINAL_PHASES
 from zenflow.controller.jobflow.client import FlowClient
 from zenflow.controller.jobflow.memory import FlowMemory
-from zenflow.core.observed import JobRecord, Observed, PeerFlow, job_record
+from zenflow.core.observed import JobRecord, Observed, PeerFlow, PodSuccess, job_record
 from zenflow.core.planning.concurrency import concurrency_group
 from zenflow.core.planning.outputreads import (
     OutputAnswer,
@@ -34,6 +36,9 @@ from zenflow.machinery.informer import OWNER_INDEX
 from zenflow.machinery.store import Store
 
 GROUP_INDEX: Final = "concurrency-group"
+
+PodOf = Callable[[Mapping[str, Any]], PodSuccess | None]
+"""A Job's pod success seen so far, if any (``zenflow.controller.podsignals.PodSignals.of``)."""
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -51,12 +56,14 @@ def observe_jobs(
     flow_key: str,
     flow_uid: str,
     expected: Mapping[str, dict[str, Any]],
+    pod_of: PodOf | None = None,
 ) -> dict[str, list[JobRecord]]:
-    """This flow's Jobs by step; ``expected`` (name → created Job) fills in cache misses."""
+    """This flow's Jobs by step; ``expected`` (name → created Job) fills in cache misses;
+    ``pod_of`` tells the pod success seen for a cached Job (``PodSignals.of``)."""
     out: dict[str, list[JobRecord]] = {}
     seen: set[str] = set()
     for job in jobs.by_index(OWNER_INDEX, flow_key):
-        record = job_record(job, flow_uid=flow_uid)
+        record = job_record(job, flow_uid=flow_uid, pod=pod_of(job) if pod_of else None)
         if record is None or not record.owned:
             continue
         seen.add(record.name)
@@ -99,8 +106,17 @@ def observe_peers(*, flows: Store, flow: dict[str, Any]) -> list[PeerFlow]:
 class Observer:
     """Builds ``Observed`` for the reconciler from its caches, memory and API client."""
 
-    def __init__(self, *, jobs: Store, flows: Store, memory: FlowMemory, client: FlowClient):
+    def __init__(
+        self,
+        *,
+        jobs: Store,
+        flows: Store,
+        memory: FlowMemory,
+        client: FlowClient,
+        pod_of: PodOf | None = None,
+    ):
         self._jobs, self._flows, self._memory, self._client = jobs, flows, memory, client
+        self._pod_of = pod_of
 
     async def observe(self, key: str, obj: dict[str, Any], flow: JobFlow) -> Observed:
         """Everything ``plan`` sees besides ``flow`` (whose raw form is ``obj``): its Jobs (the
@@ -108,7 +124,9 @@ class Observer:
         met, and the outputs the core asks to read."""
         jobs, memory, uid = self._jobs, self._memory, flow.uid
         created = memory.expected.pending(uid, cached=lambda n: f"{flow.namespace}/{n}" in jobs)
-        by_step = observe_jobs(jobs=jobs, flow_key=key, flow_uid=uid, expected=created)
+        by_step = observe_jobs(
+            jobs=jobs, flow_key=key, flow_uid=uid, expected=created, pod_of=self._pod_of
+        )
         observed = Observed(
             jobs=by_step,
             peers=observe_peers(flows=self._flows, flow=obj),
@@ -116,13 +134,19 @@ class Observer:
             create_conflicts=memory.create_conflicts(uid),
         )
         reads = output_reads(flow, by_step)
+        waits = memory.create_waits(uid)  # creates refused for now: the steps wait
         if not reads:
-            return observed
+            return observed.waiting(waits)
         answers = await asyncio.gather(*(self._answer(flow.namespace, r) for r in reads))
-        return observe_outputs(flow, observed, answers)
+        return observe_outputs(flow, observed, answers).waiting(waits)
 
     async def _answer(self, namespace: str, read: OutputRead) -> OutputAnswer:
+        """The termination message is read from the pod the cached Job controls (by its uid)."""
+        job = self._jobs.get(f"{namespace}/{read.job}") or {}
+        uid = (job.get("metadata") or {}).get("uid")
         message = None
-        if read.termination_message:
-            message = await self._client.pod_termination_message(namespace=namespace, job=read.job)
-        return OutputAnswer(read, message, self._jobs.get(f"{namespace}/{read.job}") or {})
+        if read.termination_message and isinstance(uid, str) and uid:
+            message = await self._client.pod_termination_message(
+                namespace=namespace, job=read.job, job_uid=uid
+            )
+        return OutputAnswer(read, message, job)

@@ -11,6 +11,11 @@ attempt with reason ``JobDeleted`` — the retry policy decides what follows and
 has a new name — never a silent re-run under the same name. The status records only attempts
 whose Job was created (a refused create leaves the step Pending), so "the status says Running,
 no Job says so" means the Job is gone.
+
+A Job's phase may be decided before its final condition (``core.joboutcome``: an interim
+condition, or the success of the one pod it needs); the step follows it at once, except a step
+with a JSONPath output over its Job, which stays Running until the Job is final. The completion
+time first recorded for a Job stays when its final condition arrives.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from zenflow.api.jobflow import Step
 from zenflow.api.reasons import REASON_JOB_CONFLICT, REASON_JOB_DELETED
 from zenflow.api.status import StepStatus, is_step_terminal
 from zenflow.core.observed import JobRecord
+from zenflow.core.planning.outputs import reads_job
 
 Kind = Literal["new", "running", "succeeded", "failed_attempt", "kept"]
 
@@ -145,11 +151,11 @@ def _from_job(
         attempt=job.attempt,
         retry_count=job.retry_count or None,
     )
-    if job.phase == "Running":
+    if job.phase == "Running" or (job.phase == "Succeeded" and not job.final and reads_job(step)):
         return Derived("running", base, job=job, attempt=job.attempt)
     if job.phase == "Succeeded":
         base.phase = "Succeeded"
-        base.completion_time = job.finished or now
+        base.completion_time = _finished_at(previous, job, now)
         kept = (
             previous.outputs
             if previous is not None
@@ -164,8 +170,22 @@ def _from_job(
     base.phase = "Failed"
     base.reason = job.reason or "Failed"
     base.message = clip(job.message)
-    base.completion_time = job.finished or now
+    base.completion_time = _finished_at(previous, job, now)
     return Derived("failed_attempt", base, job=job, attempt=job.attempt)
+
+
+def _finished_at(previous: StepStatus | None, job: JobRecord, now: datetime) -> datetime:
+    """When the step's ``job`` ended: as the status already records it for that Job (an early
+    signal's time stays when the Job's final condition arrives: no second status write), else
+    as the Job tells."""
+    if (
+        previous is not None
+        and previous.phase == job.phase
+        and previous.job_ref == job.name
+        and previous.completion_time is not None
+    ):
+        return previous.completion_time
+    return job.finished or now
 
 
 def _failed(

@@ -17,7 +17,7 @@ from typing import Any
 from zenflow.api.jobflow import JobFlow
 from zenflow.api.status import FLOW_TERMINAL_PHASES
 from zenflow.core.observed import JobRecord, Observed
-from zenflow.core.planning.outputs import extract_outputs, needs_termination_message
+from zenflow.core.planning.outputs import extract_outputs, needs_termination_message, reads_job
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +55,8 @@ def output_reads(flow: JobFlow, jobs: Mapping[str, Sequence[JobRecord]]) -> list
         if not records:
             continue
         latest = max(records, key=lambda j: j.attempt)
-        if latest.phase != "Succeeded":
-            continue
+        if latest.phase != "Succeeded" or (not latest.final and reads_job(step)):
+            continue  # a JSONPath over the Job waits for the Job's own Complete
         prev = previous.get(step.name)
         if prev is not None and prev.phase == "Succeeded" and prev.job_ref == latest.name:
             continue

@@ -27,6 +27,15 @@ def needs_termination_message(step: Step) -> bool:
     return any(o.value_from is None or o.value_from.json_path is None for o in step.outputs)
 
 
+def reads_job(step: Step) -> bool:
+    """True when some output of ``step`` is a JSONPath over its Job: read once the Job itself
+    is final (an early outcome from an interim condition or the pod does not wait for the
+    Job's status, e.g. ``completionTime``, to be written)."""
+    return any(
+        o.value_from is not None and o.value_from.json_path is not None for o in step.outputs
+    )
+
+
 def extract_outputs(
     *, step: Step, message: str | None, job: Mapping[str, Any]
 ) -> tuple[dict[str, str], str | None]:

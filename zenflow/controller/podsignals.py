@@ -1,0 +1,105 @@
+"""Pod signals: which of zenflow's unfinished Jobs have a pod that succeeded — the earliest sign
+that a one-pod Job will end Complete (``zenflow.core.joboutcome``), about a second before the Job
+controller writes it.
+
+The source is a watch on zenflow's own pods only (label ``app.kubernetes.io/managed-by=zenflow``,
+which every step's pod template carries; field ``status.phase=Succeeded``, so a pod is delivered
+when it succeeds and barely otherwise) through a ``Watcher``: no pod cache at all. What is kept is
+one small entry per Job: the uid of a Job whose pod succeeded (never deleted, controlled by that
+Job) → when. Invariants: an entry exists only while the Job cache holds that Job (same uid) without
+a final condition; the Job informer's handlers drop it when the Job turns final or goes away, and a
+success seen for a Job that is already final (or not cached) is not kept. So the entries are
+bounded by the Jobs in flight, whatever the number of pods in the cluster.
+
+A new entry calls ``on_signal`` with the cached Job (the wiring queues its flow). The reconciler
+reads entries through ``of(job)`` when it builds the Job records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from kubernetes_asyncio import client
+
+from zenflow.api.constants import LABEL_MANAGED_BY, MANAGED_BY_VALUE
+from zenflow.core.joboutcome import PodSuccess, job_outcome, pod_success
+from zenflow.kube.listwatch import KubeListerWatcher
+from zenflow.kube.transport import Transport
+from zenflow.machinery.informer import Informer
+from zenflow.machinery.reconcile import make_key
+
+MANAGED_PODS_SELECTOR: Final = f"{LABEL_MANAGED_BY}={MANAGED_BY_VALUE}"
+SUCCEEDED_FIELD_SELECTOR: Final = "status.phase=Succeeded"
+
+
+def succeeded_pods_lister_watcher(
+    api: client.ApiClient | Transport, *, namespace: str | None
+) -> KubeListerWatcher:
+    """zenflow's succeeded pods (label- and field-selected)."""
+    return KubeListerWatcher(
+        api,
+        group="",
+        version="v1",
+        plural="pods",
+        namespace=namespace,
+        label_selector=MANAGED_PODS_SELECTOR,
+        field_selector=SUCCEEDED_FIELD_SELECTOR,
+    )
+
+
+class PodSignals:
+    """Job uid → the success of a pod it controls, for Jobs in flight (see the module doc)."""
+
+    def __init__(
+        self, *, jobs: Informer, on_signal: Callable[[dict[str, Any]], None] | None = None
+    ) -> None:
+        self._jobs = jobs
+        self._on_signal = on_signal
+        self._succeeded: dict[str, PodSuccess] = {}
+        self.signals = 0
+        """Entries made so far (each one saved its step the wait for the Job's condition)."""
+        jobs.add_event_handler(on_update=self._job_updated, on_delete=self._job_gone)
+
+    def __len__(self) -> int:
+        return len(self._succeeded)
+
+    def of(self, job: Mapping[str, Any]) -> PodSuccess | None:
+        """The pod success seen for ``job`` (a raw Job), if any."""
+        uid = (job.get("metadata") or {}).get("uid")
+        return self._succeeded.get(uid) if isinstance(uid, str) else None
+
+    def handle(self, event_type: str, pod: dict[str, Any]) -> None:
+        """A ``Watcher`` handler for zenflow's pods."""
+        if event_type == "DELETED":
+            return  # a success, once seen, is counted by the Job controller all the same
+        found = pod_success(pod)
+        if found is None or found[0] in self._succeeded:
+            return
+        uid, success = found
+        job = self._job(pod, uid)
+        if job is None or job_outcome(job).final:
+            return
+        self._succeeded[uid] = success
+        self.signals += 1
+        if self._on_signal is not None:
+            self._on_signal(job)
+
+    def _job(self, pod: Mapping[str, Any], uid: str) -> dict[str, Any] | None:
+        meta = pod.get("metadata") or {}
+        for ref in meta.get("ownerReferences") or []:
+            if isinstance(ref, Mapping) and ref.get("uid") == uid:
+                name = str(ref.get("name", ""))
+                job = self._jobs.store.get(make_key(str(meta.get("namespace", "")), name))
+                if job is not None and (job.get("metadata") or {}).get("uid") == uid:
+                    return job
+        return None
+
+    def _job_updated(self, _old: dict[str, Any], new: dict[str, Any]) -> None:
+        if job_outcome(new).final:
+            self._job_gone(new)
+
+    def _job_gone(self, job: dict[str, Any]) -> None:
+        uid = (job.get("metadata") or {}).get("uid")
+        if isinstance(uid, str):
+            self._succeeded.pop(uid, None)
