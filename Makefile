@@ -41,8 +41,10 @@ test: lint typecheck binaries
 crds: $(STAMP)
 	$(BIN)/zenflow crd --output-dir crds
 
+# Figures against the targets of docs/BENCHMARKS.md. BENCH_ARGS: --quick, --scale (adds the
+# 1,000 x 20 run), --json PATH (every figure as JSON, to compare runs).
 bench: $(STAMP) binaries
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

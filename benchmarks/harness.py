@@ -2,16 +2,21 @@
 pods at once (annotation mode), the real controller wiring (``setup_controllers``) running
 in-process, and instrumentation read from the controller's side.
 
-The controller runs exactly as ``zenflow controller`` builds it (throttled ApiClient, informers,
-manager, JobFlow and CronJobFlow controllers, event recorder), minus leader election. Two hooks
-observe it without changing it:
+The controller runs exactly as ``zenflow controller`` builds it (throttled API clients,
+informers, manager, JobFlow and CronJobFlow controllers, event recorder), minus leader election.
+Hooks observe it without changing it:
 
-- a second event handler on the Job informer notes the monotonic time at which the controller's
-  cache first shows each Job finished (the same ``apply`` call that queues the flow's key);
-- the flow client's ``create_job``/``create_event`` are wrapped to note when each step's Job was
-  created (the POST answered) and to count Event writes.
+- extra event handlers on the Job (and, when the controller has one, pod) informer note the
+  monotonic time at which the controller's caches first show each step *decided*: its Job
+  ``Complete``/``Failed`` or an interim ``SuccessCriteriaMet``/``FailureTarget`` condition, or
+  its pod ``Succeeded`` (the same ``apply`` call that queues the flow's key);
+- a handler on the flow informer notes when each flow is first seen finished;
+- the flow client's ``create_job`` is wrapped to note when each step's Job was created (the
+  POST answered), and the Event sink to note when each Event write was answered, per flow.
 
-API requests are counted by the controller's own ``ThrottledApiClient`` (per HTTP method).
+API requests are counted by the controller's own throttled clients (per HTTP method), the
+Event recorder's client included. The harness's own requests (creating flows) use a separate
+client on zenflow's raw-JSON request helper, counted nowhere.
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kubernetes_asyncio import client
 from prometheus_client import CollectorRegistry
 
 from zenflow.api.constants import GROUP, JOBFLOW_PLURAL, LABEL_JOBFLOW, LABEL_STEP, VERSION
@@ -35,6 +39,7 @@ from zenflow.controller.settings import ControllerSettings
 from zenflow.controller.setup import JobFlowController, setup_controllers
 from zenflow.envtest import ControlPlane
 from zenflow.kube.client import load_configuration, new_api_client
+from zenflow.kube.rest import Rest
 from zenflow.kube.throttle import ThrottledApiClient
 from zenflow.logging import configure_logging
 
@@ -106,24 +111,54 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(rank, len(ordered)) - 1]
 
 
+DECIDING_CONDITIONS = ("Complete", "Failed", "SuccessCriteriaMet", "FailureTarget")
+
+
+def _step_key(obj: dict[str, Any]) -> StepKey:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return (labels.get(LABEL_JOBFLOW, ""), labels.get(LABEL_STEP, ""))
+
+
 @dataclass
 class Probe:
-    """What the hooks saw: Job finished (cache) and Job created (POST answered) per step."""
+    """What the hooks saw (``time.perf_counter`` instants in the controller process)."""
 
-    finished: dict[StepKey, float] = field(default_factory=dict)
+    decided: dict[StepKey, float] = field(default_factory=dict)
+    """Step → first moment the caches showed its outcome decided."""
     create_sent: dict[StepKey, float] = field(default_factory=dict)
     created: dict[StepKey, float] = field(default_factory=dict)
+    flow_done: dict[str, float] = field(default_factory=dict)
+    """Flow → first moment the flow cache showed it Succeeded or Failed."""
+    event_written: dict[str, float] = field(default_factory=dict)
+    """Flow → when the last Event write about it was answered."""
     events: int = 0
+    """Event writes answered (creates and patches)."""
 
     def on_job(self, obj: dict[str, Any]) -> None:
-        labels = (obj.get("metadata") or {}).get("labels") or {}
-        key = (labels.get(LABEL_JOBFLOW, ""), labels.get(LABEL_STEP, ""))
-        if key in self.finished:
+        key = _step_key(obj)
+        if key in self.decided:
             return
         for cond in (obj.get("status") or {}).get("conditions") or []:
-            if cond.get("type") in ("Complete", "Failed") and cond.get("status") == "True":
-                self.finished[key] = time.perf_counter()
+            if cond.get("type") in DECIDING_CONDITIONS and cond.get("status") == "True":
+                self.decided[key] = time.perf_counter()
                 return
+
+    def on_pod(self, obj: dict[str, Any]) -> None:
+        key = _step_key(obj)
+        if key not in self.decided and (obj.get("status") or {}).get("phase") == "Succeeded":
+            self.decided[key] = time.perf_counter()
+
+    def on_flow(self, obj: dict[str, Any]) -> None:
+        name = (obj.get("metadata") or {}).get("name", "")
+        if name not in self.flow_done and (obj.get("status") or {}).get("phase") in (
+            "Succeeded",
+            "Failed",
+        ):
+            self.flow_done[name] = time.perf_counter()
+
+    def event_answered(self, flow: str) -> None:
+        self.events += 1
+        self.event_written[flow] = time.perf_counter()
 
 
 @dataclass
@@ -133,38 +168,77 @@ class RunningController:
     probe: Probe
     settings: ControllerSettings
 
-    def writes(self) -> dict[str, int]:
-        return {m: self.api.requests.get(m, 0) for m in WRITE_METHODS}
+    def clients(self) -> list[ThrottledApiClient]:
+        """The controller's API clients (the Event recorder's has its own rate limit)."""
+        events_api = getattr(self.wiring, "events_api", None)
+        return [self.api, *([events_api] if events_api is not None else [])]
 
     def requests(self) -> dict[str, int]:
-        return dict(self.api.requests)
+        out: dict[str, int] = {}
+        for api in self.clients():
+            for method, n in api.requests.items():
+                out[method] = out.get(method, 0) + n
+        return out
+
+    def writes(self) -> dict[str, int]:
+        requests = self.requests()
+        return {m: requests.get(m, 0) for m in WRITE_METHODS}
 
     def flows(self) -> list[dict[str, Any]]:
         return self.wiring.informers.jobflows.store.list()
+
+    def events_idle(self) -> bool:
+        """No Event recorded and not yet written."""
+        recorder: Any = self.wiring.recorder
+        if hasattr(recorder, "idle"):
+            return bool(recorder.idle())
+        queue = recorder._queue  # the recorder before issue 11: one queue, one writer
+        return bool(queue.empty() and queue._unfinished_tasks == 0)
 
 
 def _instrument(wiring: JobFlowController, probe: Probe) -> None:
     flow_client = wiring.client
     create_job = flow_client.create_job
-    create_event = flow_client.create_event
 
     async def timed_create_job(manifest: dict[str, Any], *, flow_uid: str) -> Any:
-        labels = manifest["metadata"].get("labels") or {}
-        key = (labels.get(LABEL_JOBFLOW, ""), labels.get(LABEL_STEP, ""))
+        key = _step_key(manifest)
         probe.create_sent.setdefault(key, time.perf_counter())
         outcome = await create_job(manifest, flow_uid=flow_uid)
         probe.created.setdefault(key, time.perf_counter())
         return outcome
 
-    async def counted_create_event(*, namespace: str, event: dict[str, Any]) -> None:
-        probe.events += 1
-        await create_event(namespace=namespace, event=event)
-
     flow_client.create_job = timed_create_job  # type: ignore[method-assign]
-    flow_client.create_event = counted_create_event  # type: ignore[method-assign]
+    _instrument_events(wiring, probe)
     wiring.informers.jobs.add_event_handler(
         on_add=probe.on_job, on_update=lambda _old, new: probe.on_job(new)
     )
+    pods = getattr(wiring, "pods", None)  # the pod watch (issue 11), absent before
+    if pods is not None:
+        pods.add_handler(lambda _type, pod: probe.on_pod(pod))
+    wiring.informers.jobflows.add_event_handler(
+        on_add=probe.on_flow, on_update=lambda _old, new: probe.on_flow(new)
+    )
+
+
+def _instrument_events(wiring: JobFlowController, probe: Probe) -> None:
+    sink: Any = getattr(wiring.recorder, "_sink", None)
+    if not hasattr(sink, "patch_event"):  # before issue 11: Events were created by the flow client
+        sink = wiring.client
+    create_event = sink.create_event
+    patch_event = getattr(sink, "patch_event", None)
+
+    async def counted_create(*, namespace: str, event: dict[str, Any]) -> None:
+        await create_event(namespace=namespace, event=event)
+        probe.event_answered(event["involvedObject"]["name"])
+
+    async def counted_patch(*, namespace: str, name: str, patch: dict[str, Any]) -> None:
+        assert patch_event is not None
+        await patch_event(namespace=namespace, name=name, patch=patch)
+        probe.event_answered(name.rsplit(".", 1)[0])
+
+    sink.create_event = counted_create
+    if patch_event is not None:
+        sink.patch_event = counted_patch
 
 
 @contextlib.asynccontextmanager
@@ -204,27 +278,40 @@ async def running_controller(
 
 
 @contextlib.asynccontextmanager
-async def user_client(plane: ControlPlane) -> AsyncIterator[client.CustomObjectsApi]:
+async def user_client(plane: ControlPlane) -> AsyncIterator[Rest]:
     """An admin client for creating flows (its requests are not the controller's)."""
     api = new_api_client(await load_configuration(str(plane.kubeconfig_path)), pool_size=32)
     try:
-        yield client.CustomObjectsApi(api)
+        yield Rest(api, timeout=120)
     finally:
         await api.close()
 
 
-async def create_flows(
-    objects: client.CustomObjectsApi, namespace: str, flows: list[dict[str, Any]]
-) -> None:
+def flows_path(namespace: str) -> str:
+    return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{JOBFLOW_PLURAL}"
+
+
+async def create_flows(objects: Rest, namespace: str, flows: list[dict[str, Any]]) -> None:
     limit = asyncio.Semaphore(16)
 
     async def one(body: dict[str, Any]) -> None:
         async with limit:
-            await objects.create_namespaced_custom_object(
-                GROUP, VERSION, namespace, JOBFLOW_PLURAL, body
-            )
+            await objects.create(flows_path(namespace), body)
 
     await asyncio.gather(*(one(f) for f in flows))
+
+
+async def list_all(objects: Rest, path: str, **query: str) -> list[dict[str, Any]]:
+    """Every item of a collection (paginated)."""
+    items: list[dict[str, Any]] = []
+    token = ""
+    while True:
+        params = [("limit", "500"), *query.items(), *([("continue", token)] if token else [])]
+        page = await objects.get(path, params)
+        items += page.get("items") or []
+        token = (page.get("metadata") or {}).get("continue") or ""
+        if not token:
+            return items
 
 
 async def wait_until(done: Callable[[], bool], *, within: float, every: float = 0.05) -> None:

@@ -1,114 +1,123 @@
-"""Run every benchmark and print the figures (``make bench``).
+"""Run the benchmarks and print, for each target of docs/BENCHMARKS.md, the figure, the target and
+met / not met (``make bench``).
 
-The controller benchmarks (hand-off latency, throughput and API writes, memory) share one local
-control plane; then every other ``benchmarks/*_bench.py`` runs as its own process and its output
-is printed as is. The run ends with a table of the DESIGN.md targets this script measured itself.
-Figures only: nothing here asserts or fails on a number.
+Order: the chain and hand-off benchmark and the throughput batches share one local control plane
+(controller in-process, ``benchmarks.handoff`` and ``benchmarks.throughput``); the memory
+figures (``benchmarks.memory``) and, with ``--scale``, the 1,000 x 20 run
+(``benchmarks.scale``) each run in a fresh process with their own control plane and a
+``zenflow controller`` process of their own; then every other ``benchmarks/*_bench.py`` runs as
+its own process and its output is printed as is. The run ends with the targets table, the
+controller's CPU per step and RSS, and the machine's load. Figures only: nothing here asserts or
+fails on a number.
 
-Run: ``.venv/bin/python -m benchmarks.run [--quick]`` (``--quick``: 1 chain, 50 flows, 1,000
-cached flows instead of 2 chains, 50 and 200 flows, 5,000 cached flows). The memory figure comes
-from a separate process with its own control plane, so earlier runs do not inflate it.
+Run: ``.venv/bin/python -m benchmarks.run [--quick] [--scale] [--json PATH]``.
+``--quick``: 1 chain, 50 flows, 1,000 cached flows (instead of 3 chains, 50 and 200 flows, 5,000
+cached flows). ``--scale``: add the scale run (about 15-30 minutes). ``--json PATH``: also write
+every figure and the targets as JSON, so runs can be compared.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import re
+import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from benchmarks import handoff, harness, throughput
+from benchmarks import handoff, harness, targets, throughput
+
+SEPARATE = ("memory", "scale")
+"""Benchmarks of ours run in a process of their own (``--json-out`` gives their result)."""
 
 
-def targets(hand: dict[str, Any], tp: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
-    """(target, measured, threshold, met) rows."""
-    rows: list[tuple[str, str, str, bool]] = []
-    created = hand["created"]
-    if created:
-        p50 = harness.percentile(created, 50) * 1000
-        p99 = harness.percentile(created, 99) * 1000
-        rows.append(("hand-off p50", f"{p50:.2f} ms", "<= 10 ms", p50 <= 10))
-        rows.append(("hand-off p99", f"{p99:.2f} ms", "<= 50 ms", p99 <= 50))
-    for b in tp["batches"]:
-        rate = b["steps"] / b["seconds"]
-        label = f"{b['flows']} x 10 throughput"
-        rows.append((label, f"{rate:.1f} steps/s", ">= 100 steps/s (200 x 10)", rate >= 100))
-        per_step = sum(b["writes"].values()) / b["steps"]
-        rows.append(
-            (f"{b['flows']} x 10 API writes/step", f"{per_step:.2f}", "<= 2.5", per_step <= 2.5)
-        )
-    cache = tp["cache"]
-    if cache:
-        rows.append(
-            (
-                f"RSS, {cache['cached_total']} flows cached",
-                f"{cache['rss_mb']:.0f} MiB",
-                "<= 150 MB (5,000 flows)",
-                cache["rss_mb"] * 1.048576 <= 150,
-            )
-        )
-    return rows
-
-
-def run_module(name: str, *args: str) -> list[str]:
-    """Run ``benchmarks.<name>`` in its own process; its output (and failure, if any)."""
+def run_module(name: str, *args: str) -> tuple[list[str], dict[str, Any] | None]:
+    """Run ``benchmarks.<name>`` in its own process; its output lines (and failure, if any) and,
+    for our own benchmarks, its result."""
     lines = ["", f"== benchmarks.{name} {' '.join(args)}".rstrip()]
     began = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", f"benchmarks.{name}", *args],
-        cwd=harness.REPO,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "result.json"
+        extra = ["--json-out", str(out)] if name in SEPARATE else []
+        proc = subprocess.run(
+            [sys.executable, "-m", f"benchmarks.{name}", *args, *extra],
+            cwd=harness.REPO,
+            capture_output=True,
+            text=True,
+            timeout=7200,
+            check=False,
+        )
+        result = json.loads(out.read_text()) if out.exists() else None
     lines += proc.stdout.rstrip().splitlines()
     if proc.returncode != 0:
         lines.append(f"(exit {proc.returncode}) {proc.stderr.strip()[-2000:]}")
     lines.append(f"({time.monotonic() - began:.0f} s)")
-    return lines
+    return lines, result
 
 
-def other_benchmarks() -> list[str]:
+def other_benchmarks() -> dict[str, list[str]]:
     names = sorted(p.stem for p in (harness.REPO / "benchmarks").glob("*_bench.py"))
-    return [line for name in names for line in run_module(name)]
+    return {name: run_module(name)[0] for name in names}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Run every zenflow benchmark.")
     parser.add_argument("--quick", action="store_true", help="smaller runs")
+    parser.add_argument("--scale", action="store_true", help="add the 1,000 x 20 scale run")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
-    print(f"zenflow benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
-    print(f"machine: {harness.machine()}")
+    began = datetime.now(UTC)
+    print(f"zenflow benchmarks, {began:%Y-%m-%d %H:%M} UTC")
+    print(f"machine: {harness.machine()}; load average {os.getloadavg()[0]:.1f} at the start")
     with harness.control_plane() as plane:
-        hand = asyncio.run(handoff.measure(plane, steps=50, runs=1 if args.quick else 2))
+        runs = 1 if args.quick else handoff.RUNS
+        hand = asyncio.run(handoff.measure(plane, steps=handoff.STEPS, runs=runs))
         print("\n== benchmarks.handoff")
         print("\n".join(handoff.report(hand)))
-        tp = asyncio.run(
-            throughput.measure(
-                plane, sizes=[50] if args.quick else [50, 200], cache=0, qps=None, burst=None
-            )
-        )
+        sizes = [50] if args.quick else [50, 200]
+        tp = asyncio.run(throughput.measure(plane, sizes=sizes, qps=None, burst=None))
         print("\n== benchmarks.throughput")
         print("\n".join(throughput.report(tp)))
-    # Memory in a fresh process and control plane: nothing else inflates the figure.
-    cached = 1000 if args.quick else 5000
-    memory = run_module("throughput", "--only-cache", "--cache", str(cached))
-    print("\n".join(memory))
-    found = re.search(r"RSS with (\d+) JobFlows cached: (\d+) MiB", "\n".join(memory))
-    if found:
-        tp["cache"] = {"cached_total": int(found[1]), "rss_mb": float(found[2])}
-    print("\n".join(other_benchmarks()))
-    print("\n== targets measured above")
-    rows = targets(hand, tp)
-    width = max(len(r[0]) for r in rows)
-    for name, measured, threshold, met in rows:
-        verdict = "met" if met else "NOT met"
-        print(f"  {name:<{width}}  {measured:>14}  target {threshold:<26} {verdict}")
+    lines, memory = run_module("memory", "--cache", "1000" if args.quick else "5000")
+    print("\n".join(lines))
+    scale = None
+    if args.scale:
+        lines, scale = run_module("scale", *(["--flows", "200"] if args.quick else []))
+        print("\n".join(lines))
+    output = other_benchmarks()
+    for lines in output.values():
+        print("\n".join(lines))
+    rows = targets.controller_rows(hand, tp, memory, scale) + targets.bench_rows(output)
+    print("\n== targets (docs/BENCHMARKS.md)")
+    print("\n".join(targets.table(rows)))
+    b = tp["batches"][-1]
+    idle = (memory or {}).get("idle") or {}
+    print(
+        f"  controller CPU per step {b['cpu_ms_per_step']:.2f} ms ({b['flows']} x 10); "
+        f"controller RSS idle {idle.get('rss_mb', 0):.1f} MiB, "
+        f"in the {b['flows']} x 10 batch {b['rss_mb']:.0f} MiB (with the harness)"
+    )
+    load = os.getloadavg()[0]
+    print(f"  load average {load:.1f} at the end; {datetime.now(UTC) - began} in all")
+    if args.json is not None:
+        doc = {
+            "when": began.isoformat(),
+            "machine": harness.machine(),
+            "load_average_end": load,
+            "handoff": hand,
+            "throughput": tp,
+            "memory": memory,
+            "scale": scale,
+            "other": output,
+            "targets": [r.as_dict() for r in rows],
+        }
+        args.json.write_text(json.dumps(doc, indent=1, default=str))
+        print(f"  figures written to {args.json}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,116 @@
+"""``zenflow controller`` as its own process, for the figures that belong to the process alone:
+its RSS (idle, with thousands of flows cached, peak in the scale run), its CPU time, and its API
+requests as its ``/metrics`` counts them.
+
+The process runs as it would in a cluster (``python -m zenflow controller``), with leader
+election off and without the in-process admission webhook (``--no-webhook``; the webhook is its
+own Deployment in ``manifests/``), logging warnings only. RSS and peak RSS (``VmHWM``) and CPU
+time come from ``/proc/<pid>``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from benchmarks.harness import REPO
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ControllerProcess:
+    """One ``zenflow controller`` child process against a control plane."""
+
+    def __init__(self, plane: Any, *, namespace: str | None = None, log: Path | None = None):
+        self.port = _free_port()
+        args = [
+            sys.executable, "-m", "zenflow", "controller",
+            "--kubeconfig", str(plane.kubeconfig_path),
+            "--no-leader-election", "--no-webhook",
+            "--http-host", "127.0.0.1", "--http-port", str(self.port),
+            "--log-level", "warning", "--log-format", "json",
+        ]  # fmt: skip
+        if namespace:
+            args += ["--namespace", namespace]
+        self._log = (log or Path(os.devnull)).open("w")
+        self.proc = subprocess.Popen(args, cwd=REPO, stdout=self._log, stderr=self._log)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def wait_ready(self, within: float = 120.0) -> None:
+        """Until ``/readyz`` answers 200 (every informer synced)."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"controller exited with {self.proc.returncode}")
+            with contextlib.suppress(OSError):
+                url = f"http://127.0.0.1:{self.port}/readyz"
+                with urllib.request.urlopen(url, timeout=2) as reply:
+                    if reply.status == 200:
+                        return
+            time.sleep(0.2)
+        raise TimeoutError("controller not ready")
+
+    def status(self, field: str) -> float:
+        """A ``/proc/<pid>/status`` size field (``VmRSS``, ``VmHWM``) in MiB."""
+        text = Path(f"/proc/{self.pid}/status").read_text()
+        found = re.search(rf"^{field}:\s+(\d+) kB", text, re.MULTILINE)
+        return int(found[1]) / 1024 if found else 0.0
+
+    def rss_mib(self) -> float:
+        return self.status("VmRSS")
+
+    def peak_mib(self) -> float:
+        return self.status("VmHWM")
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return sum(int(f) for f in fields[11:13]) / os.sysconf("SC_CLK_TCK")
+
+    def requests(self) -> dict[str, int]:
+        """API requests by verb, from the process's own ``zenflow_api_requests_total``."""
+        url = f"http://127.0.0.1:{self.port}/metrics"
+        with urllib.request.urlopen(url, timeout=60) as reply:
+            text = reply.read().decode()
+        out: dict[str, int] = {}
+        pattern = r'^zenflow_api_requests_total\{verb="(\w+)"\} (\S+)'
+        for verb, value in re.findall(pattern, text, re.M):
+            out[verb] = out.get(verb, 0) + int(float(value))
+        return out
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+@contextlib.contextmanager
+def controller_process(plane: Any, **kwargs: Any) -> Iterator[ControllerProcess]:
+    proc = ControllerProcess(plane, **kwargs)
+    try:
+        proc.wait_ready()
+        yield proc
+    finally:
+        proc.stop()
