@@ -31,6 +31,7 @@ def invalid_plan(flow: JobFlow, problems: str, now: datetime) -> Plan:
         start_time=prev.start_time if prev else None,
         completion_time=prev.completion_time if prev and prev.completion_time else now,
         observed_generation=flow.generation,
+        notifications=prev.notifications if prev else None,
         steps=[
             StepStatus(name=s.name, phase="Skipped", reason=REASON_INVALID)
             for s in flow.spec.all_steps()
