@@ -5,7 +5,8 @@
   controller fails ``lint-imports``, naming the import);
 - no import hides inside a function to dodge a cycle (only ``TYPE_CHECKING`` blocks may import
   outside module level);
-- the core stays small enough to read: at most 12 top-level entries.
+- the core stays small enough to read: at most 12 top-level entries, each placed in the
+  core's layers contract.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -87,3 +89,17 @@ def test_core_has_few_top_level_entries() -> None:
         if p.name != "__pycache__" and (p.suffix == ".py" or p.is_dir())
     ]
     assert len(entries) <= 12, sorted(entries)
+
+
+def test_every_core_module_has_a_place_in_the_core_layers() -> None:
+    """A new top-level core module must be put in a layer, or the contract says nothing of it."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    contracts = config["tool"]["importlinter"]["contracts"]
+    (core,) = [c for c in contracts if c["name"].startswith("the core is layered")]
+    placed = {m.strip() for layer in core["layers"] for m in layer.split("|")}
+    modules = {
+        f"zenflow.core.{p.stem}"
+        for p in (PACKAGE / "core").iterdir()
+        if p.name not in {"__init__.py", "__pycache__"} and (p.suffix == ".py" or p.is_dir())
+    }
+    assert modules - placed == set()
