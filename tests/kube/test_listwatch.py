@@ -3,9 +3,9 @@ requirements 13, 22, 23, 25): list pagination and the fallback to one full list 
 token expires; watch lines decoded one by one, non-JSON lines passed on as text for the reflector
 to refuse; an object nested deeper than the bound (10,000 levels, as the API server stores it) is
 delivered as a placeholder with its metadata and status, in a list and in a watch, while the
-other items of the page arrive intact; HTTP 410 raised as GoneError and 429 as a KubeError with its status; a server that
-never answers hits the request timeout; the throttled client spaces requests by its token bucket,
-counts them by verb, and closes cleanly."""
+other items of the page arrive intact; HTTP 410 raised as GoneError and 429 as a KubeError with
+its status; a server that never answers hits the request timeout; the throttled client spaces
+requests by its token bucket, counts them by verb, and closes cleanly."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ from kubernetes_asyncio import client
 
 from zenflow.errors import GoneError, KubeError, UnreachableError
 from zenflow.kube.listwatch import KubeListerWatcher
-from zenflow.machinery.listwatch import UNDECODABLE
 from zenflow.kube.throttle import AsyncTokenBucket, ThrottledApiClient
 from zenflow.machinery.clock import FakeClock
+from zenflow.machinery.listwatch import UNDECODABLE
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

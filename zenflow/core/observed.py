@@ -11,7 +11,7 @@ condition, an interim one, or the success of the one pod the Job needs).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -88,6 +88,10 @@ class Observed:
     create_waits: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     """Job name → (reason, message) for Job creates refused for now (QuotaExceeded, Throttled,
     JobCreateFailed): the step waits and tries again; its status never claims the Job."""
+
+    def waiting(self, waits: Mapping[str, tuple[str, str]]) -> Observed:
+        """This observation with ``create_waits`` set."""
+        return replace(self, create_waits=waits) if waits else self
 
 
 def _int(value: Any, default: int) -> int:

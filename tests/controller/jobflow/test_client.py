@@ -3,11 +3,14 @@ transport.
 
 Aspects: a Job is created, or adopted when AlreadyExists names a Job this flow controls; a Job
 of a deleted namesake flow is a transient error; a foreign Job is a JobConflict and a Job the
-API server refuses (400/422) a JobRejected conflict carrying the server's message; other errors
-propagate; resource templates are created or adopted, a foreign one is a conflict message; the
-status patch is a merge patch of /status carrying the resourceVersion; deletes go in the
+API server refuses (400/422) a JobRejected conflict carrying the server's message; a create
+refused for now (quota, 429, 5xx) is a wait carrying the server's words; other errors (RBAC)
+propagate; a status refused as too large raises StatusTooLargeError; resource templates are
+created or adopted, a foreign one is a conflict message; the status patch is a merge patch of
+/status carrying the resourceVersion; deletes go in the
 background and tolerate 404 (the flow's with a uid precondition); the termination message is
-read from the Job's succeeded pod; writes are counted.
+read from the succeeded pod the Job controls (selected by its uid, a foreign pod ignored);
+writes are counted.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.support.fake_transport import FakeTransport, reply, status_reply
-from zenflow.controller.jobflow.client import CreateOutcome, FlowClient
+from zenflow.controller.jobflow.client import CreateOutcome, FlowClient, StatusTooLargeError
 from zenflow.errors import KubeError
 from zenflow.kube.rest import MERGE_PATCH
 from zenflow.kube.transport import Reply, Request
@@ -104,12 +107,55 @@ async def test_a_job_the_server_refuses_is_rejected_with_its_message(status: int
     assert message.endswith("spec.template: Required value")
 
 
+QUOTA = 'jobs "f-a-1" is forbidden: exceeded quota: q, requested: count/jobs.batch=1'
+
+
+@pytest.mark.parametrize(
+    ("answer", "wait"),
+    [
+        pytest.param(
+            status_reply(403, "Forbidden", QUOTA),
+            ("QuotaExceeded", f"403 Forbidden: {QUOTA}"),
+            id="quota",
+        ),
+        pytest.param(
+            status_reply(429, "TooManyRequests", "slow down"),
+            ("Throttled", "429 TooManyRequests: slow down"),
+            id="throttled",
+        ),
+        pytest.param(
+            status_reply(500, "InternalError", "etcd"),
+            ("JobCreateFailed", "500 InternalError: etcd"),
+            id="500",
+        ),
+    ],
+)
+async def test_a_create_refused_for_now_is_a_wait(answer: Reply, wait: tuple[str, str]) -> None:
+    fake = FakeTransport()
+    fake.answer("POST", JOBS, answer)
+    outcome = await FlowClient(fake).create_job(_job("f-a-1", _owner()), flow_uid=UID)
+    assert outcome == CreateOutcome(wait=wait)
+
+
 async def test_other_create_errors_propagate() -> None:
     fake = FakeTransport()
-    fake.answer("POST", JOBS, status_reply(500, "InternalError", "etcd"))
-    with pytest.raises(KubeError, match="500 InternalError: etcd") as info:
+    fake.answer("POST", JOBS, status_reply(403, "Forbidden", 'cannot create resource "jobs"'))
+    with pytest.raises(KubeError, match="403 Forbidden: cannot create") as info:
         await FlowClient(fake).create_job(_job("f-a-1", _owner()), flow_uid=UID)
-    assert info.value.status == 500
+    assert info.value.status == 403
+
+
+async def test_a_status_refused_as_too_large_says_so() -> None:
+    fake = FakeTransport()
+    fake.answer(
+        "PATCH",
+        FLOW + "/status",
+        status_reply(500, "InternalError", "etcdserver: request is too large"),
+    )
+    with pytest.raises(StatusTooLargeError, match="request is too large"):
+        await FlowClient(fake).patch_status(
+            namespace="ns", name="f", resource_version="7", status={"phase": "Running"}
+        )
 
 
 async def test_resource_templates_are_created_adopted_or_conflicts() -> None:
@@ -166,10 +212,14 @@ async def test_deletes_go_in_the_background_and_tolerate_not_found() -> None:
     assert flows.writes == 2
 
 
-def _pod(phase: str, message: str | None) -> dict[str, Any]:
+def _pod(phase: str, message: str | None, *, job_uid: str = "job-uid") -> dict[str, Any]:
     terminated = {} if message is None else {"message": message}
     state = {"state": {"terminated": terminated}}
-    return {"status": {"phase": phase, "containerStatuses": [state]}}
+    owner = {"kind": "Job", "name": "f-a-1", "uid": job_uid, "controller": True}
+    return {
+        "metadata": {"ownerReferences": [owner]},
+        "status": {"phase": phase, "containerStatuses": [state]},
+    }
 
 
 @pytest.mark.parametrize(
@@ -178,6 +228,7 @@ def _pod(phase: str, message: str | None) -> dict[str, Any]:
         pytest.param([_pod("Failed", "x"), _pod("Succeeded", '{"a": 1}')], '{"a": 1}', id="found"),
         pytest.param([_pod("Succeeded", None)], "", id="no-message"),
         pytest.param([_pod("Failed", "x")], None, id="no-succeeded-pod"),
+        pytest.param([_pod("Succeeded", "forged", job_uid="other")], None, id="foreign-pod"),
     ],
 )
 async def test_the_termination_message_of_the_succeeded_pod(
@@ -192,6 +243,7 @@ async def test_the_termination_message_of_the_succeeded_pod(
 
     fake.route("GET", "/api/v1/namespaces/ns/pods", pods_of)
     flows = FlowClient(fake)
-    assert await flows.pod_termination_message(namespace="ns", job="f-a-1") == message
-    assert list(seen[0].query) == [("labelSelector", "job-name=f-a-1")]
+    found = await flows.pod_termination_message(namespace="ns", job="f-a-1", job_uid="job-uid")
+    assert found == message
+    assert list(seen[0].query) == [("labelSelector", "batch.kubernetes.io/controller-uid=job-uid")]
     assert flows.writes == 0

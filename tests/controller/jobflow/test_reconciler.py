@@ -10,7 +10,11 @@ a resource conflict invalidates the plan (no status, no Events, requeue at once)
 reconcile plans it in (still once per reconcile); a settled flow only has its TTL applied,
 without its spec being parsed; an invalid flow gets its status and Events once and a
 TerminalError, and is validated again after an edit; outputs of a succeeded step are read from
-its pod and feed its dependents; a flow gone from the cache is forgotten.
+its pod and feed its dependents; a flow gone from the cache is forgotten; a Job create refused
+by a quota invalidates the plan and the next one keeps the step Pending naming the quota and
+holds it until its next try; a status refused as too large stops the flow (Jobs deleted, a
+compact Failed status, reason StatusTooLarge, Events), and when even that is refused the flow is
+left with a terminal error rather than retried for ever.
 """
 
 from __future__ import annotations
@@ -291,11 +295,13 @@ async def test_outputs_are_read_from_the_pod_and_feed_dependents() -> None:
     producer = _step("a", outputs=[{"name": "x"}])
     consumer = _step("b", "a", inputs=[{"name": "X", "value": "{{ steps.a.outputs.x }}"}])
     world = World(flow_obj(producer, consumer))
+    owner = {"kind": "Job", "name": "f-a-1", "uid": "uid-f-a-1", "controller": True}
     pod = {
+        "metadata": {"ownerReferences": [owner]},
         "status": {
             "phase": "Succeeded",
             "containerStatuses": [{"state": {"terminated": {"message": json.dumps({"x": "42"})}}}],
-        }
+        },
     }
     world.api.answer("GET", f"/api/v1/namespaces/{NS}/pods", reply({"items": [pod]}))
     await world.reconciler.reconcile(KEY)
@@ -303,7 +309,7 @@ async def test_outputs_are_read_from_the_pod_and_feed_dependents() -> None:
     world.cache_flow()
     await world.reconciler.reconcile(KEY)
     (read,) = world.api.sent("GET", f"/api/v1/namespaces/{NS}/pods")
-    assert list(read.query) == [("labelSelector", "job-name=f-a-1")]
+    assert list(read.query) == [("labelSelector", "batch.kubernetes.io/controller-uid=uid-f-a-1")]
     assert world.step("a")["outputs"] == {"x": "42"}
     env = world.jobs["f-b-1"]["spec"]["template"]["spec"]["containers"][0]["env"]
     assert {"name": "X", "value": "42"} in env
@@ -316,3 +322,69 @@ async def test_a_flow_gone_from_the_cache_is_forgotten() -> None:
     assert await world.reconciler.reconcile(KEY) == Result()
     assert UID not in world.reconciler._written
     assert world.reconciler._memory.expected.pending(UID, cached=lambda name: False) == {}
+
+
+QUOTA = 'jobs "f-a-1" is forbidden: exceeded quota: jobs, requested: count/jobs.batch=1'
+
+
+async def test_a_create_refused_by_a_quota_waits_pending_and_is_tried_again() -> None:
+    world = World(flow_obj(_step("a")))
+    world.api.answer("POST", JOBS, status_reply(403, "Forbidden", QUOTA))
+    # The refusal invalidates the plan: nothing written, replanned at once.
+    assert await world.reconciler.reconcile_safely(KEY) == Result(requeue_after=0)
+    assert world.status_patches() == []
+    assert await world.reconciler.reconcile_safely(KEY) == Result(requeue_after=1.0)
+    a = world.step("a")
+    assert (a["phase"], a["reason"]) == ("Pending", "QuotaExceeded")
+    assert f"403 Forbidden: {QUOTA}" in a["message"]
+    assert world.flow["status"]["phase"] == "Running"
+    assert "exceeded quota" in world.flow["status"]["message"]
+    assert len(world.created()) == 1  # held until its next try
+    world.cache_flow()
+    assert await world.reconciler.reconcile_safely(KEY) == Result(requeue_after=1.0)
+    assert len(world.created()) == 1
+    world.api.route("POST", JOBS, world._create_job)
+    world.clock.advance(1.0)
+    world.cache_flow()
+    await world.reconciler.reconcile_safely(KEY)
+    assert world.created() == ["f-a-1", "f-a-1"]
+    assert world.step("a")["phase"] == "Running"
+
+
+async def test_a_status_refused_as_too_large_stops_the_flow_compactly() -> None:
+    world = World(flow_obj(_step("a"), _step("b"), _step("c", "a")))
+    refused = status_reply(500, "InternalError", "etcdserver: request is too large")
+    compact: list[dict[str, Any]] = []
+
+    def patch(request: Request, match: re.Match[str]) -> Reply:
+        if not compact:
+            compact.append(request.body)
+            return refused
+        return world._patch_status(request, match)
+
+    world.api.route("PATCH", FLOWS + "/f/status", patch)
+    world.api.route("DELETE", JOBS + "/(?P<name>[^/]+)", lambda request, match: reply({}))
+    assert await world.reconciler.reconcile_safely(KEY) == Result()
+    status = world.flow["status"]
+    assert (status["phase"], status["reason"]) == ("Failed", "StatusTooLarge")
+    assert "etcdserver: request is too large" in status["message"]
+    assert {s["name"]: s["phase"] for s in status["steps"]} == {
+        "a": "Failed",
+        "b": "Failed",
+        "c": "Skipped",
+    }
+    deleted = sorted(r.path.rsplit("/", 1)[1] for r in world.api.sent("DELETE", JOBS + "/.*"))
+    assert deleted == ["f-a-1", "f-b-1"]
+    assert world.recorder.reasons[0] == "StatusTooLarge"
+    assert "FlowFailed" in world.recorder.reasons
+
+
+async def test_when_even_the_compact_status_is_refused_the_flow_is_left_terminally() -> None:
+    world = World(flow_obj(_step("a")))
+    refused = status_reply(500, "InternalError", "etcdserver: request is too large")
+    world.api.answer("PATCH", FLOWS + "/f/status", refused)
+    world.api.route("DELETE", JOBS + "/(?P<name>[^/]+)", lambda request, match: reply({}))
+    with pytest.raises(TerminalError, match="request is too large"):
+        await world.reconciler.reconcile_safely(KEY)
+    assert world.recorder.reasons == ["StatusTooLarge", "StatusTooLarge"]
+    assert len(world.status_patches()) == 2

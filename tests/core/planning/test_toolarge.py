@@ -3,15 +3,19 @@
 Aspects: the flow stops — running Jobs (shards too) deleted, unfinished steps ended, phase
 Failed with reason StatusTooLarge, a Failed condition and a FlowFailed Event quoting the API
 server — with a compact status (no outputs, no shard entries, short messages) much smaller than
-the refused one.
+the refused one; which API server answers mean "too large".
 """
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from tests.core.planning.driver import Driver, at, job, make_flow, record
 from zenflow.api.status import CONDITION_FAILED
 from zenflow.core.observed import Observed
-from zenflow.core.planning.toolarge import too_large_plan
+from zenflow.core.planning.toolarge import refused_as_too_large, too_large_plan
 
 REFUSAL = "PATCH …/jobflows/f/status: 500 Internal Server Error: etcdserver: request is too large"
 
@@ -47,5 +51,23 @@ def test_a_refused_status_stops_the_flow_with_a_compact_status() -> None:
     }
     assert all(s.outputs is None and s.shards is None for s in st.steps or [])
     assert all(len(s.message or "") <= 80 for s in st.steps or [])
-    assert len(st.model_dump_json()) < len(full.model_dump_json()) / 3
+    # As stored (None fields omitted): well under half the refused status.
+    assert len(json.dumps(st.dump())) < len(json.dumps(full.dump())) / 2
     assert any(e.reason == "FlowFailed" and REFUSAL in e.message for e in result.events)
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "too_large"),
+    [
+        pytest.param(500, "etcdserver: request is too large", True, id="etcd"),
+        pytest.param(413, "Request Entity Too Large", True, id="413"),
+        pytest.param(
+            422, "metadata: Too long: must have at most 1572864 bytes", True, id="422-size"
+        ),
+        pytest.param(500, "etcdserver: leader changed", False, id="other-500"),
+        pytest.param(409, "the object has been modified", False, id="conflict"),
+        pytest.param(422, "status.phase: Unsupported value", False, id="other-422"),
+    ],
+)
+def test_which_refusals_mean_too_large(status: int, message: str, too_large: bool) -> None:
+    assert refused_as_too_large(status, message) is too_large

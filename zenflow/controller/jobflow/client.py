@@ -8,6 +8,7 @@ request carries a timeout, and errors arrive as zenflow's exception tree.
 Semantics kept here:
   * ``create_job``: AlreadyExists is adopted when the existing Job's controller owner is this
     flow (same uid); otherwise the step fails with a message naming the Job (``JobConflict``).
+    A refusal for now (ResourceQuota, 429, 5xx, no answer) is a ``wait``, not an error.
   * ``ensure_resource``: the same for PVCs and ConfigMaps, except a foreign owner fails the
     whole flow (``ResourceConflict``).
   * ``patch_status``: a JSON merge patch to ``/status`` carrying the resourceVersion the status
@@ -26,6 +27,9 @@ from kubernetes_asyncio import client
 
 from zenflow.api.constants import GROUP, JOBFLOW_PLURAL, VERSION
 from zenflow.api.reasons import REASON_JOB_CONFLICT, REASON_JOB_REJECTED
+from zenflow.core.planning.jobwaits import create_refusal
+from zenflow.core.planning.outputs import termination_message
+from zenflow.core.planning.toolarge import refused_as_too_large
 from zenflow.errors import AlreadyExistsError, KubeError, NotFoundError
 from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S
 from zenflow.kube.rest import MERGE_PATCH, Rest
@@ -41,6 +45,13 @@ class CreateOutcome:
     job: dict[str, Any] | None = None
     conflict: tuple[str, str] | None = None
     """(reason, message): the name is held by a foreign Job, or the Job was rejected."""
+    wait: tuple[str, str] | None = None
+    """(reason, message): refused for now (a ResourceQuota, throttling, a passing failure):
+    the step waits and the create is tried again (``planning.jobwaits``)."""
+
+
+class StatusTooLargeError(KubeError):
+    """The API server refused a status write because the flow object would be too large."""
 
 
 def _jobs_path(namespace: str, name: str | None = None) -> str:
@@ -111,6 +122,9 @@ class FlowClient:
                 # The API server refuses this Job as built (e.g. a field the validator does
                 # not check): retrying cannot help, the step fails with the server's message.
                 return CreateOutcome(conflict=(REASON_JOB_REJECTED, str(exc)))
+            words = str(exc).removeprefix(f"POST {_jobs_path(namespace)}: ")
+            if (refusal := create_refusal(exc.status, words)) is not None:
+                return CreateOutcome(wait=refusal)  # quota, throttled, 5xx: a wait
             raise
         try:
             existing = await self._call("GET", _jobs_path(namespace, name))
@@ -139,24 +153,20 @@ class FlowClient:
                 body={"propagationPolicy": "Background"},
             )
 
-    async def pod_termination_message(self, *, namespace: str, job: str) -> str | None:
-        """The termination message of the first container of the Job's succeeded pod (the
-        Kubernetes-native output channel), or None when no such pod exists."""
+    async def pod_termination_message(
+        self, *, namespace: str, job: str, job_uid: str
+    ) -> str | None:
+        """The termination message of the first container of the succeeded pod the Job
+        ``job_uid`` controls (the Kubernetes-native output channel), or None when there is no
+        such pod. Pods are selected by the Job controller's uid label and kept only when their
+        controller owner reference is that Job: a pod labelled ``job-name=<job>`` by anyone
+        else is never read."""
         pods = await self._call(
             "GET",
             f"/api/v1/namespaces/{namespace}/pods",
-            query=[("labelSelector", f"job-name={job}")],
+            query=[("labelSelector", f"batch.kubernetes.io/controller-uid={job_uid}")],
         )
-        for pod in pods.get("items") or []:
-            if (pod.get("status") or {}).get("phase") != "Succeeded":
-                continue
-            for cs in (pod.get("status") or {}).get("containerStatuses") or []:
-                terminated = (cs.get("state") or {}).get("terminated") or {}
-                message = terminated.get("message")
-                if isinstance(message, str):
-                    return message
-            return ""
-        return None
+        return termination_message(pods.get("items") or [], job_uid=job_uid)
 
     async def get_job(self, *, namespace: str, name: str) -> dict[str, Any]:
         return await self._call("GET", _jobs_path(namespace, name))
@@ -184,11 +194,20 @@ class FlowClient:
     async def patch_status(
         self, *, namespace: str, name: str, resource_version: str, status: dict[str, Any]
     ) -> dict[str, Any]:
-        """Merge-patch the status subresource; returns the updated flow."""
+        """Merge-patch the status subresource; returns the updated flow. A refusal because the
+        object would be too large raises ``StatusTooLargeError``."""
         body = {"metadata": {"resourceVersion": resource_version}, "status": status}
-        return await self._call(
-            "PATCH", _flow_path(namespace, name) + "/status", body=body, content_type=MERGE_PATCH
-        )
+        try:
+            return await self._call(
+                "PATCH",
+                _flow_path(namespace, name) + "/status",
+                body=body,
+                content_type=MERGE_PATCH,
+            )
+        except KubeError as exc:
+            if refused_as_too_large(exc.status, str(exc)):
+                raise StatusTooLargeError(str(exc), status=exc.status) from exc
+            raise
 
     async def patch_annotations(
         self, *, namespace: str, name: str, annotations: dict[str, str | None]

@@ -9,9 +9,10 @@ bridges the gap until the informer caches show our own writes:
     (``machinery.expectations``), so a reconcile racing its own watch never re-plans a create;
   * ``written``: the flow as our last status patch returned it, until the cache has that version;
   * conflicts found while applying a plan (a resource template or Job name held by an object the
-    flow does not own, a Job the API server rejects), handed to the next ``plan`` and dropped
-    once a status built from them is written. Lost in a restart, they are found again: the
-    creates are repeated and meet the same conflict.
+    flow does not own, a Job the API server rejects), and Job creates refused for now (a
+    ResourceQuota, throttling: ``waits``), handed to the next ``plan`` and dropped once a status
+    built from them is written. Lost in a restart, they are found again: the creates are
+    repeated and meet the same conflict.
 
 Everything is keyed by the flow's uid; ``track`` notices a flow deleted and re-created under
 the same name (a new uid) and forgets the old one.
@@ -40,6 +41,7 @@ class FlowMemory:
         self.written = LatestWrites()
         self._resource_conflicts: dict[str, str] = {}
         self._create_conflicts: dict[str, dict[str, Conflict]] = {}
+        self._create_waits: dict[str, dict[str, Conflict]] = {}
         self._uids: dict[ObjectKey, str] = {}
 
     def track(self, key: ObjectKey, uid: str) -> None:
@@ -54,19 +56,32 @@ class FlowMemory:
     def create_conflicts(self, uid: str) -> Mapping[str, Conflict]:
         return self._create_conflicts.get(uid, {})
 
+    def create_waits(self, uid: str) -> Mapping[str, Conflict]:
+        """Job name → (reason, message) of creates refused for now."""
+        return self._create_waits.get(uid, {})
+
     def conflicted(
-        self, uid: str, *, resource: str | None = None, steps: Mapping[str, Conflict] = {}
+        self,
+        uid: str,
+        *,
+        resource: str | None = None,
+        steps: Mapping[str, Conflict] = {},
+        waits: Mapping[str, Conflict] = {},
     ) -> None:
-        """Applying a plan of ``uid`` met these conflicts: the next plan must see them."""
+        """Applying a plan of ``uid`` met these conflicts (and ``waits``: Job name → refusal
+        for now): the next plan must see them."""
         if resource is not None:
             self._resource_conflicts[uid] = resource
         if steps:
             self._create_conflicts.setdefault(uid, {}).update(steps)
+        if waits:
+            self._create_waits.setdefault(uid, {}).update(waits)
 
     def planned_with_conflicts(self, uid: str) -> None:
         """A status built from the remembered conflicts is written: they are in it now."""
         self._resource_conflicts.pop(uid, None)
         self._create_conflicts.pop(uid, None)
+        self._create_waits.pop(uid, None)
 
     def settled(self, uid: str) -> None:
         """The flow is finished: drop what only an unfinished flow needs."""

@@ -134,13 +134,19 @@ class Observer:
             create_conflicts=memory.create_conflicts(uid),
         )
         reads = output_reads(flow, by_step)
+        waits = memory.create_waits(uid)  # creates refused for now: the steps wait
         if not reads:
-            return observed
+            return observed.waiting(waits)
         answers = await asyncio.gather(*(self._answer(flow.namespace, r) for r in reads))
-        return observe_outputs(flow, observed, answers)
+        return observe_outputs(flow, observed, answers).waiting(waits)
 
     async def _answer(self, namespace: str, read: OutputRead) -> OutputAnswer:
+        """The termination message is read from the pod the cached Job controls (by its uid)."""
+        job = self._jobs.get(f"{namespace}/{read.job}") or {}
+        uid = (job.get("metadata") or {}).get("uid")
         message = None
-        if read.termination_message:
-            message = await self._client.pod_termination_message(namespace=namespace, job=read.job)
-        return OutputAnswer(read, message, self._jobs.get(f"{namespace}/{read.job}") or {})
+        if read.termination_message and isinstance(uid, str) and uid:
+            message = await self._client.pod_termination_message(
+                namespace=namespace, job=read.job, job_uid=uid
+            )
+        return OutputAnswer(read, message, job)

@@ -25,16 +25,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from zenflow.api.jobflow import JobFlow
+from zenflow.api.reasons import REASON_STATUS_TOO_LARGE
 from zenflow.api.status import FLOW_TERMINAL_PHASES
 from zenflow.controller.events import EventRecorder
-from zenflow.controller.jobflow.client import CreateOutcome, FlowClient
+from zenflow.controller.jobflow.client import CreateOutcome, FlowClient, StatusTooLargeError
 from zenflow.controller.jobflow.memory import FlowMemory
 from zenflow.controller.jobflow.metrics import FlowMetrics
 from zenflow.controller.jobflow.observed import Observer, PodOf
 from zenflow.controller.jobflow.parsing import InvalidFlowError, keep_spec
 from zenflow.core.planning.finished import settled
+from zenflow.core.planning.flowstatus import EventSpec
 from zenflow.core.planning.invalid import invalid_plan
 from zenflow.core.planning.plan import Plan, plan
+from zenflow.core.planning.toolarge import too_large_plan
 from zenflow.errors import KubeError
 from zenflow.logging import get_logger
 from zenflow.machinery.clock import Clock
@@ -121,12 +124,30 @@ class JobFlowReconciler:
             await self._write_status(raw, flow, result)
             self._record(raw, flow.uid, result)
             raise TerminalError(f"invalid JobFlow: {exc.problems}") from None
+        except FlowStatusTooLargeError as exc:
+            return await self._status_too_large(key, exc)
         except KubeError:
             self._metrics.flow_errors.labels("api").inc()
             raise
         except Exception:
             self._metrics.flow_errors.labels("internal").inc()
             raise
+
+    async def _status_too_large(self, key: ObjectKey, exc: FlowStatusTooLargeError) -> Result:
+        """Stop a flow whose status was refused as too large, with a compact status
+        (``planning.toolarge``); if even that is refused, ``FlowStatusTooLargeError`` (terminal)
+        leaves the flow as it is, with the Events saying why."""
+        flow, obj = exc.flow, exc.obj
+        observed = await self._observer.observe(key, obj, flow)
+        result = too_large_plan(flow, observed, self._now(), refusal=str(exc))
+        errors, _ = await self._apply(flow, result)  # deletes its running Jobs
+        await self._write_status(obj, flow, result)
+        self._memory.planned_with_conflicts(flow.uid)
+        self._record(self._written.get(flow.uid) or obj, flow.uid, result)
+        log.warning("flow_status_too_large", refusal=str(exc), jobs_deleted=len(result.deletes))
+        if errors:
+            raise errors[0]
+        return Result()
 
     async def record_terminal(self, key: ObjectKey, error: TerminalError) -> None:
         """Hook for the Controller's ``on_terminal``: the status already says why."""
@@ -149,9 +170,18 @@ class JobFlowReconciler:
             return_exceptions=True,
         )
         refused: dict[str, tuple[str, str]] = {}
+        waits: dict[str, tuple[str, str]] = {}  # Job name → refused for now: the step waits
         for create, outcome in zip(result.creates, outcomes, strict=False):
             if isinstance(outcome, CreateOutcome) and outcome.conflict is not None:
                 refused[create.step] = outcome.conflict
+            elif isinstance(outcome, CreateOutcome) and outcome.wait is not None:
+                waits[create.manifest["metadata"]["name"]] = outcome.wait
+                log.info(
+                    "job_create_waiting",
+                    job=create.manifest["metadata"]["name"],
+                    reason=outcome.wait[0],
+                    message=outcome.wait[1],
+                )
             elif isinstance(outcome, CreateOutcome) and outcome.job is not None:
                 expected.expect(uid, create.manifest["metadata"]["name"], outcome.job)
                 self._metrics.jobs_created.inc()
@@ -160,8 +190,8 @@ class JobFlowReconciler:
         errors = [o for o in outcomes if isinstance(o, BaseException)]
         if fatal := next((e for e in errors if not isinstance(e, Exception)), None):
             raise fatal
-        self._memory.conflicted(uid, steps=refused)
-        return [e for e in errors if isinstance(e, Exception)], bool(refused)
+        self._memory.conflicted(uid, steps=refused, waits=waits)
+        return [e for e in errors if isinstance(e, Exception)], bool(refused or waits)
 
     async def _write_status(self, obj: dict[str, Any], flow: JobFlow, result: Plan) -> None:
         """One merge patch of ``/status`` carrying the resourceVersion, only if it changed."""
@@ -169,12 +199,18 @@ class JobFlowReconciler:
         new = result.status.dump()
         if new == old:
             return
-        updated = await self._client.patch_status(
-            namespace=flow.namespace,
-            name=flow.name,
-            resource_version=str(obj["metadata"].get("resourceVersion", "")),
-            status={**new, **dict.fromkeys(old.keys() - new.keys())},  # None removes a field
-        )
+        try:
+            updated = await self._client.patch_status(
+                namespace=flow.namespace,
+                name=flow.name,
+                resource_version=str(obj["metadata"].get("resourceVersion", "")),
+                status={**new, **dict.fromkeys(old.keys() - new.keys())},  # None removes a field
+            )
+        except StatusTooLargeError as exc:
+            self._metrics.flow_errors.labels("status_too_large").inc()
+            spec = EventSpec("Warning", REASON_STATUS_TOO_LARGE, f"status refused: {exc}")
+            self._recorder.record(flow=obj, spec=spec)
+            raise FlowStatusTooLargeError(str(exc), flow=flow, obj=obj) from exc
         self.status_writes += 1
         self._metrics.status_writes.inc()
         if updated.get("metadata"):
@@ -194,6 +230,16 @@ class JobFlowReconciler:
         await self._client.delete_flow(namespace=namespace, name=name, uid=_uid(obj))
         log.info("flow_deleted_ttl")
         return Result()
+
+
+class FlowStatusTooLargeError(TerminalError):
+    """A status write of ``flow`` (raw ``obj``) was refused as too large. Terminal: when even
+    the compact status is refused, retrying cannot help."""
+
+    def __init__(self, message: str, *, flow: JobFlow, obj: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.flow = flow
+        self.obj = obj
 
 
 def _uid(obj: dict[str, Any]) -> str:

@@ -25,6 +25,17 @@ COMPACT_MESSAGE: Final = 80
 """Longest step message kept in a compact status."""
 
 
+def refused_as_too_large(status: int | None, message: str) -> bool:
+    """Whether the API server refused a write because the object would be too large: etcd's
+    ``request is too large`` (a 500), a 413, or a size refusal of the API server itself."""
+    text = message.lower()
+    return (
+        status == 413
+        or "too large" in text
+        or (status == 422 and "too long" in text and "bytes" in text)
+    )
+
+
 def too_large_plan(flow: JobFlow, observed: Observed, now: datetime, *, refusal: str) -> Plan:
     """Stop ``flow`` because its status write was refused (``refusal``: the server's words)."""
     message = (
