@@ -2,12 +2,15 @@
 
 Each action is the very merge patch (or create) the plugin sends (``zenflow.api.actions``), made
 with the user's own credentials, so RBAC and the admission webhook judge the user exactly as
-with kubectl (the webhook records an approver as it sees them). A refusal is returned with the
-API server's status and message verbatim. Requests carry JSON only and pass the CSRF check of
-``security``; a read-only server (``--read-only``) refuses every action before any API call.
+with kubectl. Approve and reject append the user's decision to the approvals annotation
+(``decision_patch``) in the name the API server gives them (a SelfSubjectReview, ``whoami``),
+which is the only name the webhook accepts; the flow records it in ``status.steps[].approvedBy``.
+A refusal is returned with the API server's status and message verbatim. Requests carry JSON
+only and pass the CSRF check of ``security``; a read-only server (``--read-only``) refuses every
+action before any API call.
 
-- ``POST /api/flows/{ns}/{name}/{verb}`` with verb approve {step} | retry {step?} | cancel |
-  suspend | resume
+- ``POST /api/flows/{ns}/{name}/{verb}`` with verb approve {step} | reject {step, reason} |
+  retry {step?} | cancel | suspend | resume
 - ``POST /api/run/params`` {yaml}: the JobFlow's declared params (parsing only, no API call)
 - ``POST /api/run`` {yaml, params, namespace?, name?}: create the flow
 """
@@ -24,15 +27,17 @@ from aiohttp import web
 from zenflow.api.actions import (
     ActionError,
     Patch,
-    approve_patch,
     cancel_patch,
+    decision_patch,
     retry_nonce,
     retry_patch,
     suspend_patch,
     with_params,
 )
+from zenflow.api.approvals import Decision
 from zenflow.api.constants import GROUP, JOBFLOW_KIND, JOBFLOW_PLURAL, VERSION
 from zenflow.errors import ConflictError, KubeError
+from zenflow.kube.identity import whoami
 from zenflow.kube.listwatch import collection_path
 from zenflow.logging import get_logger
 from zenflow.ui.routes import refusal
@@ -40,7 +45,8 @@ from zenflow.ui.state import STATE, UiState
 
 log = get_logger(__name__)
 
-APPROVE_ATTEMPTS = 5
+DECIDE_ATTEMPTS = 5
+"""Tries of a decision patch (each on a fresh read) when a concurrent change gets a 409."""
 Json = dict[str, Any]
 
 
@@ -73,18 +79,34 @@ def _optional_step(doc: Json) -> str | None:
     return step
 
 
-async def _approve(state: UiState, path: str, doc: Json) -> str:
+async def _decide(state: UiState, path: str, doc: Json, decision: Decision) -> str:
     step = _optional_step(doc)
     if step is None:
-        raise ActionError("approve needs the step to release")
-    for attempt in range(APPROVE_ATTEMPTS):
+        raise ActionError(f"{decision} needs the step to decide on")
+    reason = doc.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise ActionError("reason must be a string")
+    if decision == "reject" and not (reason or "").strip():
+        raise ActionError("a rejection needs a reason")
+    user = await whoami(state.rest)
+    for attempt in range(DECIDE_ATTEMPTS):
         current = await state.rest.get(path)
+        patch = decision_patch(
+            current,
+            step,
+            user=user,
+            now=datetime.now(UTC),
+            decision=decision,
+            reason=reason if decision == "reject" else None,
+        )
         try:
-            await state.rest.merge_patch(path, approve_patch(current, step))
-            return f"step {step} approved"
+            await state.rest.merge_patch(path, patch)
         except ConflictError:
-            if attempt == APPROVE_ATTEMPTS - 1:
+            if attempt == DECIDE_ATTEMPTS - 1:
                 raise
+            continue
+        done = "approved" if decision == "approve" else "rejected"
+        return f"step {step} {done} by {user}"
     raise AssertionError("unreachable")
 
 
@@ -102,7 +124,8 @@ async def _retry(state: UiState, path: str, doc: Json) -> str:
 
 Verb = Callable[[UiState, str, Json], Awaitable[str]]
 VERBS: dict[str, Verb] = {
-    "approve": _approve,
+    "approve": lambda s, p, d: _decide(s, p, d, "approve"),
+    "reject": lambda s, p, d: _decide(s, p, d, "reject"),
     "retry": _retry,
     "cancel": lambda s, p, _d: _patch(s, p, cancel_patch(), "cancel requested"),
     "suspend": lambda s, p, _d: _patch(s, p, suspend_patch(suspend=True), "suspended"),

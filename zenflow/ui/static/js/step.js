@@ -1,6 +1,6 @@
 // The step panel: what the status says of one step (phase, reason, attempts, timings, outputs,
 // shards, approver), its Jobs (one per attempt, read as the user), its actions (approve,
-// retry from here) and its log, streamed through the API server's pod log API.
+// reject with a reason, retry from here) and its log, streamed through the API server's pod log API.
 import { getJSON } from "./api.js";
 import { durationCell, el, fill, phasePill, relTime } from "./util.js";
 
@@ -59,10 +59,18 @@ export class StepPanel {
     }
   }
 
+  // A rejection must say why: ask, and send nothing if the user cancels or gives no reason.
+  reject(name) {
+    const reason = window.prompt(`Reject step ${name}: why?`, "");
+    if (reason === null || !reason.trim()) return;
+    this.act("reject", { step: name, reason: reason.trim() });
+  }
+
   renderInfo(step, summary) {
     const actions = el("div.actions");
     if (this.config.actions && step.phase === "Waiting") {
-      actions.append(el("button.primary", { type: "button", text: "Approve", dataset: { action: "approve" }, onclick: () => this.act("approve", { step: step.name }) }));
+      actions.append(el("button.primary", { type: "button", text: "Approve", dataset: { action: "approve" }, title: "Approve in your own name (recorded as the API server knows you)", onclick: () => this.act("approve", { step: step.name }) }));
+      actions.append(el("button.danger", { type: "button", text: "Reject", dataset: { action: "reject" }, title: "Reject in your own name, saying why", onclick: () => this.reject(step.name) }));
     }
     if (this.config.actions && summary && FINISHED.has(summary.phase) && step.type !== "Manual") {
       actions.append(el("button", { type: "button", text: "Retry from this step", dataset: { action: "retry-step" }, title: "Re-run this step and its dependents", onclick: () => this.act("retry", { step: step.name }) }));
