@@ -8,7 +8,9 @@ ordinary flow created after it runs to Succeeded; a template nested 250 levels d
 unknown field is pruned by the CRD schema and its flow runs; a Job deleted while its step runs is a
 failed attempt (JobDeleted, an Event, the retry policy's next attempt under a new name — before,
 the step silently ran again under the same name with no retry counted); an output holding shell
-code reaches examples/demo.yaml's report script as data, never as code. Before: the deep
+code reaches examples/demo.yaml's report script as data, never as code; a Job create refused by
+a ResourceQuota keeps the step Pending naming the quota (the flow Running, its Ready message
+saying so) until the quota allows it, then the flow succeeds. Before: the deep
 ``when`` and template crashed the validator (RecursionError, PydanticSerializationError) and
 the flows were retried for ever without a status; the oversized flows ran, froze behind a
 refused status, or were refused by the API server Job by Job long after they were accepted.
@@ -27,6 +29,7 @@ import yaml
 from tests.support.jobflows import Running, condition, jobflow, step, step_status
 from tests.support.wait import eventually
 from zenflow.api.constants import LABEL_STEP
+from zenflow.kube.rest import Rest
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
@@ -205,3 +208,34 @@ async def test_an_output_holding_shell_code_stays_data_in_the_demo_report(
     assert done["status"]["phase"] == "Succeeded", done["status"]
     assert step_status(done, "fetch-products")["outputs"] == {"count": malicious}
     assert not marker.exists()
+
+
+async def test_a_job_create_refused_by_a_resource_quota_waits_until_the_quota_allows(
+    zf: Running,
+) -> None:
+    quotas = f"/api/v1/namespaces/{zf.namespace}/resourcequotas"
+    rest = Rest(zf.api)
+    quota = {"metadata": {"name": "jobs"}, "spec": {"hard": {"count/jobs.batch": "0"}}}
+    await rest.create(quotas, {"apiVersion": "v1", "kind": "ResourceQuota", **quota})
+    await zf.create(jobflow("quota", [step("a"), step("b", "a")]))
+    waiting = await zf.wait_for(
+        "quota",
+        lambda o: step_status(o, "a").get("reason") == "QuotaExceeded",
+        what="step a waiting for the quota",
+    )
+    a = step_status(waiting, "a")
+    assert a["phase"] == "Pending"
+    assert "quota" in a["message"]
+    assert a["message"].startswith("Job quota-a-1 not created yet: 403 Forbidden: ")
+    assert waiting["status"]["phase"] == "Running"
+    ready = condition(waiting, "Ready")
+    assert ready is not None
+    assert ready["status"] == "True"
+    assert "held: a: Job quota-a-1 not created yet" in ready["message"]
+    await zf.reconciled("quota")
+    assert await zf.jobs("quota") == []
+    assert (await zf.get("quota"))["status"]["phase"] == "Running"
+    await rest.merge_patch(f"{quotas}/jobs", {"spec": {"hard": {"count/jobs.batch": "10"}}})
+    done = await zf.wait_phase("quota", within=120)
+    assert done["status"]["phase"] == "Succeeded", done["status"]
+    assert step_status(done, "a")["startTime"] == a["startTime"]  # its first try
