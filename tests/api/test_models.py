@@ -58,7 +58,7 @@ def test_wire_and_python_names_round_trip() -> None:
     dumped = flow.dump()
     assert dumped["spec"]["finally"] == [
         {"name": "z", "type": "Manual", "dependencies": [], "continueOnFailure": False,
-         "inputs": [], "outputs": []}
+         "inputs": [], "outputs": [], "workspaces": [], "params": []}
     ]  # fmt: skip
     assert dumped["spec"]["steps"][0]["matrix"] == {
         "from": {"k": "{{ steps.x.outputs.y }}"},

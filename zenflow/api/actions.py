@@ -17,7 +17,8 @@ Every action is a plain JSON merge patch on the JobFlow (the same thing a user c
 - retry --step S → the same nonce plus ``workflow.zen.io/retry-step = S``
 - suspend/resume → ``spec.suspend = true/false``
 
-``run`` fills ``spec.params[].value`` from ``--param k=v`` before creating the flow.
+``run`` fills ``spec.params[].value`` from ``--param k=v`` before creating the flow;
+``run --template NAME`` makes a flow from a whole template (``flow_from_template``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from zenflow.api.constants import (
     API_VERSION,
     JOBFLOW_KIND,
 )
+from zenflow.api.templateref import TEMPLATE_KIND
 
 CANCEL_VALUE = "true"
 
@@ -151,3 +153,36 @@ def with_params(flow: Mapping[str, Any], params: Mapping[str, str]) -> dict[str,
         if param.get("name") in params:
             param["value"] = params[str(param["name"])]
     return doc
+
+
+def flow_from_template(
+    template: Mapping[str, Any], params: Mapping[str, str], *, name: str | None = None
+) -> dict[str, Any]:
+    """A JobFlow made from a whole JobFlowTemplate or ClusterJobFlowTemplate (``spec.templateRef``
+    naming it, ``spec.params`` its param values), named ``name`` or ``<template>-<random>``.
+    Every param must be declared by the template, and each required one given or defaulted."""
+    meta = template.get("metadata") or {}
+    kind = str(template.get("kind") or TEMPLATE_KIND)
+    declared = [p for p in (template.get("spec") or {}).get("params") or [] if isinstance(p, dict)]
+    names = {str(p.get("name")) for p in declared}
+    unknown = sorted(set(params) - names)
+    if unknown:
+        known = ", ".join(sorted(names)) or "none"
+        raise ActionError(
+            f"{kind} {meta.get('name')!r} declares no param(s) {', '.join(unknown)} "
+            f"(declared: {known})"
+        )
+    missing = sorted(
+        str(p.get("name"))
+        for p in declared
+        if p.get("required") and p.get("default") is None and str(p.get("name")) not in params
+    )
+    if missing:
+        raise ActionError(f"{kind} {meta.get('name')!r} requires param(s) {', '.join(missing)}")
+    metadata: dict[str, Any] = (
+        {"name": name} if name else {"generateName": f"{str(meta.get('name'))[:57]}-"}
+    )
+    spec: dict[str, Any] = {"templateRef": {"name": meta.get("name"), "kind": kind}}
+    if params:
+        spec["params"] = [{"name": k, "value": v} for k, v in params.items()]
+    return {"apiVersion": API_VERSION, "kind": JOBFLOW_KIND, "metadata": metadata, "spec": spec}

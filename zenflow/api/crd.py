@@ -23,7 +23,14 @@ from pydantic import BaseModel
 
 from zenflow.api import constants, kubestructural
 from zenflow.api.cronjobflow import CronJobFlow
+from zenflow.api.flowtemplate import ClusterFlowTemplate, FlowTemplate
 from zenflow.api.jobflow import JobFlow
+from zenflow.api.templateref import (
+    CLUSTER_TEMPLATE_KIND,
+    CLUSTER_TEMPLATE_PLURAL,
+    TEMPLATE_KIND,
+    TEMPLATE_PLURAL,
+)
 
 Schema = dict[str, Any]
 
@@ -59,8 +66,13 @@ _RULES: Final[dict[str, list[Schema]]] = {
         },
         {
             "rule": "(has(self.type) && self.type == 'Manual') || has(self.template) || "
-            "has(self.run)",
-            "message": "a Job step needs either template or run",
+            "has(self.run) || has(self.templateRef)",
+            "message": "a Job step needs either template, run or templateRef",
+        },
+        {
+            "rule": "!has(self.templateRef) || (!has(self.template) && !has(self.run))",
+            "message": "template and run come from the template (templateRef): remove them",
+            "fieldPath": ".templateRef",
         },
         {
             "rule": "!(has(self.type) && self.type == 'Manual') || "
@@ -75,15 +87,16 @@ _RULES: Final[dict[str, list[Schema]]] = {
     ],
     "JobFlowSpec": [
         {
-            "rule": "size(self.steps) > 0",
-            "message": "at least one step is required",
+            "rule": "has(self.templateRef) || (has(self.steps) && size(self.steps) > 0)",
+            "message": "at least one step is required (or a templateRef)",
             "fieldPath": ".steps",
         },
         {
             # A name -> true map makes each lookup O(1): a nested exists() would be quadratic
             # and far over the API server's CEL cost budget for 1,000 steps. CRD rules have
             # no cel.bind, so a one-element list binds the map to a variable instead.
-            "rule": "[self.steps.transformMapEntry(i, s, {s.name: true})].all(known, "
+            "rule": "!has(self.steps) || "
+            "[self.steps.transformMapEntry(i, s, {s.name: true})].all(known, "
             "self.steps.all(s, !has(s.dependencies) || s.dependencies.all(d, d in known)))",
             "message": "dependencies must name steps of this flow",
             "fieldPath": ".steps",
@@ -96,7 +109,7 @@ _RULES: Final[dict[str, list[Schema]]] = {
             "fieldPath": ".finally",
         },
         {
-            "rule": "!has(self.finally) || "
+            "rule": "!has(self.finally) || !has(self.steps) || "
             "self.finally.all(f, self.steps.all(s, s.name != f.name))",
             "message": "finally step names must differ from step names",
             "fieldPath": ".finally",
@@ -124,6 +137,11 @@ _KUBE_FIELDS: Final[dict[tuple[str, str], Callable[[Schema], Schema]]] = {
     ("ResourceTemplates", "configMapTemplates"): lambda field: _array(kubestructural.config_map())(
         field
     ),
+    ("FlowTemplateSpec", "env"): lambda field: kubestructural.env_list(max_items=field["maxItems"]),
+    ("VolumeClaimTemplate", "spec"): lambda field: kubestructural.persistent_volume_claim_spec(),
+    ("Workspace", "configMap"): lambda field: kubestructural.config_map_volume_source(),
+    ("Workspace", "secret"): lambda field: kubestructural.secret_volume_source(),
+    ("Workspace", "emptyDir"): lambda field: kubestructural.empty_dir_volume_source(),
 }
 
 # Lists whose items are keyed by name: the API server rejects duplicates natively.
@@ -131,6 +149,12 @@ _MAP_LISTS: Final = {
     ("JobFlowSpec", "steps"),
     ("JobFlowSpec", "finally"),
     ("JobFlowSpec", "params"),
+    ("JobFlowSpec", "workspaces"),
+    ("FlowTemplateSpec", "steps"),
+    ("FlowTemplateSpec", "finally"),
+    ("FlowTemplateSpec", "params"),
+    ("FlowTemplateSpec", "workspaces"),
+    ("Step", "workspaces"),
 }
 
 
@@ -237,7 +261,19 @@ def _crd(
     short_names: list[str],
     schema: Schema,
     columns: list[Schema],
+    scope: str = "Namespaced",
+    status: bool = True,
 ) -> Schema:
+    version: Schema = {
+        "name": constants.VERSION,
+        "served": True,
+        "storage": True,
+        "subresources": {"status": {}},
+        "additionalPrinterColumns": columns,
+        "schema": {"openAPIV3Schema": schema},
+    }
+    if not status:
+        del version["subresources"]
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -255,17 +291,8 @@ def _crd(
                 "shortNames": short_names,
                 "categories": [constants.CATEGORY],
             },
-            "scope": "Namespaced",
-            "versions": [
-                {
-                    "name": constants.VERSION,
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "additionalPrinterColumns": columns,
-                    "schema": {"openAPIV3Schema": schema},
-                }
-            ],
+            "scope": scope,
+            "versions": [version],
         },
     }
 
@@ -316,11 +343,49 @@ def cronjobflow_crd() -> Schema:
     )
 
 
+def _template_crd(model: type[BaseModel], *, kind: str, plural: str, scope: str) -> Schema:
+    schema = structural_schema(model)
+    where = "in its namespace" if scope == "Namespaced" else "for every namespace"
+    schema["description"] = (
+        f"{kind} holds reusable steps (with declared params) {where}: a JobFlow step uses one "
+        "with templateRef, or a whole JobFlow is made from it with spec.templateRef."
+    )
+    short = "".join(part[0] for part in re.findall(r"[A-Z][a-z]*", kind)).lower()
+    return _crd(
+        kind=kind,
+        plural=plural,
+        short_names=[short],
+        schema=schema,
+        columns=[
+            {"name": "Description", "type": "string", "jsonPath": ".spec.description"},
+            _age(),
+        ],
+        scope=scope,
+        status=False,
+    )
+
+
+def template_crds() -> dict[str, Schema]:
+    """File name → CRD of the JobFlowTemplate and ClusterJobFlowTemplate kinds."""
+    return {
+        f"{constants.GROUP}_{TEMPLATE_PLURAL}.yaml": _template_crd(
+            FlowTemplate, kind=TEMPLATE_KIND, plural=TEMPLATE_PLURAL, scope="Namespaced"
+        ),
+        f"{constants.GROUP}_{CLUSTER_TEMPLATE_PLURAL}.yaml": _template_crd(
+            ClusterFlowTemplate,
+            kind=CLUSTER_TEMPLATE_KIND,
+            plural=CLUSTER_TEMPLATE_PLURAL,
+            scope="Cluster",
+        ),
+    }
+
+
 def all_crds() -> dict[str, Schema]:
     """File name → CRD object, for every kind."""
     return {
         f"{constants.GROUP}_{constants.JOBFLOW_PLURAL}.yaml": jobflow_crd(),
         f"{constants.GROUP}_{constants.CRONJOBFLOW_PLURAL}.yaml": cronjobflow_crd(),
+        **template_crds(),
     }
 
 

@@ -33,6 +33,8 @@ from zenflow.api.step import (
     StepType,
     TerminationMessageSource,
 )
+from zenflow.api.templateref import FlowTemplateRef
+from zenflow.api.workspace import MAX_WORKSPACES, Workspace
 
 __all__ = [
     "Backoff",
@@ -156,8 +158,10 @@ class JobFlowSpec(ApiModel):
     """What the flow runs."""
 
     steps: list[Step] = Field(
+        default_factory=list,
         max_length=limits.MAX_STEPS,
-        description="The steps; dependencies between them form a DAG.",
+        description="The steps; dependencies between them form a DAG (at least one, unless "
+        "templateRef gives them).",
     )
     finally_: list[Step] = Field(
         default_factory=list,
@@ -184,6 +188,17 @@ class JobFlowSpec(ApiModel):
     )
     suspend: bool = Field(
         default=False, description="Start no new steps while true; running Jobs go on."
+    )
+    workspaces: list[Workspace] = Field(
+        default_factory=list,
+        max_length=MAX_WORKSPACES,
+        description="Named volumes the steps mount (a claim created for the flow, an existing "
+        "claim, a ConfigMap, a Secret, or one step's emptyDir).",
+    )
+    template_ref: FlowTemplateRef | None = Field(
+        default=None,
+        description="Run a whole JobFlowTemplate or ClusterJobFlowTemplate; params give its "
+        "params' values. Resolved when the flow is created.",
     )
     notifications: list[Notification] = Field(
         default_factory=list,

@@ -1,6 +1,7 @@
 """Kubernetes' own schemas (``zenflow.api.kubeschemas``) as *structural* CRD schemas, for the
 fields of our kinds that hold Kubernetes objects: a step's Job template, the ``run`` shorthand's
-env and resources, ``spec.env``, ``podFailurePolicy`` and the resource templates.
+env and resources, ``spec.env``, ``podFailurePolicy``, the resource templates and the workspaces'
+volume sources and claim template.
 
 The served OpenAPI v3 is turned into what the API server accepts in a CRD: ``$ref`` and
 single-element ``allOf`` wrappers inlined; ``Quantity`` and ``IntOrString`` as
@@ -241,3 +242,23 @@ def persistent_volume_claim() -> Schema:
 def config_map() -> Schema:
     """core/v1 ConfigMap."""
     return _converter().definition(f"{_CORE}ConfigMap")
+
+
+def persistent_volume_claim_spec() -> Schema:
+    """core/v1 PersistentVolumeClaimSpec (a workspace's claim template)."""
+    return _converter().definition(f"{_CORE}PersistentVolumeClaimSpec")
+
+
+def config_map_volume_source() -> Schema:
+    """core/v1 ConfigMapVolumeSource (a ConfigMap workspace)."""
+    return _converter().definition(f"{_CORE}ConfigMapVolumeSource")
+
+
+def secret_volume_source() -> Schema:
+    """core/v1 SecretVolumeSource (a Secret workspace)."""
+    return _converter().definition(f"{_CORE}SecretVolumeSource")
+
+
+def empty_dir_volume_source() -> Schema:
+    """core/v1 EmptyDirVolumeSource (an emptyDir workspace)."""
+    return _converter().definition(f"{_CORE}EmptyDirVolumeSource")

@@ -19,9 +19,14 @@ REASON_RESOURCE_CONFLICT: Final = "ResourceConflict"
 REASON_STATUS_TOO_LARGE: Final = "StatusTooLarge"
 """The API server refused the flow's status as too large: the flow stops, its Jobs too."""
 REASON_QUEUED: Final = "Queued"
+REASON_TEMPLATE_NOT_FOUND: Final = "TemplateNotFound"
+"""A JobFlowTemplate or ClusterJobFlowTemplate the flow refers to does not exist: nothing runs."""
 
 # Step-level reasons.
 REASON_APPROVED: Final = "Approved"
+REASON_ARTIFACT_MISSING: Final = "ArtifactMissing"
+"""An output artifact was not there when its producer's container ended (the step fails), or an
+input artifact's producer did not record it (the consumer is skipped)."""
 REASON_REJECTED: Final = "Rejected"
 REASON_APPROVAL_TIMEOUT: Final = "ApprovalTimeout"
 REASON_FAIL_FAST: Final = "FailFast"

@@ -21,8 +21,10 @@ from typing import Final, Literal
 
 from pydantic import Field
 
+from zenflow.api.artifact import ArtifactRecord
 from zenflow.api.common import ApiModel, Condition, Time
 from zenflow.api.notification import NotificationRecord
+from zenflow.api.templateref import ResolvedSpec
 
 FlowPhase = Literal["Pending", "Running", "Succeeded", "Failed", "Suspended"]
 StepPhase = Literal["Pending", "Waiting", "Running", "Retrying", "Succeeded", "Failed", "Skipped"]
@@ -119,6 +121,9 @@ class StepStatus(ApiModel):
     shards: list[ShardStatus] | None = Field(
         default=None, description="Per-Job status of a matrix step."
     )
+    artifacts: list[ArtifactRecord] | None = Field(
+        default=None, description="Output artifacts recorded when the step's container ended."
+    )
 
 
 class JobFlowStatus(ApiModel):
@@ -160,6 +165,11 @@ class JobFlowStatus(ApiModel):
         default=None,
         description="The workflow.zen.io/retry annotation value the controller last acted on "
         "(a retry is done once per new value).",
+    )
+    resolved: ResolvedSpec | None = Field(
+        default=None,
+        description="The spec the flow runs when it uses templateRef: resolved once, so later "
+        "template edits never change this flow.",
     )
     notifications: list[NotificationRecord] | None = Field(
         default=None,

@@ -13,9 +13,12 @@ from typing import Any, Literal
 from pydantic import Field
 
 from zenflow.api import limits
+from zenflow.api.artifact import StepArtifacts
 from zenflow.api.common import ApiModel, LabelsAnnotations
 from zenflow.api.duration import DURATION_PATTERN, parse_duration
 from zenflow.api.naming import STEP_NAME_PATTERN
+from zenflow.api.templateref import MAX_TEMPLATE_PARAMS, ParamValue, StepTemplateRef
+from zenflow.api.workspace import MAX_STEP_WORKSPACES, WorkspaceMount
 
 StepType = Literal["Job", "Manual"]
 BackoffType = Literal["Exponential", "Linear", "Fixed"]
@@ -300,4 +303,22 @@ class Step(ApiModel):
     )
     metadata: LabelsAnnotations | None = Field(
         default=None, description="Labels and annotations added to the step's Job(s)."
+    )
+    workspaces: list[WorkspaceMount] = Field(
+        default_factory=list,
+        max_length=MAX_STEP_WORKSPACES,
+        description="Workspaces of the flow this step mounts, and where.",
+    )
+    artifacts: StepArtifacts | None = Field(
+        default=None, description="Files this step takes from earlier steps and leaves."
+    )
+    template_ref: StepTemplateRef | None = Field(
+        default=None,
+        description="Run a step of a JobFlowTemplate or ClusterJobFlowTemplate (instead of "
+        "template or run), resolved when the flow is created.",
+    )
+    params: list[ParamValue] = Field(
+        default_factory=list,
+        max_length=MAX_TEMPLATE_PARAMS,
+        description="Values of the referenced template's params (with templateRef).",
     )

@@ -3,7 +3,8 @@
 Verbs: ``get [NAME]`` / ``status NAME [-w]`` (the step table; ``-w`` follows it live),
 ``graph NAME`` (the DAG with phases), ``approve NAME STEP``, ``reject NAME STEP --reason R``
 (both name the requester, as a SelfSubjectReview tells it), ``suspend NAME``, ``resume NAME``,
-``cancel NAME``, ``retry NAME [--step STEP]`` and ``run -f FILE [--param k=v ...]``. Each write
+``cancel NAME``, ``retry NAME [--step STEP]`` and ``run -f FILE [--param k=v ...]`` (or ``run
+--template NAME`` / ``--cluster-template NAME``: a flow made from a whole template). Each write
 is one merge patch (see ``zenflow.api.actions``, shared with the web UI) or one create, made
 with the user's kubeconfig through kubernetes_asyncio, so RBAC and the admission webhook see
 the user exactly as with ``kubectl``.
@@ -37,6 +38,7 @@ from zenflow.api.actions import (
     Patch,
     cancel_patch,
     decision_patch,
+    flow_from_template,
     parse_params,
     retry_nonce,
     retry_patch,
@@ -46,8 +48,10 @@ from zenflow.api.actions import (
 from zenflow.api.constants import GROUP, JOBFLOW_PLURAL, VERSION
 from zenflow.api.formats import parse_time
 from zenflow.api.jobflow import JobFlowSpec
+from zenflow.api.templateref import CLUSTER_TEMPLATE_PLURAL, TEMPLATE_PLURAL
 from zenflow.cli import jobflow_logs, kubeflags
 from zenflow.cli.graph import render
+from zenflow.core.flowtemplates.stored import view
 from zenflow.display import flowview
 from zenflow.display.live import LiveView
 from zenflow.display.logreader import StepLogReader, api_message
@@ -99,12 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
     verb("cancel", "terminate the flow's running Jobs and fail it (reason Cancelled)")
     retry = verb("retry", "re-run the failed and skipped steps of a finished flow")
     retry.add_argument("--step", help="re-run only this step and its dependents")
-    run = verb("run", "create a JobFlow from a file, with param values", flow=False)
-    run.add_argument("-f", "--filename", required=True, help="JobFlow YAML ('-' for stdin)")
+    run = verb("run", "create a JobFlow from a file or a template, with param values", flow=False)
+    source = run.add_mutually_exclusive_group(required=True)
+    source.add_argument("-f", "--filename", help="JobFlow YAML ('-' for stdin)")
+    source.add_argument("--template", metavar="NAME", help="a JobFlowTemplate of the namespace")
+    source.add_argument("--cluster-template", metavar="NAME", help="a ClusterJobFlowTemplate")
     run.add_argument(
         "--param", "-p", action="append", default=[], metavar="NAME=VALUE", help="param value"
     )
-    run.add_argument("--name", help="metadata.name (default: the file's)")
+    run.add_argument(
+        "--name", help="metadata.name (default: the file's, or <template>-<random suffix>)"
+    )
     return parser
 
 
@@ -187,6 +196,21 @@ class Session:
         )
         return obj
 
+    async def get_template(self, name: str, *, cluster: bool) -> dict[str, Any]:
+        """A JobFlowTemplate of the namespace, or (``cluster``) a ClusterJobFlowTemplate."""
+        obj: dict[str, Any]
+        if cluster:
+            obj = await self.objects.get_cluster_custom_object(
+                GROUP, VERSION, CLUSTER_TEMPLATE_PLURAL, name,
+                _request_timeout=DEFAULT_REQUEST_TIMEOUT_S,
+            )  # fmt: skip
+        else:
+            obj = await self.objects.get_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, TEMPLATE_PLURAL, name,
+                _request_timeout=DEFAULT_REQUEST_TIMEOUT_S,
+            )  # fmt: skip
+        return obj
+
     async def create(self, body: dict[str, Any]) -> dict[str, Any]:
         obj: dict[str, Any] = await self.objects.create_namespaced_custom_object(
             GROUP, VERSION, self.namespace, JOBFLOW_PLURAL, body,
@@ -213,7 +237,16 @@ async def execute(args: argparse.Namespace, session: Session, *, now: datetime) 
         obj = await session.get(name)
         if args.format == "tree":
             return flowview.render_graph(flowview.snapshot(obj), color=color)
-        return [render(JobFlowSpec.model_validate(obj["spec"]), name=name, fmt=args.format)]
+        spec = JobFlowSpec.model_validate(view(obj)["spec"])
+        return [render(spec, name=name, fmt=args.format)]
+    if verb == "run" and (args.template or args.cluster_template):
+        template = await session.get_template(
+            args.template or args.cluster_template, cluster=bool(args.cluster_template)
+        )
+        doc = flow_from_template(template, parse_params(args.param), name=args.name)
+        doc["metadata"]["namespace"] = session.namespace
+        created = await session.create(doc)
+        return [f"jobflow.{GROUP}/{created['metadata']['name']} created"]
     if verb == "run":
         doc = with_params(read_flow_file(args.filename), parse_params(args.param))
         meta = doc.setdefault("metadata", {})

@@ -1,5 +1,9 @@
 """``zenflow validate FILE…``: validate JobFlow/CronJobFlow YAML offline with the same validator
-the webhook and controller use.
+the webhook and controller use, and JobFlowTemplate/ClusterJobFlowTemplate YAML too.
+
+A flow's ``templateRef``s are resolved from the templates among the files given (a namespaced
+template matches a flow of the same ``metadata.namespace``, both defaulting to ``default``); a
+template that is not among them is an error, as it would be on the cluster.
 
 Exit status: 0 when every document is valid (warnings are printed), 1 when any is invalid (one
 ``file:doc: path: message`` line per problem, doc counted from 1), 2 when a file cannot be read
@@ -10,9 +14,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from zenflow.cli.documents import InputError, read_documents
-from zenflow.core.validation.validator import validate_object
+from zenflow.api.templateref import CLUSTER_TEMPLATE_KIND
+from zenflow.cli.documents import Document, InputError, read_documents
+from zenflow.core.flowtemplates.resolve import TemplateKey
+from zenflow.core.validation.problems import Problem
+from zenflow.core.validation.templated import TEMPLATE_KINDS, namespace_of, validate_document
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,17 +35,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     invalid = unreadable = False
     documents = errors = warnings = 0
+    read: list[list[Document]] = []
     for path in args.files:
         try:
-            docs = list(read_documents(path))
+            read.append(list(read_documents(path)))
         except InputError as exc:
             print(f"{exc}", file=sys.stderr)
             unreadable = True
-            continue
+    templates = templates_in(doc.content for docs in read for doc in docs)
+    for docs in read:
         for doc in docs:
             documents += 1
-            report = validate_object(doc.content)
+            report = validate_document(doc.content, templates)
             for problem in report.errors:
+                if problem.message.endswith(" not found") and "Template " in problem.message:
+                    problem = Problem(problem.path, f"{problem.message} in the files given")
                 print(f"{doc.label}: {problem}")
             if not args.quiet or args.strict:
                 for problem in report.warnings:
@@ -52,3 +65,19 @@ def run(args: argparse.Namespace) -> int:
     if unreadable:
         return 2
     return 1 if invalid else 0
+
+
+def templates_in(objects: Iterable[Any]) -> dict[TemplateKey, Mapping[str, Any]]:
+    """The templates among ``objects``, by (kind, namespace, name)."""
+    found: dict[TemplateKey, Mapping[str, Any]] = {}
+    for obj in objects:
+        if not isinstance(obj, Mapping) or obj.get("kind") not in TEMPLATE_KINDS:
+            continue
+        meta = obj.get("metadata")
+        name = meta.get("name") if isinstance(meta, Mapping) else None
+        if not isinstance(name, str):
+            continue
+        kind = str(obj["kind"])
+        namespace = "" if kind == CLUSTER_TEMPLATE_KIND else namespace_of(obj)
+        found[(kind, namespace, name)] = obj
+    return found

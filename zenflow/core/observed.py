@@ -88,6 +88,9 @@ class Observed:
     create_waits: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     """Job name → (reason, message) for Job creates refused for now (QuotaExceeded, Throttled,
     JobCreateFailed): the step waits and tries again; its status never claims the Job."""
+    artifacts: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Step → its output artifacts' report (``planning.artifacts.split_report``), read with the
+    outputs of a succeeded producer."""
 
     def waiting(self, waits: Mapping[str, tuple[str, str]]) -> Observed:
         """This observation with ``create_waits`` set."""

@@ -1,11 +1,13 @@
 """``{{ … }}`` references in string fields: find them (for the validator) and substitute them
-(for the executor, when it builds a step's Job).
+(for the planner, when it builds a step's Job).
 
 Recognised references (whitespace inside the braces is optional):
   {{ params.NAME }}                 effective value of a flow param
   {{ flow.name }} / {{ flow.namespace }} / {{ flow.uid }}
   {{ steps.STEP.outputs.OUTPUT }}   an output of an upstream step
   {{ steps.STEP.phase }}            an upstream step's phase (handy in finally steps)
+  {{ steps.STEP.artifacts.NAME.path }}       an output artifact's path in its workspace
+  {{ steps.STEP.artifacts.NAME.workspace }}  the workspace holding it
   {{ matrix.KEY }}                  this shard's value of a matrix key
   {{ step.name }} / {{ step.attempt }}
 Text in ``{{ }}`` that does not start with one of these roots (e.g. a Go template
@@ -24,6 +26,7 @@ from typing import Any, Final
 ROOTS: Final = frozenset({"params", "flow", "steps", "matrix", "step"})
 FLOW_FIELDS: Final = frozenset({"name", "namespace", "uid"})
 STEP_SELF_FIELDS: Final = frozenset({"name", "attempt"})
+ARTIFACT_FIELDS: Final = frozenset({"path", "workspace"})
 
 _BRACES: Final = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _SEGMENT: Final = r"[A-Za-z_][A-Za-z0-9_-]*"
@@ -153,7 +156,11 @@ def _shape_problem(root: str, parts: list[str]) -> str | None:
         return None
     if len(parts) == 2 and parts[1] == "phase":
         return None
-    return "expected steps.STEP.outputs.NAME or steps.STEP.phase"
+    if len(parts) == 4 and parts[1] == "artifacts":
+        if parts[3] in ARTIFACT_FIELDS:
+            return None
+        return "expected steps.STEP.artifacts.NAME.path or .workspace"
+    return "expected steps.STEP.outputs.NAME, steps.STEP.phase or steps.STEP.artifacts.NAME.path"
 
 
 def iter_strings(tree: Any, path: str) -> Iterator[tuple[str, str]]:
@@ -227,6 +234,8 @@ class TemplateContext:
     step_phases: Mapping[str, str] = field(default_factory=dict)
     matrix: Mapping[str, str] = field(default_factory=dict)
     step: Mapping[str, str] = field(default_factory=dict)
+    step_artifacts: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
+    """step → artifact → field (path, workspace) → value."""
 
     def resolve(self, ref: Reference) -> str:
         """The value of ``ref``; raises TemplateError when it is not available."""
@@ -241,6 +250,9 @@ class TemplateContext:
             value = self.step.get(ref.parts[0])
         elif ref.parts[1] == "phase":
             value = self.step_phases.get(ref.parts[0])
+        elif ref.parts[1] == "artifacts":
+            artifact = self.step_artifacts.get(ref.parts[0], {}).get(ref.parts[2], {})
+            value = artifact.get(ref.parts[3])
         else:
             value = self.step_outputs.get(ref.parts[0], {}).get(ref.parts[2])
         if value is None:

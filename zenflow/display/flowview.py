@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from zenflow.api.formats import parse_time
 from zenflow.core.dag import Dag
+from zenflow.core.flowtemplates.stored import view
 
 RESET: Final = "\x1b[0m"
 BOLD: Final = "\x1b[1m"
@@ -93,7 +94,9 @@ def _list(value: object) -> list[Any]:
 
 
 def snapshot(flow: Mapping[str, Any]) -> FlowView:
-    """What to show of a JobFlow object (steps in spec order: steps, then finally)."""
+    """What to show of a JobFlow object (steps in spec order: steps, then finally; a flow made
+    from templates shows the spec it runs, ``status.resolved``)."""
+    flow = view(flow)
     meta, spec, status = _dict(flow.get("metadata")), _dict(flow.get("spec")), flow.get("status")
     status = _dict(status)
     by_name = {str(s.get("name")): _dict(s) for s in _list(status.get("steps")) if _dict(s)}

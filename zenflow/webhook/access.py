@@ -1,7 +1,8 @@
 """What a flow's author must be allowed to do directly, derived from the object: pure.
 
 A JobFlow makes the controller create, in the flow's namespace, one Job per step attempt, the
-PersistentVolumeClaims and ConfigMaps of ``spec.resourceTemplates``, and Pods that run as the
+PersistentVolumeClaims and ConfigMaps of ``spec.resourceTemplates``, the claims of its
+``volumeClaimTemplate`` workspaces, and Pods that run as the
 ServiceAccounts the Job templates name. A CronJobFlow makes it create JobFlows from its template.
 ``required_access`` lists, for an object the validator already accepted, the permissions its
 author needs for each of those; ``zenflow.webhook.authorize`` asks the API server (as the author)
@@ -141,6 +142,15 @@ def _flow_requirements(
                     f"{prefix}.resourceTemplates.{key} creates them",
                 )
             )
+    if any(
+        _mapping(w).get("volumeClaimTemplate") is not None for w in _list(spec.get("workspaces"))
+    ):
+        requirements.append(
+            Requirement(
+                (Permission("create", "persistentvolumeclaims", namespace),),
+                f"{prefix}.workspaces[].volumeClaimTemplate creates them",
+            )
+        )
     problems: list[str] = []
     params = _param_values(spec)
     seen: set[str] = set()

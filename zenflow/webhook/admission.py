@@ -34,6 +34,7 @@ from zenflow.api.constants import CRONJOBFLOW_KIND, GROUP, JOBFLOW_KIND
 from zenflow.webhook.access import AccessPlan, Requirement, required_access
 from zenflow.webhook.approvals import check_approvals
 from zenflow.webhook.creator import check_created_by
+from zenflow.webhook.templateuse import TemplateUse, template_use
 from zenflow.webhook.update_rules import Approval, check_jobflow_update
 
 MAX_BODY_BYTES: Final = 3 * 1024 * 1024
@@ -144,6 +145,9 @@ class Outcome:
     uid: str = ""
     requester: Requester | None = None
     access: AccessPlan | None = None
+    templates: TemplateUse | None = None
+    """Set on an admitted flow whose spec refers to templates: the server resolves them and
+    validates what the flow will run (``zenflow.webhook.templates``)."""
 
 
 def status_body(code: int, reason: str, message: str) -> dict[str, Any]:
@@ -234,6 +238,17 @@ def refusal(
         messages=(message,),
         error=error,
         uid=uid,
+    )
+
+
+def invalid(outcome: Outcome, problems: Sequence[str]) -> Outcome:
+    """``outcome`` (an allowed review) turned into a 422 denial naming each problem."""
+    status = _denial_status(outcome.kind, outcome.name, problems)
+    return replace(
+        outcome,
+        body=review_body(outcome.uid, False, warnings=outcome.warnings, status=status),
+        result="denied",
+        messages=tuple(problems),
     )
 
 
@@ -427,6 +442,7 @@ def _handle_review(body: bytes, validate: Validator) -> Outcome:
         warnings=tuple(warnings),
         approval=approval,
         access=_access(req.kind.kind, req.namespace, obj, spec_changed, approver_checks),
+        templates=template_use(obj, namespace=req.namespace) if spec_changed else None,
         **facts,
     )
 

@@ -30,6 +30,7 @@ from zenflow.webhook.certstore import CertSource, FileCertSource, SecretCertSour
 from zenflow.webhook.pool import LaneSettings, PoolSettings
 from zenflow.webhook.server import DEFAULT_PORT, WebhookServer, default_validator
 from zenflow.webhook.serving import ServingLimits
+from zenflow.webhook.templates import TemplateChecker
 
 DEFAULT_NAMESPACE = "zenflow-system"
 DEFAULT_SECRET = "zenflow-webhook-tls"
@@ -252,12 +253,15 @@ def build_server(
             owned_client=sar_client,
             protected_namespaces=[options.controller_namespace],
         )
+    # Flows using templates are validated resolved (templates read with the webhook's own client).
+    templates = TemplateChecker(Rest(api)) if api is not None else None
     if options.isolation == "thread" and validate is None:
         validate = default_validator()
     return WebhookServer(
         source=source,
         validate=validate,
         authorizer=authorizer,
+        templates=templates,
         pool=PoolSettings(fast=LaneSettings(workers=options.workers, max_waiting=32, slice=0.05)),
         limits=ServingLimits(review_budget=options.review_budget),
         host=options.bind_address,

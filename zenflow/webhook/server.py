@@ -5,8 +5,9 @@ It runs on every controller replica (not gated by leadership) or alone via ``zen
 The decisions themselves are pure (``admission.handle_review``, ``mutation.handle_mutation``) and
 run in a ``ReviewExecutor`` (by default worker processes, ``zenflow.webhook.pool``), never on this
 event loop, which the controller's informers, workers and leader election share. This module adds
-TLS, the connection guard (``serving``), the time budget, body limits, the authorization of
-flows (``authorize``), metrics and one structured log line per decision.
+TLS, the connection guard (``serving``), the time budget, body limits, the validation of flows
+that use templates against the templates (``templates``), the authorization of flows
+(``authorize``), metrics and one structured log line per decision.
 
 Invariants:
 - Every review is answered within ``limits.review_budget`` seconds of its headers (reading the
@@ -52,6 +53,7 @@ from zenflow.webhook.inline import ThreadReviews
 from zenflow.webhook.metrics import webhook_metrics
 from zenflow.webhook.pool import PoolSettings, ProcessReviews
 from zenflow.webhook.serving import ConnectionGuard, GuardedSite, ServingLimits
+from zenflow.webhook.templates import TemplateChecker
 
 log = get_logger(__name__)
 
@@ -104,6 +106,7 @@ class WebhookServer:
         validate: Validator | None = None,
         reviews: ReviewExecutor | None = None,
         authorizer: FlowAuthorizer | None = None,
+        templates: TemplateChecker | None = None,
         pool: PoolSettings | None = None,
         limits: ServingLimits | None = None,
         host: str = "0.0.0.0",
@@ -121,6 +124,7 @@ class WebhookServer:
             )
         self._reviews = reviews
         self._authorizer = authorizer
+        self._templates = templates
         self.limits = limits or ServingLimits()
         self._host = host
         self._port = port
@@ -230,6 +234,8 @@ class WebhookServer:
             if isinstance(body, Outcome):
                 return body, True
             outcome = await self._reviews.review(reservation, mode, body, deadline=deadline)
+        if mode == "validate" and self._templates is not None:
+            outcome = await self._templates.check(outcome, deadline=deadline)
         if mode == "validate" and self._authorizer is not None:
             outcome = await self._authorizer.check(outcome, deadline=deadline)
         return outcome, False

@@ -22,7 +22,15 @@ from zenflow.api.constants import ANNOTATION_APPROVE, ANNOTATION_APPROVED_BY
 
 # spec fields that define the DAG and its inputs. Comparing an absent field with an absent field
 # is "unchanged", so listing a field the API does not (yet) have is harmless.
-FROZEN_SPEC_FIELDS: Final = ("steps", "finally", "params", "env", "resourceTemplates")
+FROZEN_SPEC_FIELDS: Final = (
+    "steps",
+    "finally",
+    "params",
+    "env",
+    "resourceTemplates",
+    "workspaces",
+    "templateRef",
+)
 
 # Phases in which nothing has run yet: the spec may still be edited freely.
 NOT_STARTED_PHASES: Final = frozenset({"", "Pending"})

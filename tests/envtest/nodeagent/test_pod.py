@@ -38,6 +38,7 @@ class FakeApi:
         self.statuses: list[dict[str, Any]] = []
         self.deleted: list[str] = []
         self.config_maps: dict[str, dict[str, str]] = {}
+        self.claims: set[str] = set()
 
     async def patch_pod_status(
         self, *, namespace: str, name: str, uid: str, status: dict[str, Any]
@@ -52,6 +53,9 @@ class FakeApi:
 
     async def secret_data(self, *, namespace: str, name: str) -> dict[str, str] | None:
         return None
+
+    async def claim_exists(self, *, namespace: str, name: str) -> bool:
+        return name in self.claims
 
     @property
     def final(self) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from zenflow.api.constants import ANNOTATION_RETRY
 from zenflow.api.formats import parse_time
-from zenflow.api.reasons import REASON_INVALID
+from zenflow.api.reasons import REASON_INVALID, REASON_TEMPLATE_NOT_FOUND
 from zenflow.api.status import FLOW_TERMINAL_PHASES
 from zenflow.core.planning.deadlines import TtlDecision, decide_ttl
 
@@ -32,9 +32,12 @@ def requested_retry(annotations: Mapping[str, Any], seen: str | None) -> str | N
 
 
 def stale_invalid(*, reason: object, observed_generation: object, generation: int) -> bool:
-    """An Invalid status recorded for another generation than the current one: the spec was
-    edited since, so that verdict no longer holds."""
-    return reason == REASON_INVALID and observed_generation != generation
+    """An Invalid (or TemplateNotFound) status recorded for another generation than the
+    current one: the spec was edited since, so that verdict no longer holds."""
+    return (
+        reason in (REASON_INVALID, REASON_TEMPLATE_NOT_FOUND)
+        and observed_generation != generation
+    )
 
 
 @dataclass(frozen=True, slots=True)

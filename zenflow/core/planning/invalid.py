@@ -20,20 +20,23 @@ from zenflow.core.planning.flowstatus import build_conditions, flow_events
 from zenflow.core.planning.plan import Plan
 
 
-def invalid_plan(flow: JobFlow, problems: str, now: datetime) -> Plan:
+def invalid_plan(
+    flow: JobFlow, problems: str, now: datetime, *, reason: str = REASON_INVALID
+) -> Plan:
     """What a reconcile of ``flow`` does when the validator reports ``problems``. ``flow``
-    holds as much of the spec as parsed (its steps, if any, are listed as Skipped)."""
+    holds as much of the spec as parsed (its steps, if any, are listed as Skipped). ``reason``:
+    ``TemplateNotFound`` when a template the flow refers to does not exist (same rules)."""
     prev = flow.status
     status = JobFlowStatus(
         phase="Failed",
-        reason=REASON_INVALID,
+        reason=reason,
         message=clip(problems),
         start_time=prev.start_time if prev else None,
         completion_time=prev.completion_time if prev and prev.completion_time else now,
         observed_generation=flow.generation,
         notifications=prev.notifications if prev else None,
         steps=[
-            StepStatus(name=s.name, phase="Skipped", reason=REASON_INVALID)
+            StepStatus(name=s.name, phase="Skipped", reason=reason)
             for s in flow.spec.all_steps()
         ]
         or None,

@@ -12,6 +12,9 @@ From the step's ``template`` (or its ``run`` shorthand) the Job gets:
     per attempt, so the Job itself should not retry pods behind the retry policy's back;
   * ``activeDeadlineSeconds`` = ``timeoutSeconds`` (per attempt), the flow's
     ``podFailurePolicy`` unless the template has one, and ``restartPolicy: Never`` by default.
+  * the step's workspaces as volumes and mounts of every container, input artifacts' paths as
+    ``ZENFLOW_ARTIFACT_<NAME>`` (``workspaces``), and with output artifacts the first container's
+    command under the reporting wrapper (``artifacts``).
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from zenflow.api.jobflow import JobFlow, Step
 from zenflow.api.limits import MAX_NAME_LENGTH
 from zenflow.api.naming import job_name
 from zenflow.core.observed import ANNOTATION_RETRY_COUNT, LABEL_SHARD
+from zenflow.core.planning.artifacts import wrap_for_artifacts
+from zenflow.core.planning.workspaces import mount_workspaces
 from zenflow.core.templating import TemplateContext, render
 
 RUN_CONTAINER_NAME = "main"
@@ -130,6 +135,8 @@ def build_job(
     for container in pod_spec.get("containers") or []:
         if flow_env or inputs:
             container["env"] = [*flow_env, *(container.get("env") or []), *inputs]
+    mount_workspaces(flow=flow, step=step, pod_spec=pod_spec)
+    wrap_for_artifacts(step=step, pod_spec=pod_spec)
 
     return {
         "apiVersion": "batch/v1",
@@ -185,4 +192,17 @@ def template_context(
         step_outputs=outputs,
         step_phases=phases,
         step={"name": step.name, "attempt": str(attempt)},
+        step_artifacts=artifact_values(flow),
     )
+
+
+def artifact_values(flow: JobFlow) -> dict[str, dict[str, dict[str, str]]]:
+    """``{{ steps.S.artifacts.A.path|workspace }}`` values: known from the spec alone."""
+    return {
+        s.name: {
+            a.name: {"path": a.path, "workspace": a.source.workspace or ""}
+            for a in s.artifacts.outputs
+        }
+        for s in flow.spec.all_steps()
+        if s.artifacts is not None and s.artifacts.outputs
+    }

@@ -5,7 +5,9 @@ that Job yet; after that they live in the status. The core decides the reads
 (``output_reads``), the reconciler performs them (the pod's termination message from the API
 server when an output comes from it, the Job from the cache), and the core turns the answers
 into the planner's ``Observed.outputs``/``output_errors`` (``observe_outputs``, through
-``outputs.extract_outputs``). A finished flow reads nothing.
+``outputs.extract_outputs``). A step with output artifacts is read the same way: its report is
+split off the termination message (``Observed.artifacts``) before outputs are parsed, and a Job
+already judged ``ArtifactMissing`` is not read again. A finished flow reads nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from zenflow.api.jobflow import JobFlow
 from zenflow.api.status import FLOW_TERMINAL_PHASES
 from zenflow.core.observed import JobRecord, Observed
+from zenflow.core.planning.artifacts import ArtifactReport, artifact_missing, split_report
 from zenflow.core.planning.outputs import extract_outputs, needs_termination_message, reads_job
 
 
@@ -49,7 +52,8 @@ def output_reads(flow: JobFlow, jobs: Mapping[str, Sequence[JobRecord]]) -> list
     previous = {s.name: s for s in (status.steps or [])} if status else {}
     reads = []
     for step in flow.spec.all_steps():
-        if not step.outputs:
+        artifacts = step.artifacts is not None and bool(step.artifacts.outputs)
+        if not step.outputs and not artifacts:
             continue
         records = [j for j in jobs.get(step.name, ()) if j.owned]
         if not records:
@@ -60,7 +64,10 @@ def output_reads(flow: JobFlow, jobs: Mapping[str, Sequence[JobRecord]]) -> list
         prev = previous.get(step.name)
         if prev is not None and prev.phase == "Succeeded" and prev.job_ref == latest.name:
             continue
-        reads.append(OutputRead(step.name, latest.name, needs_termination_message(step)))
+        if prev is not None and prev.job_ref == latest.name and artifact_missing(prev):
+            continue  # decided from this Job already: the report is not read again
+        message = needs_termination_message(step) or artifacts
+        reads.append(OutputRead(step.name, latest.name, message))
     return reads
 
 
@@ -69,11 +76,17 @@ def observe_outputs(flow: JobFlow, observed: Observed, answers: Sequence[OutputA
     steps = {s.name: s for s in flow.spec.all_steps()}
     outputs: dict[str, dict[str, str]] = {}
     problems: dict[str, str] = {}
+    reports: dict[str, ArtifactReport] = {}
     for answer in answers:
         name = answer.read.step
-        values, problem = extract_outputs(step=steps[name], message=answer.message, job=answer.job)
+        report, message = split_report(answer.message)
+        if report is not None:
+            reports[name] = report
+        if not steps[name].outputs:
+            continue
+        values, problem = extract_outputs(step=steps[name], message=message, job=answer.job)
         if values:
             outputs[name] = values
         if problem:
             problems[name] = problem
-    return replace(observed, outputs=outputs, output_errors=problems)
+    return replace(observed, outputs=outputs, output_errors=problems, artifacts=reports)

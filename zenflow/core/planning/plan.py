@@ -41,10 +41,11 @@ from zenflow.core.planning.flowstatus import (
     flow_events,
     step_events,
 )
-from zenflow.core.planning.jobspec import JobCreate, owner_reference
+from zenflow.core.planning.jobspec import JobCreate, label_value, owner_reference
 from zenflow.core.planning.jobwaits import CREATE_WAIT_REASONS
 from zenflow.core.planning.rerun import reset_for_retry, steps_to_rerun
 from zenflow.core.planning.steps import StepPlanner
+from zenflow.core.planning.workspaces import claim_manifests
 
 __all__ = ["JobCreate", "Plan", "plan"]
 
@@ -320,10 +321,12 @@ def _queued(flow: JobFlow, prev: JobFlowStatus, now: datetime, behind: str) -> P
 
 def _resources(flow: JobFlow) -> list[dict[str, Any]]:
     """The resource templates to ensure before the first step (PVCs, then ConfigMaps), as full
-    manifests: in the flow's namespace, controlled by the flow (deleting it cascades)."""
+    manifests: in the flow's namespace, controlled by the flow (deleting it cascades); then the
+    claims of the flow's workspaces (``workspaces.claim_manifests``)."""
+    claims = claim_manifests(flow, owner=owner_reference(flow), label_value=label_value(flow.name))
     templates = flow.spec.resource_templates
     if templates is None:
-        return []
+        return claims
     out = []
     for kind, items in (
         ("PersistentVolumeClaim", templates.volume_claim_templates),
@@ -336,4 +339,4 @@ def _resources(flow: JobFlow) -> list[dict[str, Any]]:
                 "ownerReferences": [owner_reference(flow)],
             }
             out.append({**item, "apiVersion": "v1", "kind": kind, "metadata": meta})
-    return out
+    return out + claims

@@ -22,6 +22,7 @@ from zenflow.api.status import JobFlowStatus, StepStatus, is_step_terminal
 from zenflow.core.dag import Dag
 from zenflow.core.observed import Observed
 from zenflow.core.planning.approvals import gate_status
+from zenflow.core.planning.artifacts import input_gate, settle
 from zenflow.core.planning.derive import Derived, derive
 from zenflow.core.planning.flowstatus import EventSpec
 from zenflow.core.planning.jobspec import JobCreate, build_job, template_context
@@ -30,6 +31,7 @@ from zenflow.core.planning.matrix import MatrixGates, plan_matrix_step
 from zenflow.core.planning.outputs import OutputBudget
 from zenflow.core.planning.readiness import decide_readiness
 from zenflow.core.planning.retry import decide_retry
+from zenflow.core.planning.workspaces import ClaimGate
 from zenflow.core.templating import TemplateError
 
 
@@ -97,6 +99,7 @@ class StepPlanner:
         self._outputs = OutputBudget(previous.steps or [])
         self._decisions = entries_of({"metadata": flow.metadata})
         self.run_start = previous.start_time or now
+        self._claims = ClaimGate(flow, running=())
 
     # -- results ---------------------------------------------------------------------------
 
@@ -129,6 +132,7 @@ class StepPlanner:
             (d.status.retry_count or 0) for d in derived.values() if d.status is not None
         )
         self._running = sum(1 for d in derived.values() if d.kind == "running")
+        self._claims = ClaimGate(self.flow, running=_holding(derived))
         for step in self.flow.spec.all_steps():
             d = derived[step.name]
             if d.kind == "failed_attempt":
@@ -164,7 +168,7 @@ class StepPlanner:
                 return Derived("kept", prev)
             return Derived("new", prev)
         outputs, output_error = self._outputs.admit(step.name, self.observed.outputs.get(step.name))
-        return derive(
+        derived = derive(
             step=step,
             previous=self.previous.get(step.name),
             jobs=self.observed.jobs.get(step.name, ()),
@@ -172,6 +176,12 @@ class StepPlanner:
             output_error=output_error or self.observed.output_errors.get(step.name),
             create_conflict=self.observed.create_conflicts.get(step.name),
             now=self.now,
+        )
+        return settle(
+            step,
+            derived,
+            report=self.observed.artifacts.get(step.name),
+            previous=self.previous.get(step.name),
         )
 
     def _decide_retry(self, step: Step, d: Derived) -> Derived:
@@ -265,6 +275,17 @@ class StepPlanner:
                 attempt=prev.attempt if prev is not None else None,
             )
             return
+        unavailable = input_gate(step, self.statuses)
+        if unavailable is not None:
+            self.statuses[name] = StepStatus(
+                name=name,
+                phase="Skipped",
+                reason=unavailable[0],
+                message=clip(unavailable[1]),
+                completion_time=self.now,
+                attempt=prev.attempt if prev is not None else None,
+            )
+            return
         if stopping:
             self.statuses[name] = self._fail_fast_skip(step, prev)
             return
@@ -273,6 +294,10 @@ class StepPlanner:
             return
         if self.flow.spec.suspend:
             self.statuses[name] = self._pending(step, prev, "held: spec.suspend is true")
+            return
+        blocked = self._claims.blocker(name)
+        if blocked is not None:
+            self.statuses[name] = self._pending(step, prev, blocked)
             return
         if step.matrix is not None:
             self._matrix(step, prev, stopping=stopping)
@@ -322,7 +347,14 @@ class StepPlanner:
         assert d.status is not None
         assert d.status.next_retry_time is not None
         due = d.status.next_retry_time
-        if self.frozen or self.flow.spec.suspend or due > self.now or not self._slot_free():
+        blocked = self._claims.blocker(step.name) is not None
+        if (
+            self.frozen
+            or self.flow.spec.suspend
+            or due > self.now
+            or not self._slot_free()
+            or blocked
+        ):
             self.statuses[step.name] = d.status
             if due > self.now and not self.frozen and not self.flow.spec.suspend:
                 self._wake_in((due - self.now).total_seconds())
@@ -376,6 +408,7 @@ class StepPlanner:
             return
         self.creates.append(JobCreate(step=step.name, attempt=attempt, manifest=manifest))
         self._running += 1
+        self._claims.hold(step.name)
         self.statuses[step.name] = StepStatus(
             name=step.name,
             phase="Running",
@@ -410,6 +443,8 @@ class StepPlanner:
         )
         self.events.extend(outcome.events)
         self.statuses[step.name] = outcome.status
+        if outcome.status.phase == "Running":
+            self._claims.hold(step.name)
         self.creates.extend(outcome.creates)
         if outcome.requeue_after is not None:
             self._wake_in(outcome.requeue_after)
@@ -452,6 +487,16 @@ class StepPlanner:
     def _wake_in(self, seconds: float) -> None:
         if self.requeue_after is None or seconds < self.requeue_after:
             self.requeue_after = max(seconds, 0.0)
+
+
+def _holding(derived: dict[str, Derived]) -> list[str]:
+    """Steps running when the reconcile starts (they hold the claims they write)."""
+    return [
+        name
+        for name, d in derived.items()
+        if d.kind == "running"
+        or (d.kind == "new" and d.status is not None and d.status.phase == "Running")
+    ]
 
 
 def _topological(steps: list[Step]) -> list[Step]:

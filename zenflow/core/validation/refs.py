@@ -13,6 +13,7 @@ import pydantic_core
 from zenflow.api.jobflow import JobFlowSpec, Step
 from zenflow.core import expressions, templating
 from zenflow.core.dag import CycleError, Dag
+from zenflow.core.validation.artifacts import artifact_ref_problem
 from zenflow.core.validation.problems import Collector
 from zenflow.core.validation.steps import StepGraph
 from zenflow.core.validation.texts import StepText, StepTexts
@@ -213,9 +214,12 @@ class _Checker:
                 return f"{ref.text}: no matrix key {ref.parts[0]!r} in {where}"
         elif ref.root == "steps":
             output = ref.parts[2] if ref.parts[1] == "outputs" else None
-            return self._step(
+            problem = self._step(
                 ref.parts[0], output, shown=ref.text, step=step, in_finally=in_finally
             )
+            if problem is None and ref.parts[1] == "artifacts":
+                return artifact_ref_problem(self.graph.steps[ref.parts[0]], ref.parts[2], ref.text)
+            return problem
         elif ref.root == "step" and step is None:
             return f"{ref.text} is only available inside a step"
         return None
@@ -306,6 +310,8 @@ class _Checker:
                 )
         elif name in self.graph.finally_names:
             return f"{shown}: flow-wide fields cannot refer to a finally step"
+        if target.template_ref is not None:
+            return None  # its outputs are the template's: checked once resolved
         if output is not None and not any(o.name == output for o in target.outputs):
             declared = ", ".join(sorted(_output_names(target))) or "none"
             return f'{shown}: step "{name}" declares no output {output!r} (declared: {declared})'

@@ -25,6 +25,7 @@ import pydantic_core
 
 from zenflow.api import limits
 from zenflow.api.approvals import MAX_ENTRIES as MAX_APPROVAL_ENTRIES
+from zenflow.api.artifact import MAX_ARTIFACT_NAME_LENGTH, ArtifactRecord
 from zenflow.api.common import Condition
 from zenflow.api.jobflow import JobFlowSpec, Step
 from zenflow.api.status import ApprovalRecord, JobFlowStatus, ShardStatus, StepStatus
@@ -77,6 +78,10 @@ SHARD_ENTRY_BYTES: Final = _dumped(
     )
 )
 OUTPUT_ENTRY_BYTES: Final = len(',"":""')
+ARTIFACT_ENTRY_BYTES: Final = _dumped(
+    ArtifactRecord(name="a" * MAX_ARTIFACT_NAME_LENGTH, size=2**63 - 1, digest="sha256:" + "0" * 64)
+)
+"""One recorded output artifact of a step (``status.steps[].artifacts``)."""
 FLOW_STATUS_BYTES: Final = _dumped(
     JobFlowStatus(
         phase="Succeeded",
@@ -190,6 +195,8 @@ def status_estimate(spec: JobFlowSpec) -> int:
         if step.outputs:
             total += len(',"outputs":{}') + OUTPUT_ENTRY_BYTES * len(step.outputs)
             with_outputs += 1
+        if step.artifacts is not None and step.artifacts.outputs:
+            total += len(',"artifacts":[]') + ARTIFACT_ENTRY_BYTES * len(step.artifacts.outputs)
     total += min(records, MAX_APPROVAL_ENTRIES) * APPROVAL_RECORD_BYTES
     return total + min(
         with_outputs * limits.MAX_STATUS_OUTPUTS_BYTES, limits.MAX_FLOW_OUTPUTS_BYTES

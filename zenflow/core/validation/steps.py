@@ -19,6 +19,7 @@ from zenflow.api.naming import step_name_problem
 from zenflow.core.dag import Dag
 from zenflow.core.validation.problems import Collector
 from zenflow.core.validation.template import check_env, check_job_template, check_run
+from zenflow.core.validation.templaterefs import check_step_template_ref
 from zenflow.core.validation.values import IDENTIFIER, check_params, check_resource_templates
 
 OUTPUT_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -67,6 +68,8 @@ def check_steps(spec: JobFlowSpec, *, path: str, out: Collector) -> StepGraph:
                 and step.matrix is None
                 and step.metadata is None
                 and not step.inputs
+                and step.template_ref is None
+                and not step.params
                 and run.script is None
                 and run.env is None
                 and run.image.strip()
@@ -237,6 +240,8 @@ def _check_dependencies(
 
 
 def _check_step_fields(step: Step, *, path: str, pod_failure_policy: bool, out: Collector) -> None:
+    if step.template_ref is not None or step.params:
+        check_step_template_ref(step, path=path, out=out)
     if step.type == "Manual":
         for name, value in (("template", step.template), ("run", step.run)):
             if value is not None:
@@ -250,7 +255,9 @@ def _check_step_fields(step: Step, *, path: str, pod_failure_policy: bool, out: 
         if step.timeout_seconds is not None:
             out.warn(f"{path}.timeoutSeconds", "has no effect on a Manual step")
     else:
-        if step.template is None and step.run is None:
+        if step.template_ref is not None:
+            pass  # template or run come from the template (check_step_template_ref)
+        elif step.template is None and step.run is None:
             out.error(path, "a Job step needs either template or run")
         elif step.template is not None and step.run is not None:
             out.error(f"{path}.run", "set either template or run, not both")

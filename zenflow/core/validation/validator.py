@@ -24,6 +24,7 @@ from zenflow.api.constants import API_VERSION, CRONJOBFLOW_KIND, JOBFLOW_KIND
 from zenflow.api.cronjobflow import CronJobFlow
 from zenflow.api.jobflow import JobFlow, JobFlowSpec
 from zenflow.core.schedule import MAX_CRONJOBFLOW_NAME, MAX_RUN_NAME
+from zenflow.core.validation.artifacts import check_artifacts
 from zenflow.core.validation.notifications import check_notifications
 from zenflow.core.validation.problems import (
     Collector,
@@ -37,8 +38,10 @@ from zenflow.core.validation.shell import check_shell_use
 from zenflow.core.validation.sizes import check_budget, spec_json
 from zenflow.core.validation.steps import GraphStep, check_graph, check_steps
 from zenflow.core.validation.structure import parse_model
+from zenflow.core.validation.templaterefs import check_flow_template_ref
 from zenflow.core.validation.texts import StepTexts
 from zenflow.core.validation.values import check_metadata, check_schedule
+from zenflow.core.validation.workspaces import check_workspaces
 
 __all__ = [
     "Problem",
@@ -138,11 +141,21 @@ def check_spec(
             f"spec is {len(text)} bytes; at most {limits.MAX_SPEC_BYTES} are allowed so the "
             "flow's status fits in the object",
         )
+    if spec.template_ref is not None:
+        check_flow_template_ref(
+            spec, path=path, out=out, fields=set(raw) if isinstance(raw, Mapping) else None
+        )
+        check_notifications(spec.notifications, path=path, out=out)
+        return
     texts = StepTexts(raw)
     decoded = text.decode()
     graph = None
     with guarded(out, path, "steps"):
         graph = check_steps(spec, path=path, out=out)
+    if graph is not None:
+        with guarded(out, path, "workspaces"):
+            check_workspaces(spec, path=path, out=out)
+            check_artifacts(spec, regular=graph.regular, final=graph.final, path=path, out=out)
     if graph is not None:
         with guarded(out, path, "references"):
             check_references(

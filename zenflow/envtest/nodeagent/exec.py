@@ -3,14 +3,15 @@ waiting for it (or stopping it), and collecting its termination message.
 
 The environment a process sees is small and explicit, like a container's: PATH (and locale/
 timezone/TMPDIR) from the agent, HOME set to the pod directory, HOSTNAME set to the pod name, the
-container's env as Kubernetes builds it, and ``ZENFLOW_TERMINATION_LOG``.
+container's env as Kubernetes builds it, ``ZENFLOW_TERMINATION_LOG``, and ``ZENFLOW_MOUNT_<NAME>``
+for each volume it mounts (whose mount paths are rewritten to host directories, ``volumes``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -19,6 +20,7 @@ from zenflow.envtest.nodeagent import spec as specs
 from zenflow.envtest.nodeagent.logread import output_tail
 from zenflow.envtest.nodeagent.process import LocalProcess, read_head
 from zenflow.envtest.nodeagent.status import HOST_IP
+from zenflow.envtest.nodeagent.volumes import HostMount, mount_env, rewrite, rewriter
 
 _BASE_ENV_KEYS: Final = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR")
 _DEFAULT_PATH: Final = "/usr/local/bin:/usr/bin:/bin"
@@ -62,13 +64,25 @@ async def container_env(
 
 
 async def prepare(
-    *, api: EnvApi, pod: Mapping[str, Any], container: Mapping[str, Any], paths: ExecPaths
+    *,
+    api: EnvApi,
+    pod: Mapping[str, Any],
+    container: Mapping[str, Any],
+    paths: ExecPaths,
+    mounts: Sequence[HostMount] = (),
 ) -> tuple[list[str], dict[str, str]]:
     """argv and the full process environment; clears the termination-message file. Raises
-    SpecError (or KubeError reading a config map/secret) when the container cannot start."""
+    SpecError (or KubeError reading a config map/secret) when the container cannot start.
+    ``mounts``: the container's volumes on the host (``volumes``): their mount paths are
+    rewritten in argv and env values, and each is named by ``ZENFLOW_MOUNT_<NAME>``."""
     paths.termination.write_bytes(b"")
     env = await container_env(api=api, pod=pod, container=container)
     argv = specs.build_argv(container=container, env=env, termination_file=str(paths.termination))
+    if mounts:
+        pattern = rewriter(mounts)
+        argv = [rewrite(part, mounts, pattern) for part in argv]
+        env = {key: rewrite(value, mounts, pattern) for key, value in env.items()}
+        env.update(mount_env(mounts))
     full = {key: os.environ[key] for key in _BASE_ENV_KEYS if key in os.environ}
     full.setdefault("PATH", _DEFAULT_PATH)
     full.update(HOME=str(paths.cwd), HOSTNAME=str(pod["metadata"]["name"]))

@@ -167,6 +167,18 @@ class AgentApi:
             for key, value in (obj.get("data") or {}).items()
         }
 
+    async def claim_exists(self, *, namespace: str, name: str) -> bool:
+        """Whether the PersistentVolumeClaim exists (a pod mounting it waits until it does)."""
+        try:
+            await self._call(
+                "GET",
+                f"/api/v1/namespaces/{namespace}/persistentvolumeclaims/{name}",
+                what=f"get persistentvolumeclaim {namespace}/{name}",
+            )
+        except NotFoundError:
+            return False
+        return True
+
     async def list_pods(self) -> tuple[list[Obj], str]:
         """Every pod in the cluster and the list's resourceVersion."""
         doc = await self._call("GET", "/api/v1/pods", what="list pods")

@@ -40,6 +40,13 @@ from zenflow.envtest.nodeagent.status import (
     build_status,
     new_records,
 )
+from zenflow.envtest.nodeagent.volumes import (
+    HostVolume,
+    VolumeApi,
+    container_mounts,
+    materialise,
+    plan_volumes,
+)
 from zenflow.envtest.nodeagent.writer import StatusWriter
 from zenflow.errors import KubeError, NotFoundError
 from zenflow.logging import get_logger
@@ -54,7 +61,7 @@ SIGTERM_EXIT_CODE: Final = 143
 UNKNOWN_EXIT_CODE: Final = 137
 
 
-class PodApi(EnvApi, Protocol):
+class PodApi(EnvApi, VolumeApi, Protocol):
     async def delete_pod_now(self, *, namespace: str, name: str, uid: str) -> None: ...
 
 
@@ -113,6 +120,7 @@ class PodWorker:
         self._processes: dict[str, LocalProcess] = {}
         self._log = log.bind(namespace=self.namespace, pod=self.name, uid=self.uid)
         self.pod_dir = logs.pod_dir(namespace=self.namespace, name=self.name, uid=self.uid)
+        self._volumes: dict[str, HostVolume] = {}
 
     # --- control from the agent -------------------------------------------------------------
 
@@ -179,6 +187,9 @@ class PodWorker:
             self._publish(final=True)
             return
         self.pod_dir.mkdir(parents=True, exist_ok=True)
+        if plan is None and not await self._prepare_volumes():
+            self._publish(final=True)
+            return
         sidecars: list[asyncio.Task[None]] = []
         try:
             for record, container in zip(self.init, self._init_specs, strict=True):
@@ -209,6 +220,26 @@ class PodWorker:
             )
         else:
             self._publish(final=True)
+
+    async def _prepare_volumes(self) -> bool:
+        """Host directories and files of the pod's volumes (exec mode, ``volumes``); False
+        when the pod cannot start (its status says why) or was stopped while waiting."""
+        self._volumes = plan_volumes(
+            self.pod, volumes_root=self._settings.work_dir / "volumes", pod_dir=self.pod_dir
+        )
+        try:
+            ready = await materialise(
+                self._api, namespace=self.namespace, volumes=self._volumes, stopped=self._stopped
+            )
+        except (specs.SpecError, KubeError, OSError) as exc:
+            self._log.warning("pod_volumes_failed", error=str(exc))
+            self._fail_remaining(
+                f"volumes: {exc}", reason=REASON_START_ERROR, exit_code=START_ERROR_EXIT_CODE
+            )
+            return False
+        if not ready:
+            self._fail_remaining("")
+        return ready
 
     async def _start_sidecar(
         self,
@@ -329,7 +360,13 @@ class PodWorker:
     ) -> None:
         paths = ExecPaths.for_container(pod_dir=self.pod_dir, name=record.name)
         try:
-            argv, env = await prepare(api=self._api, pod=self.pod, container=container, paths=paths)
+            argv, env = await prepare(
+                api=self._api,
+                pod=self.pod,
+                container=container,
+                paths=paths,
+                mounts=container_mounts(container, self._volumes),
+            )
         except (specs.SpecError, KubeError) as exc:
             self._start_failed(record, f"container {record.name}: {exc}")
             return
