@@ -4,7 +4,8 @@ controller running (one browser, one namespace, one controller and UI server for
 - the list shows a flow created with the API within 2 s (pushed by the watch, no reload);
 - the DAG of examples/cicd.yaml has 8 nodes and 9 edges, in the layers of its stages;
 - a step turns green in the DAG within 2 s of its Job completing;
-- Approve releases a Manual step and the flow Succeeds;
+- Approve releases a Manual step, recorded in the UI user's name (`approvedBy`), and the flow
+  Succeeds;
 - Retry of a failed flow creates attempt 2 of the failed step, shown in the DAG;
 - a user whose RBAC allows reading but not patching sees the API server's refusal verbatim;
 - a 500-step flow renders within 2 s of opening its page.
@@ -188,6 +189,9 @@ async def test_approve_releases_a_manual_step(page: Page, ui: UiServer, zf: Runn
     await page.wait(f"{node_phase('gate')} === 'Succeeded'", within=10, what="gate released")
     done = await zf.wait_phase("gated", within=SETTLE_S)
     assert done["status"]["phase"] == "Succeeded"
+    # The UI approved in the name the API server gives its user (the envtest admin).
+    (gate_status,) = [s for s in done["status"]["steps"] if s["name"] == "gate"]
+    assert gate_status["approvedBy"] == "admin"
     await page.wait(f"{node_phase('ship')} === 'Succeeded'", within=10, what="ship green")
     await page.screenshot("approve-done")
 
