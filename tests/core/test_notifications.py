@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from zenflow.api.jobflow import JobFlow
-from zenflow.api.notification import MAX_STEP_NOTICES, Notification, NotificationRecord
+from zenflow.api.limits import MAX_STEP_NOTICES
+from zenflow.api.notification import Notification, NotificationRecord
 from zenflow.core.notifications import due_notices, notice_text, record, run_of
 
 START = "2026-01-01T10:00:00Z"

@@ -17,7 +17,7 @@ from pydantic import BeforeValidator, Field
 from zenflow.api import limits
 from zenflow.api.common import ApiModel, ConcurrencyPolicy, ObjectMetaAccess
 from zenflow.api.constants import API_VERSION, JOBFLOW_KIND
-from zenflow.api.notification import MAX_NOTIFICATIONS, Notification
+from zenflow.api.notification import Notification
 from zenflow.api.status import JobFlowStatus
 from zenflow.api.step import (
     Backoff,
@@ -202,7 +202,7 @@ class JobFlowSpec(ApiModel):
     )
     notifications: list[Notification] = Field(
         default_factory=list,
-        max_length=MAX_NOTIFICATIONS,
+        max_length=limits.MAX_NOTIFICATIONS,
         description="Receivers told about the flow's events (Succeeded, Failed, Waiting, "
         "StepFailed); unset: the controller-wide default, if any.",
     )

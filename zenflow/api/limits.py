@@ -77,6 +77,16 @@ MAX_STEP_NAME_LENGTH: Final = 40
 """Step names up to this length keep readable Job names for typical flow names."""
 MAX_PARAM_NAME_LENGTH: Final = 63
 
+MAX_NOTIFICATIONS: Final = 8
+"""Most entries in spec.notifications."""
+MAX_NOTIFICATION_RETRIES: Final = 20
+"""Most retries of one notification's delivery (``retry.limit``)."""
+MAX_NOTIFICATION_TIMEOUT_SECONDS: Final = 60
+"""Longest ``timeoutSeconds`` of one delivery attempt."""
+MAX_STEP_NOTICES: Final = 20
+"""Most per-step notices (StepFailed, Waiting) one notification sends per run; failures beyond
+it are summed up by the flow's own Failed notice."""
+
 MAX_WHEN_NESTING: Final = 16
 """Deepest nesting of parentheses, brackets and braces in a ``when`` expression."""
 MAX_WHEN_SYNTAX_DEPTH: Final = 200

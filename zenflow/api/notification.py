@@ -32,14 +32,6 @@ NOTIFICATION_EVENTS: Final[tuple[NotificationEvent, ...]] = (
 )
 DeliveryState = Literal["Delivered", "Failed"]
 
-# Limits (next to the rest in zenflow.api.limits in spirit; kept here with the feature).
-MAX_NOTIFICATIONS: Final = 8
-"""Most entries in spec.notifications."""
-MAX_NOTIFICATION_RETRIES: Final = 20
-MAX_STEP_NOTICES: Final = 20
-"""Most per-step notices (StepFailed, Waiting) one notification sends per run; failures beyond
-it are summed up by the flow's own Failed notice."""
-
 DEFAULT_TIMEOUT_SECONDS: Final = 10
 DEFAULT_RETRY_LIMIT: Final = 5
 DEFAULT_BACKOFF: Final = Backoff(type="Exponential", duration="1s", max_duration="1m")
@@ -77,7 +69,7 @@ class NotificationRetry(ApiModel):
     limit: int = Field(
         default=DEFAULT_RETRY_LIMIT,
         ge=0,
-        le=MAX_NOTIFICATION_RETRIES,
+        le=limits.MAX_NOTIFICATION_RETRIES,
         description="Retries after the first attempt; then the delivery is recorded Failed.",
     )
     backoff: Backoff | None = Field(
@@ -105,7 +97,7 @@ class Notification(ApiModel):
     timeout_seconds: int = Field(
         default=DEFAULT_TIMEOUT_SECONDS,
         ge=1,
-        le=60,
+        le=limits.MAX_NOTIFICATION_TIMEOUT_SECONDS,
         description="Seconds an attempt may take before it counts as failed.",
     )
     retry: NotificationRetry | None = Field(

@@ -23,12 +23,8 @@ from typing import Any
 
 from zenflow.api.formats import format_time
 from zenflow.api.jobflow import JobFlow
-from zenflow.api.notification import (
-    MAX_STEP_NOTICES,
-    Notification,
-    NotificationEvent,
-    NotificationRecord,
-)
+from zenflow.api.limits import MAX_STEP_NOTICES
+from zenflow.api.notification import Notification, NotificationEvent, NotificationRecord
 from zenflow.api.status import JobFlowStatus, StepStatus
 
 __all__ = ["Notice", "due_notices", "notice_text", "record", "run_of"]
