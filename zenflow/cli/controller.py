@@ -1,16 +1,23 @@
 """``zenflow controller``: run the JobFlow controller (informers, leader election, reconcilers).
 
+Before anything starts, ``zenflow.controller.preflight`` checks the ports (then, once the API
+server answers, the CRDs, the Lease namespace and the webhook Secret namespace): a controller
+that cannot work where it is pointed stops at once with one message naming the fix.
+
 Exit codes: 0 after a graceful shutdown (SIGTERM/SIGINT); 1 when leadership was lost (the process
 exits so it restarts as a clean standby, like client-go's OnStoppedLeading) or on a fatal error;
-2 for invalid flags or environment values (refused before anything starts).
+2 for invalid flags or environment values, or a failed preflight check (refused before anything
+starts).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import signal
 import sys
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 
@@ -19,6 +26,13 @@ from zenflow.controller.bootstrap import (
     new_controller_api_client,
     wait_for_apiserver,
 )
+from zenflow.controller.preflight import (
+    Port,
+    PreflightError,
+    check_cluster,
+    check_ports,
+    port_problem_of,
+)
 from zenflow.controller.settings import (
     ControllerSettings,
     add_settings_arguments,
@@ -26,18 +40,23 @@ from zenflow.controller.settings import (
 )
 from zenflow.controller.setup import setup_controllers
 from zenflow.errors import ConfigError, ZenflowError
-from zenflow.kube.client import load_configuration
+from zenflow.kube.kubeconfig import load_kube_config
+from zenflow.kube.rest import Rest
 from zenflow.logging import configure_logging, get_logger
 from zenflow.machinery.manager import LeadershipLostError
-from zenflow.webhook.options import (
-    WebhookOptions,
-    add_webhook_arguments,
-    build_server,
-    options_from_args,
-)
-from zenflow.webhook.runnable import WebhookRunnable
+from zenflow.webhook.flags import add_webhook_arguments
+
+if TYPE_CHECKING:
+    from zenflow.webhook.options import WebhookOptions
 
 log = get_logger(__name__)
+
+# The in-process webhook is loaded only when it is on: its certificate store and authorization
+# client use kubernetes-asyncio's generated API classes (about 34 MiB), which the controller
+# itself does without. Imported by name, as ``zenflow.cli.main`` imports commands.
+WEBHOOK_OPTIONS = "zenflow.webhook.options"
+WEBHOOK_RUNNABLE = "zenflow.webhook.runnable"
+KUBE_CLIENT = "zenflow.kube.client"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,8 +69,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_webhook_arguments(parser)
 
 
+def _ports(settings: ControllerSettings, webhook: WebhookOptions | None) -> list[Port]:
+    ports = [Port(settings.http_host, settings.http_port, "metrics and probes", "--http-port")]
+    if webhook is not None:
+        ports.append(Port(webhook.bind_address, webhook.port, "the webhook", "--webhook-port"))
+    return ports
+
+
 async def _main(settings: ControllerSettings, webhook: WebhookOptions | None = None) -> int:
-    cfg = await load_configuration(settings.kubeconfig, context=settings.context)
+    if problems := check_ports(_ports(settings, webhook)):
+        raise PreflightError(problems)
+    cfg = load_kube_config(settings.kubeconfig, context=settings.context)
     registry = CollectorRegistry()
     api = new_controller_api_client(cfg, settings, registry=registry)
     manager = build_manager(settings, api, registry=registry)
@@ -67,11 +95,21 @@ async def _main(settings: ControllerSettings, webhook: WebhookOptions | None = N
     if not reachable:
         await api.close()
         return 0
+    managed_secret = (
+        (webhook.namespace, webhook.secret_name)
+        if webhook is not None and webhook.cert_dir is None
+        else None
+    )
+    problems = await check_cluster(Rest(api), settings, webhook_secret=managed_secret)
+    if problems:
+        await api.close()
+        raise PreflightError(problems)
     setup_controllers(manager, settings, api)
     if webhook is not None:
         # Every replica serves admission reviews, leader or not.
-        server = build_server(webhook, api=api, registry=registry)
-        manager.add_runnable(WebhookRunnable(server), needs_leader=False)
+        runnable = importlib.import_module(WEBHOOK_RUNNABLE).WebhookRunnable
+        server = await _webhook_server(settings, webhook, manager, registry)
+        manager.add_runnable(runnable(server), needs_leader=False)
     log.info(
         "controller_starting",
         namespace=settings.namespace or "",
@@ -79,14 +117,34 @@ async def _main(settings: ControllerSettings, webhook: WebhookOptions | None = N
         identity=manager.elector.identity if manager.elector else "",
         workers=settings.workers,
     )
-    await manager.run()
+    try:
+        await manager.run()
+    except OSError as exc:  # a port taken between the check and the listen
+        raise PreflightError([port_problem_of(exc, _ports(settings, webhook))]) from exc
     return 0
+
+
+async def _webhook_server(
+    settings: ControllerSettings,
+    webhook: WebhookOptions,
+    manager: Any,
+    registry: CollectorRegistry,
+) -> Any:
+    """The in-process webhook's server, on a kubernetes-asyncio client of its own."""
+    kube = importlib.import_module(KUBE_CLIENT)
+    cfg = await kube.load_configuration(settings.kubeconfig, context=settings.context)
+    api = kube.new_api_client(cfg)
+    manager.add_cleanup(api.close)
+    return importlib.import_module(WEBHOOK_OPTIONS).build_server(
+        webhook, api=api, registry=registry
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         settings = settings_from_args(args)
-        webhook = None if args.no_webhook else options_from_args(args)
+        options = None if args.no_webhook else importlib.import_module(WEBHOOK_OPTIONS)
+        webhook = None if options is None else options.options_from_args(args)
     except ConfigError as exc:
         print(f"zenflow controller: {exc}", file=sys.stderr)
         return 2

@@ -1,8 +1,10 @@
 """Controller settings: flags, with ``ZENFLOW_*`` environment fallbacks, validated up front.
 
 Resolution per setting: the flag if given, else ``ZENFLOW_<NAME>`` (e.g. ``ZENFLOW_WORKERS``),
-else the default. Every invalid value is refused before anything starts, with a message naming
-the flag (and the environment variable when the value came from there).
+else the default. The default address of the metrics and probes is 0.0.0.0 in a pod and
+127.0.0.1 outside a cluster (a controller run from a laptop exposes nothing to the network).
+Every invalid value is refused before anything starts, with a message naming the flag (and the
+environment variable when the value came from there).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from zenflow.logging import LEVELS
 from zenflow.machinery.leaderelection import validate_timings
 
 DEFAULT_LEADER_NAMESPACE = "zenflow-system"
+DEFAULT_HTTP_HOST = "0.0.0.0"
+LOCAL_HTTP_HOST = "127.0.0.1"
 SERVICE_ACCOUNT_NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -45,7 +49,7 @@ class ControllerSettings(BaseModel):
     burst: Annotated[int, Field(ge=1, le=1_000_000)] = 100
     event_qps: Annotated[float, Field(gt=0, le=100_000)] = 20.0
     event_burst: Annotated[int, Field(ge=1, le=1_000_000)] = 100
-    http_host: str = "0.0.0.0"
+    http_host: str = DEFAULT_HTTP_HOST
     http_port: Annotated[int, Field(ge=0, le=65535)] = 8081
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
@@ -108,7 +112,12 @@ _FLAGS: tuple[tuple[str, str, type, str], ...] = (
         "rate limit of Event writes (requests per second; their own budget, apart from --qps)",
     ),
     ("event_burst", "--event-burst", int, "burst of Event writes"),
-    ("http_host", "--http-host", str, "address of /healthz, /readyz and /metrics"),
+    (
+        "http_host",
+        "--http-host",
+        str,
+        "address of /healthz, /readyz and /metrics (default: 0.0.0.0 in a pod, else 127.0.0.1)",
+    ),
     ("http_port", "--http-port", int, "port of /healthz, /readyz and /metrics (0: pick free)"),
     ("log_level", "--log-level", str, "debug, info, warning or error"),
     ("log_format", "--log-format", str, "json or console"),
@@ -148,6 +157,13 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def in_cluster(kubeconfig: str | None, *, env: Mapping[str, str]) -> bool:
+    """Whether the controller connects with the pod's service account: no kubeconfig given or
+    in ``$KUBECONFIG``, and ``$KUBERNETES_SERVICE_HOST`` set (as in every pod); the rule of
+    ``zenflow.kube.client.load_configuration``."""
+    return not (kubeconfig or env.get("KUBECONFIG")) and bool(env.get("KUBERNETES_SERVICE_HOST"))
+
+
 def pod_namespace(path: Path = SERVICE_ACCOUNT_NAMESPACE_FILE) -> str | None:
     """The namespace of the pod we run in (service account mount or POD_NAMESPACE)."""
     from_env = os.environ.get("POD_NAMESPACE")
@@ -180,6 +196,9 @@ def settings_from_args(
         if raw is not None and raw != "":
             values[field] = _parse_bool(raw, env_name(field)) if field == "leader_election" else raw
             sources[field] = f"{_FLAG_OF[field]} (from ${env_name(field)})"
+    if "http_host" not in values:
+        outside = not in_cluster(values.get("kubeconfig"), env=env)
+        values["http_host"] = LOCAL_HTTP_HOST if outside else DEFAULT_HTTP_HOST
     if "leader_election_namespace" not in values:
         values["leader_election_namespace"] = (
             pod_namespace(namespace_file) or DEFAULT_LEADER_NAMESPACE
