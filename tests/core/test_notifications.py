@@ -2,7 +2,8 @@
 
 Aspects: each event kind (flow Succeeded/Failed, a Waiting gate, a Failed step — not a Retrying
 one) is due only for notifications listing it; records of the current run (status.startTime)
-make an event not due, records of an older run do not; per-step notices are capped; the flow's
+make an event not due, records of an older run do not; per-step notices are capped per run
+(those recorded count); the flow's
 own notifications win over the defaults, which carry their Secret namespace; ids are
 deterministic per (uid, run, key) and differ between runs; ``record`` keeps one record per key
 of the current run; the text names the flow, step and reason."""
@@ -108,6 +109,22 @@ def test_step_notices_are_capped() -> None:
     keys = [n.key for n in due_notices(flow=flow(status("Failed", many), ["StepFailed"]))]
     assert len(keys) == MAX_STEP_NOTICES
     assert keys[0] == "ops/StepFailed/s0"
+
+
+def test_step_notices_are_capped_per_run_counting_those_recorded() -> None:
+    """Steps that fail one after another never make a run notify more than the cap."""
+    # s5.. failed and were notified first; s0..s4 failed later (earlier in spec order)
+    recorded = [
+        {"key": f"ops/StepFailed/s{i}", "run": START, "state": "Delivered"}
+        for i in range(5, 5 + MAX_STEP_NOTICES - 2)
+    ]
+    many = {f"s{i}": "Failed" for i in range(MAX_STEP_NOTICES + 5)}
+    st = status("Running", many, notifications=recorded)
+    keys = [n.key for n in due_notices(flow=flow(st, ["StepFailed"]))]
+    assert keys == ["ops/StepFailed/s0", "ops/StepFailed/s1"]
+    older = [{**r, "run": "2025-12-31T00:00:00Z"} for r in recorded]
+    st = status("Running", many, notifications=older)
+    assert len(due_notices(flow=flow(st, ["StepFailed"]))) == MAX_STEP_NOTICES
 
 
 def test_defaults_apply_only_without_own_notifications() -> None:

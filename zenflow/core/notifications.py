@@ -94,7 +94,7 @@ def due_notices(
     done = {r.key for r in status.notifications or [] if (r.run or "") == run}
     out: list[Notice] = []
     for notification in notifications:
-        for event, step in _events(notification, status):
+        for event, step in _events(notification, status, done):
             key = "/".join(x for x in (notification.name, event, step) if x)
             if key in done:
                 continue
@@ -118,8 +118,10 @@ def due_notices(
 
 
 def _events(
-    notification: Notification, status: JobFlowStatus
+    notification: Notification, status: JobFlowStatus, done: set[str]
 ) -> list[tuple[NotificationEvent, str | None]]:
+    """The events ``notification`` is due for; per-step ones capped per run: the steps already
+    recorded this run (``done``) count towards ``MAX_STEP_NOTICES``."""
     wanted = set(notification.events)
     out: list[tuple[NotificationEvent, str | None]] = []
     per_step: tuple[tuple[NotificationEvent, str], ...] = (
@@ -128,8 +130,11 @@ def _events(
     )
     for event, phase in per_step:
         if event in wanted:
+            prefix = f"{notification.name}/{event}/"
+            room = MAX_STEP_NOTICES - sum(1 for key in done if key.startswith(prefix))
             steps = [s.name for s in status.steps or [] if s.phase == phase]
-            out.extend((event, name) for name in steps[:MAX_STEP_NOTICES])
+            fresh = [name for name in steps if prefix + name not in done]
+            out.extend((event, name) for name in fresh[: max(room, 0)])
     flow_events: tuple[NotificationEvent, ...] = ("Succeeded", "Failed")
     for event in flow_events:
         if status.phase == event and event in wanted:

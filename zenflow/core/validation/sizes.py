@@ -25,9 +25,12 @@ import pydantic_core
 
 from zenflow.api import limits
 from zenflow.api.approvals import MAX_ENTRIES as MAX_APPROVAL_ENTRIES
+from zenflow.api.approvals import ApprovalEntry
 from zenflow.api.artifact import MAX_ARTIFACT_NAME_LENGTH, ArtifactRecord
 from zenflow.api.common import Condition
+from zenflow.api.formats import clip, format_time
 from zenflow.api.jobflow import JobFlowSpec, Step
+from zenflow.api.notification import NotificationRecord
 from zenflow.api.status import ApprovalRecord, JobFlowStatus, ShardStatus, StepStatus
 from zenflow.boundedjson import json_depth
 from zenflow.core import templating
@@ -36,6 +39,8 @@ from zenflow.core.validation.texts import StepTexts
 
 _T: Final = datetime(2000, 1, 1, tzinfo=UTC)
 _LONGEST_REASON: Final = 32
+_CLIPPED: Final = clip("m" * (limits.MAX_STEP_MESSAGE + 1))
+"""The longest message ``clip`` leaves (its ellipsis takes 3 bytes)."""
 
 
 def _dumped(model: Any) -> int:
@@ -58,15 +63,34 @@ STEP_ENTRY_BYTES: Final = _dumped(
 )
 """A step's status entry with every field at its maximum, but its name, outputs and shards."""
 APPROVER_BYTES: Final = len(',"approvedBy":""') + 253
+_LONGEST_USER: Final[int] = next(
+    m.max_length for m in ApprovalEntry.model_fields["user"].metadata if hasattr(m, "max_length")
+)
 APPROVAL_RECORD_BYTES: Final = _dumped(
     ApprovalRecord(
-        user="u" * 512,
+        user="u" * _LONGEST_USER,
         time=_T,
-        decision="Approved",
-        reason="r" * limits.MAX_STEP_MESSAGE,
+        decision="Rejected",
+        reason=_CLIPPED,
     )
 )
-"""One entry of a Manual step's ``approvals`` (at most ``approvals.MAX_ENTRIES`` in a flow)."""
+"""One entry of a Manual step's ``approvals``: one per (user, decision) among the annotation's
+entries for the step, so at most ``approvals.MAX_ENTRIES`` in a flow (nothing bounds them per
+step below that: a decision may land before the controller records the step's end, and without
+the webhook nothing refuses one)."""
+NOTIFICATION_RECORD_BYTES: Final = _dumped(
+    NotificationRecord(
+        key="/".join(
+            ["n" * limits.MAX_STEP_NAME_LENGTH, "StepFailed", "s" * limits.MAX_STEP_NAME_LENGTH]
+        ),
+        run=format_time(_T),
+        state="Delivered",
+        time=_T,
+        attempts=limits.MAX_NOTIFICATION_RETRIES + 1,
+        message=_CLIPPED,
+    )
+)
+"""One delivery record in ``status.notifications`` (records of earlier runs are dropped)."""
 SHARD_ENTRY_BYTES: Final = _dumped(
     ShardStatus(
         index=limits.MAX_MATRIX_SHARDS,
@@ -188,8 +212,7 @@ def status_estimate(spec: JobFlowSpec) -> int:
         total += STEP_ENTRY_BYTES + len(step.name)
         if step.type == "Manual":
             total += APPROVER_BYTES + len(',"approvals":[]')
-            # ``required`` approvals and a rejection, and as many more approvers as decided
-            records += (step.approval.required if step.approval is not None else 1) + 1
+            records = MAX_APPROVAL_ENTRIES
         if step.matrix is not None:
             total += len(',"shards":[]') + planned_jobs(step) * SHARD_ENTRY_BYTES
         if step.outputs:
@@ -197,10 +220,29 @@ def status_estimate(spec: JobFlowSpec) -> int:
             with_outputs += 1
         if step.artifacts is not None and step.artifacts.outputs:
             total += len(',"artifacts":[]') + ARTIFACT_ENTRY_BYTES * len(step.artifacts.outputs)
-    total += min(records, MAX_APPROVAL_ENTRIES) * APPROVAL_RECORD_BYTES
+    total += records * APPROVAL_RECORD_BYTES + notification_records(spec) * (
+        NOTIFICATION_RECORD_BYTES
+    )
     return total + min(
         with_outputs * limits.MAX_STATUS_OUTPUTS_BYTES, limits.MAX_FLOW_OUTPUTS_BYTES
     )
+
+
+def notification_records(spec: JobFlowSpec) -> int:
+    """The most ``status.notifications`` records one run of the flow keeps for its own
+    notifications: per notification, one for each flow event it lists (Succeeded, Failed) and
+    up to ``MAX_STEP_NOTICES`` for each per-step event (Waiting: the Manual steps; StepFailed:
+    any step). The controller-wide defaults (used when the spec names none) are not known
+    here: a status they push over the limit is the StatusTooLarge fallback's."""
+    steps = spec.all_steps()
+    manual = sum(1 for s in steps if s.type == "Manual")
+    per_event = {
+        "Succeeded": 1,
+        "Failed": 1,
+        "Waiting": min(manual, limits.MAX_STEP_NOTICES),
+        "StepFailed": min(len(steps), limits.MAX_STEP_NOTICES),
+    }
+    return sum(per_event[e] for n in spec.notifications for e in set(n.events))
 
 
 def check_budget(
