@@ -71,3 +71,17 @@ def test_a_refused_status_stops_the_flow_with_a_compact_status() -> None:
 )
 def test_which_refusals_mean_too_large(status: int, message: str, too_large: bool) -> None:
     assert refused_as_too_large(status, message) is too_large
+
+
+def test_a_matrix_step_whose_first_status_was_refused_ends_failed_not_skipped() -> None:
+    """Its shard Jobs were created before the status write that was refused: it ran."""
+    d = Driver(make_flow(job("m", matrix={"values": {"k": ["x", "y"]}})))
+    first = d.step()
+    jobs = {"m": [record("m", "Running", shard=i) for i in range(2)]}
+    flow = d.flow.model_copy(update={"status": None})  # the first status was never written
+    result = too_large_plan(flow, Observed(jobs=jobs), at(1), refusal=REFUSAL)
+    (m,) = result.status.steps or []
+    assert (m.phase, m.reason) == ("Failed", "StatusTooLarge")
+    assert m.message is not None
+    assert m.message.startswith("its Jobs terminated")
+    assert sorted(result.deletes) == sorted(c.manifest["metadata"]["name"] for c in first.creates)

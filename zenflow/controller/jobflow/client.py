@@ -197,16 +197,13 @@ class FlowClient:
         """Merge-patch the status subresource; returns the updated flow. A refusal because the
         object would be too large raises ``StatusTooLargeError``."""
         body = {"metadata": {"resourceVersion": resource_version}, "status": status}
+        path = _flow_path(namespace, name) + "/status"
         try:
-            return await self._call(
-                "PATCH",
-                _flow_path(namespace, name) + "/status",
-                body=body,
-                content_type=MERGE_PATCH,
-            )
+            return await self._call("PATCH", path, body=body, content_type=MERGE_PATCH)
         except KubeError as exc:
             if refused_as_too_large(exc.status, str(exc)):
-                raise StatusTooLargeError(str(exc), status=exc.status) from exc
+                words = str(exc).removeprefix(f"PATCH {path}: ")  # "500 …: etcdserver: …"
+                raise StatusTooLargeError(words, status=exc.status) from exc
             raise
 
     async def patch_annotations(

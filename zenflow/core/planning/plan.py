@@ -260,15 +260,24 @@ def _stop(
     steps.run()
     deletes: list[str] = []
     out: list[StepStatus] = []
+    # A step whose Jobs run although no status said so yet (a matrix step whose first status
+    # write was refused) ran: it ends Failed, not Skipped.
+    running = {s for s, jobs in observed.jobs.items() if any(j.phase == "Running" for j in jobs)}
     for st in steps.ordered_statuses():
-        if st.phase in ("Running", "Retrying"):
+        if st.phase in ("Running", "Retrying") or (
+            st.name in running and not is_step_terminal(st.phase)
+        ):
             if st.phase == "Running" and st.job_ref:
                 deletes.append(st.job_ref)
             st = st.model_copy(
                 update={
                     "phase": "Failed",
                     "reason": reason,
-                    "message": clip(f"Job {st.job_ref} terminated: {message}"),
+                    "message": clip(
+                        f"Job {st.job_ref} terminated: {message}"
+                        if st.job_ref
+                        else f"its Jobs terminated: {message}"
+                    ),
                     "completion_time": now,
                     "next_retry_time": None,
                 }
