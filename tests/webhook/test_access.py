@@ -3,8 +3,9 @@
 Aspects: every JobFlow needs create on jobs.batch in its namespace; resource templates add create
 on persistentvolumeclaims / configmaps; each distinct ServiceAccount a step or finally template
 names (serviceAccountName or the deprecated serviceAccount) needs impersonate on it or create on
-its token, with params substituted; a name known only at run time is a field-named problem; a
-CronJobFlow also needs create on jobflows and is read from its template; garbage never raises.
+its token, with params substituted; a name known only at run time is a field-named problem; each
+distinct Secret a notification reads its URL from needs get on it; a CronJobFlow also needs
+create on jobflows and is read from its template; garbage never raises.
 """
 
 from __future__ import annotations
@@ -68,6 +69,29 @@ def test_each_named_service_account_once_with_both_alternatives() -> None:
     assert "spec.finally[0].template.spec.template.spec.serviceAccountName" in (
         plan.requirements[3].why
     )
+
+
+def test_each_notification_secret_needs_get() -> None:
+    def hook(name: str, secret: str, sink: str = "webhook") -> dict[str, Any]:
+        ref = {"secretKeyRef": {"name": secret, "key": "url"}}
+        return {"name": name, "events": ["Failed"], sink: {"urlFrom": ref}}
+
+    notes = [hook("a", "hooks"), hook("b", "hooks"), hook("c", "chat", "slack")]
+    plan = required_access("JobFlow", NS, jobflow(job_step("a"), notifications=notes))
+    assert described(plan.requirements) == [
+        "create jobs.batch",
+        'get secrets "hooks"',
+        'get secrets "chat"',
+    ]
+    assert plan.requirements[1].any_of == (Permission("get", "secrets", NS, name="hooks"),)
+    assert "spec.notifications[2].slack.urlFrom.secretKeyRef" in plan.requirements[2].why
+    cron = {
+        "kind": "CronJobFlow",
+        "spec": {"jobFlowTemplate": {"spec": {"steps": [], "notifications": notes[:1]}}},
+    }
+    cron_plan = required_access("CronJobFlow", NS, cron)
+    assert 'get secrets "hooks"' in described(cron_plan.requirements)
+    assert "spec.jobFlowTemplate.spec.notifications[0]" in cron_plan.requirements[-1].why
 
 
 def test_params_are_substituted_in_service_account_names() -> None:

@@ -10,7 +10,8 @@ authorized by the API server exactly as in a cluster.
 
 Aspects: with only jobflows permission, her flow is refused with a message naming the missing
 ``create jobs.batch`` (a CronJobFlow too: its runs' Jobs are hers); once she may create Jobs it
-is admitted; a flow naming a ServiceAccount needs ``impersonate`` on it; the creator is
+is admitted; a flow naming a ServiceAccount needs ``impersonate`` on it; a notification's
+Secret needs ``get`` on it (else the flow would send its value to a receiver); the creator is
 recorded as the API server authenticated her, a forged one overwritten, and it cannot be changed
 afterwards.
 """
@@ -192,6 +193,26 @@ async def test_named_service_account_needs_impersonate(cluster: Cluster) -> None
         "use-deployer",
         {"apiGroups": [""], "resources": ["serviceaccounts"], "resourceNames": ["deployer"],
          "verbs": ["impersonate"]},
+    )  # fmt: skip
+    out = await cluster.create_until(flow, "created")
+    assert out.returncode == 0, out.stderr
+
+
+async def test_notification_secret_needs_get(cluster: Cluster) -> None:
+    await cluster.grant("flows-and-jobs", FLOWS_ONLY, JOBS)
+    flow = jobflow("notified", step("a"))
+    ref = {"secretKeyRef": {"name": "hooks", "key": "url"}}
+    flow["spec"]["notifications"] = [
+        {"name": "ops", "events": ["Failed"], "webhook": {"urlFrom": ref}}
+    ]
+    out = await cluster.create_until(flow, "forbidden")
+    assert (
+        f"user 'alice' may not get secrets \"hooks\" in namespace '{cluster.namespace}'"
+    ) in out.stderr
+    await cluster.grant(
+        "read-hooks",
+        {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["hooks"],
+         "verbs": ["get"]},
     )  # fmt: skip
     out = await cluster.create_until(flow, "created")
     assert out.returncode == 0, out.stderr

@@ -3,7 +3,9 @@
 A JobFlow makes the controller create, in the flow's namespace, one Job per step attempt, the
 PersistentVolumeClaims and ConfigMaps of ``spec.resourceTemplates``, the claims of its
 ``volumeClaimTemplate`` workspaces, and Pods that run as the
-ServiceAccounts the Job templates name. A CronJobFlow makes it create JobFlows from its template.
+ServiceAccounts the Job templates name; and read, for its notifications, the Secrets holding the
+receivers' URLs (the controller may read Secrets the author may not: the flow would send their
+value to a receiver it chooses). A CronJobFlow makes it create JobFlows from its template.
 ``required_access`` lists, for an object the validator already accepted, the permissions its
 author needs for each of those; ``zenflow.webhook.authorize`` asks the API server (as the author)
 whether they hold.
@@ -121,6 +123,29 @@ def _resolve(path: str, raw: str, params: Mapping[str, str]) -> str:
     return render_string(raw, resolve) if refs else raw
 
 
+def _notification_secrets(
+    spec: Mapping[str, Any], namespace: str, prefix: str
+) -> Iterator[Requirement]:
+    """``get`` on each distinct Secret a notification's sink reads its URL from."""
+    seen: set[str] = set()
+    for i, notification in enumerate(_list(spec.get("notifications"))):
+        for sink in ("webhook", "slack"):
+            ref = _mapping(
+                _mapping(_mapping(_mapping(notification).get(sink)).get("urlFrom")).get(
+                    "secretKeyRef"
+                )
+            )
+            name = ref.get("name")
+            if not isinstance(name, str) or not name or name in seen:
+                continue
+            seen.add(name)
+            yield Requirement(
+                (Permission("get", "secrets", namespace, name=name),),
+                f"{prefix}.notifications[{i}].{sink}.urlFrom.secretKeyRef reads the receiver's "
+                "URL from it",
+            )
+
+
 def _flow_requirements(
     spec: Mapping[str, Any], namespace: str, prefix: str
 ) -> tuple[list[Requirement], list[str]]:
@@ -151,6 +176,7 @@ def _flow_requirements(
                 f"{prefix}.workspaces[].volumeClaimTemplate creates them",
             )
         )
+    requirements.extend(_notification_secrets(spec, namespace, prefix))
     problems: list[str] = []
     params = _param_values(spec)
     seen: set[str] = set()
