@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from zenflow.api.crd import all_crds, cronjobflow_crd, jobflow_crd, render_yaml
+from zenflow.api.crd import all_crds, cronjobflow_crd, jobflow_crd, render_yaml, template_crds
 
 CRDS_DIR = Path(__file__).parents[2] / "crds"
 
@@ -48,7 +48,11 @@ def _schema(crd: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-CRDS = [pytest.param(jobflow_crd(), id="jobflow"), pytest.param(cronjobflow_crd(), id="cron")]
+CRDS = [
+    pytest.param(jobflow_crd(), id="jobflow"),
+    pytest.param(cronjobflow_crd(), id="cron"),
+    *[pytest.param(crd, id=name.split("_")[1][:-5]) for name, crd in template_crds().items()],
+]
 
 
 @pytest.mark.parametrize("crd", CRDS)

@@ -14,7 +14,12 @@ import pytest
 from zenflow.cli.main import main
 from zenflow.envtest.controlplane import ControlPlane
 
-FILES = ["workflow.zen.io_cronjobflows.yaml", "workflow.zen.io_jobflows.yaml"]
+FILES = [
+    "workflow.zen.io_clusterjobflowtemplates.yaml",
+    "workflow.zen.io_cronjobflows.yaml",
+    "workflow.zen.io_jobflows.yaml",
+    "workflow.zen.io_jobflowtemplates.yaml",
+]
 
 
 def test_writes_and_checks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -78,7 +78,7 @@ def test_a_cycle_is_still_drawn(tmp_path: Path, capsys: pytest.CaptureFixture[st
     ("content", "code", "message"),
     [
         pytest.param("a: [", 2, "not valid YAML", id="bad-yaml"),
-        pytest.param("kind: ConfigMap\n", 1, "no JobFlow or CronJobFlow", id="no-flow"),
+        pytest.param("kind: ConfigMap\n", 1, "no JobFlow, CronJobFlow or template", id="no-flow"),
         pytest.param(
             "apiVersion: workflow.zen.io/v1alpha1\nkind: JobFlow\nspec: {steps: 3}\n",
             1,

@@ -118,6 +118,14 @@ TABLE = [
         "spec.jobFlowTemplate.spec.steps[0].dependencies: dependency cycle: a -> b -> a",
     ),
     pytest.param("wrong-kind", "kind: must be 'JobFlow' or 'CronJobFlow', got 'Workflow'"),
+    pytest.param(
+        "unknown-workspace",
+        'spec.steps[0].workspaces[0].name: unknown workspace "srcs" (did you mean "src"?)',
+    ),
+    pytest.param(
+        "mount-path-clash",
+        'spec.steps[0].workspaces[1].mountPath: /work is also where workspace "src" is mounted',
+    ),
 ]
 
 

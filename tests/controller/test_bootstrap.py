@@ -47,6 +47,8 @@ async def test_informers(api: client.ApiClient) -> None:
         "/apis/workflow.zen.io/v1alpha1/namespaces/team/jobflows",
         "/apis/workflow.zen.io/v1alpha1/namespaces/team/cronjobflows",
         "/apis/batch/v1/namespaces/team/jobs",
+        "/apis/workflow.zen.io/v1alpha1/namespaces/team/jobflowtemplates",
+        "/apis/workflow.zen.io/v1alpha1/clusterjobflowtemplates",
     ]
     jobs_lw = lws[2]
     assert isinstance(jobs_lw, KubeListerWatcher)

@@ -18,6 +18,8 @@ from zenflow.envtest.controlplane import ControlPlane
 
 FLOWS = "jobflows.workflow.zen.io"
 CRONS = "cronjobflows.workflow.zen.io"
+TEMPLATES = "jobflowtemplates.workflow.zen.io"
+CLUSTER_TEMPLATES = "clusterjobflowtemplates.workflow.zen.io"
 ANY_NS = "team-a"  # cluster-wide grants hold in any namespace, existing or not
 
 # (verb, resource, namespace or "" for cluster scope, extra kubectl args)
@@ -26,6 +28,8 @@ ALLOWED: list[tuple[str, str, str, tuple[str, ...]]] = [
     *[(v, r, ANY_NS, ("--subresource=status",)) for r in (FLOWS, CRONS) for v in ("get", "patch")],
     *[("update", r, ANY_NS, ("--subresource=finalizers",)) for r in (FLOWS, CRONS)],
     *[(v, CRONS, ANY_NS, ()) for v in ("get", "list", "watch")],
+    *[(v, TEMPLATES, ANY_NS, ()) for v in ("get", "list", "watch")],
+    *[(v, CLUSTER_TEMPLATES, "", ()) for v in ("get", "list", "watch")],
     *[(v, "jobs.batch", ANY_NS, ()) for v in ("get", "list", "watch", "create", "delete")],
     *[(v, "pods", ANY_NS, ()) for v in ("get", "list", "watch")],
     *[
@@ -63,6 +67,8 @@ DENIED: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("deletecollection", FLOWS, ANY_NS, ()),
     ("update", FLOWS, ANY_NS, ("--subresource=status",)),
     ("create", CRONS, ANY_NS, ()),
+    *[(v, TEMPLATES, ANY_NS, ()) for v in ("create", "patch", "delete")],
+    *[(v, CLUSTER_TEMPLATES, "", ()) for v in ("create", "patch", "delete")],
     ("delete", CRONS, ANY_NS, ()),
     ("patch", CRONS, ANY_NS, ()),
     ("update", "jobs.batch", ANY_NS, ()),
@@ -175,6 +181,38 @@ def test_aggregated_roles_reach_users(
     # The binding and the aggregation (done by the controller-manager) take effect after a
     # while. A "no" counts only once the role already grants what each of them grants ("get"),
     # so that it is the role's answer and not that lag.
+    eventually_sync(lambda: can("get"), what=f"{role} bound with zenflow's rules", within=10)
+    if allowed:
+        eventually_sync(lambda: can(verb), what=f"{role} may {verb}", within=10)
+    else:
+        assert not can(verb), f"{role} may {verb}"
+
+
+@pytest.mark.parametrize(
+    ("role", "verb", "allowed"),
+    [
+        pytest.param("view", "list", True, id="view-list"),
+        pytest.param("view", "create", False, id="view-create"),
+        pytest.param("edit", "create", True, id="edit-create"),
+        pytest.param("admin", "delete", True, id="admin-delete"),
+    ],
+)
+def test_aggregated_roles_cover_templates(
+    control_plane: ControlPlane, token: str, namespace: str, role: str, verb: str, allowed: bool
+) -> None:
+    user = f"tpl-{role}"
+    control_plane.kubectl(
+        "create", "rolebinding", f"{user}-binding", f"--clusterrole={role}", f"--user={user}",
+        "-n", namespace,
+    )  # fmt: skip
+
+    def can(what: str) -> bool:
+        out = control_plane.kubectl(
+            "auth", "can-i", what, TEMPLATES, "-n", namespace, f"--as={user}", check=False
+        )
+        assert out.returncode in (0, 1), out.stderr
+        return out.returncode == 0
+
     eventually_sync(lambda: can("get"), what=f"{role} bound with zenflow's rules", within=10)
     if allowed:
         eventually_sync(lambda: can(verb), what=f"{role} may {verb}", within=10)

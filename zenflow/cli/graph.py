@@ -15,7 +15,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from zenflow.api.cronjobflow import CronJobFlow
+from zenflow.api.flowtemplate import parse_template
 from zenflow.api.jobflow import JobFlow, JobFlowSpec, Step
+from zenflow.api.templateref import CLUSTER_TEMPLATE_KIND, TEMPLATE_KIND
 from zenflow.cli.documents import InputError, read_documents
 from zenflow.core.dag import Dag
 
@@ -36,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for doc in docs:
         content: Any = doc.content
-        if not isinstance(content, dict) or content.get("kind") not in {"JobFlow", "CronJobFlow"}:
+        kinds = {"JobFlow", "CronJobFlow", TEMPLATE_KIND, CLUSTER_TEMPLATE_KIND}
+        if not isinstance(content, dict) or content.get("kind") not in kinds:
             continue
         name = str((content.get("metadata") or {}).get("name", ""))
         if args.name is not None and name != args.name:
@@ -44,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             if content["kind"] == "JobFlow":
                 spec = JobFlow.model_validate(content).spec
+            elif content["kind"] in (TEMPLATE_KIND, CLUSTER_TEMPLATE_KIND):
+                template = parse_template(content).spec  # its step templates as a DAG
+                spec = JobFlowSpec(steps=template.steps, finally_=template.finally_)
             else:
                 spec = CronJobFlow.model_validate(content).spec.job_flow_template.spec
         except ValidationError as exc:
@@ -52,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         print(render(spec, name=name or "jobflow", fmt=args.format))
         return 0
     wanted = f" named {args.name!r}" if args.name else ""
-    print(f"{args.file}: no JobFlow or CronJobFlow{wanted}", file=sys.stderr)
+    print(f"{args.file}: no JobFlow, CronJobFlow or template{wanted}", file=sys.stderr)
     return 1
 
 

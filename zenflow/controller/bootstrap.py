@@ -12,9 +12,11 @@ from prometheus_client import CollectorRegistry
 
 from zenflow.api.constants import API_VERSION, CRONJOBFLOW_KIND, JOBFLOW_KIND
 from zenflow.controller.listwatch import (
+    cluster_templates_lister_watcher,
     cronjobflows_lister_watcher,
     jobflows_lister_watcher,
     jobs_lister_watcher,
+    templates_lister_watcher,
 )
 from zenflow.controller.settings import ControllerSettings
 from zenflow.errors import KubeError
@@ -44,9 +46,13 @@ class ZenflowInformers:
     jobflows: Informer
     cronjobflows: Informer
     jobs: Informer
+    templates: Informer
+    """JobFlowTemplates (flows' step and flow templateRefs resolve from it)."""
+    cluster_templates: Informer
+    """ClusterJobFlowTemplates."""
 
     def all(self) -> list[Informer]:
-        return [self.jobflows, self.cronjobflows, self.jobs]
+        return [self.jobflows, self.cronjobflows, self.jobs, self.templates, self.cluster_templates]
 
 
 def build_informers(
@@ -78,7 +84,25 @@ def build_informers(
         transform=transform,
     )
     jobs.add_indexer(OWNER_INDEX, owner_indexer(JOBFLOW_KIND, api_version=API_VERSION))
-    return ZenflowInformers(jobflows=jobflows, cronjobflows=cronjobflows, jobs=jobs)
+    templates = Informer(
+        templates_lister_watcher(api, namespace=namespace),
+        stall_timeout=stall_timeout,
+        metrics=metrics,
+        transform=transform,
+    )
+    cluster_templates = Informer(
+        cluster_templates_lister_watcher(api),
+        stall_timeout=stall_timeout,
+        metrics=metrics,
+        transform=transform,
+    )
+    return ZenflowInformers(
+        jobflows=jobflows,
+        cronjobflows=cronjobflows,
+        jobs=jobs,
+        templates=templates,
+        cluster_templates=cluster_templates,
+    )
 
 
 def new_controller_api_client(

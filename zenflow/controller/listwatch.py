@@ -1,5 +1,6 @@
-"""The list/watch sources of zenflow's informers: JobFlows, CronJobFlows, and the Jobs zenflow
-manages (label-selected, so the Job cache never holds a foreign Job)."""
+"""The list/watch sources of zenflow's informers: JobFlows, CronJobFlows, the Jobs zenflow
+manages (label-selected, so the Job cache never holds a foreign Job), and the templates flows
+refer to (JobFlowTemplates in the watched namespace, ClusterJobFlowTemplates cluster-wide)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from zenflow.api.constants import (
     MANAGED_BY_VALUE,
     VERSION,
 )
+from zenflow.api.templateref import CLUSTER_TEMPLATE_PLURAL, TEMPLATE_PLURAL
 from zenflow.kube.listwatch import KubeListerWatcher
 
 MANAGED_JOBS_SELECTOR: Final = f"{LABEL_MANAGED_BY}={MANAGED_BY_VALUE}"
@@ -44,3 +46,15 @@ def jobs_lister_watcher(api: client.ApiClient, *, namespace: str | None) -> Kube
         namespace=namespace,
         label_selector=MANAGED_JOBS_SELECTOR,
     )
+
+
+def templates_lister_watcher(api: client.ApiClient, *, namespace: str | None) -> KubeListerWatcher:
+    """JobFlowTemplates (of ``namespace``, or all)."""
+    return KubeListerWatcher(
+        api, group=GROUP, version=VERSION, plural=TEMPLATE_PLURAL, namespace=namespace
+    )
+
+
+def cluster_templates_lister_watcher(api: client.ApiClient) -> KubeListerWatcher:
+    """ClusterJobFlowTemplates (cluster-scoped)."""
+    return KubeListerWatcher(api, group=GROUP, version=VERSION, plural=CLUSTER_TEMPLATE_PLURAL)

@@ -38,9 +38,11 @@ from zenflow.controller.jobflow.client import FlowClient
 from zenflow.controller.jobflow.metrics import FlowMetrics
 from zenflow.controller.jobflow.observed import GROUP_INDEX, group_index
 from zenflow.controller.jobflow.reconciler import JobFlowReconciler
+from zenflow.controller.jobflow.templates import FlowTemplates
 from zenflow.controller.notifications.setup import setup_notifications
 from zenflow.controller.podsignals import PodSignals, succeeded_pods_lister_watcher
 from zenflow.controller.settings import ControllerSettings
+from zenflow.kube.rest import Rest
 from zenflow.kube.throttle import ThrottledApiClient
 from zenflow.machinery.controller import Controller
 from zenflow.machinery.informer import Informer, owner_key
@@ -125,6 +127,11 @@ def setup_controllers(
         recorder=recorder,
         metrics=FlowMetrics(manager.registry),
         pod_of=signals.of,
+        templates=FlowTemplates(
+            rest=Rest(api_client),
+            templates=informers.templates.store,
+            cluster=informers.cluster_templates.store,
+        ),
     )
     route_events(flows=informers.jobflows, jobs=informers.jobs, queue=queue)
     controller = Controller(

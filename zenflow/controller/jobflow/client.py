@@ -10,7 +10,8 @@ Semantics kept here:
     flow (same uid); otherwise the step fails with a message naming the Job (``JobConflict``).
     A refusal for now (ResourceQuota, 429, 5xx, no answer) is a ``wait``, not an error.
   * ``ensure_resource``: the same for PVCs and ConfigMaps, except a foreign owner fails the
-    whole flow (``ResourceConflict``).
+    whole flow (``ResourceConflict``); a workspace claim kept by ``reclaimPolicy: Retain`` has
+    no owner and is recognised by its ``retained-for`` annotation.
   * ``patch_status``: a JSON merge patch to ``/status`` carrying the resourceVersion the status
     was computed from, so a status computed from a stale cache is refused (409) and recomputed.
   * deletes use propagationPolicy Background (Jobs, pods follow) and tolerate 404.
@@ -30,6 +31,7 @@ from zenflow.api.reasons import REASON_JOB_CONFLICT, REASON_JOB_REJECTED
 from zenflow.core.planning.jobwaits import create_refusal
 from zenflow.core.planning.outputs import termination_message
 from zenflow.core.planning.toolarge import refused_as_too_large
+from zenflow.core.planning.workspaces import ANNOTATION_RETAINED_FOR
 from zenflow.errors import AlreadyExistsError, KubeError, NotFoundError
 from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S
 from zenflow.kube.rest import MERGE_PATCH, Rest
@@ -66,6 +68,12 @@ def _flow_path(namespace: str, name: str) -> str:
 def _owned_by(obj: Mapping[str, Any], uid: str) -> bool:
     refs = (obj.get("metadata") or {}).get("ownerReferences") or []
     return any(r.get("uid") == uid and r.get("controller") is True for r in refs)
+
+
+def _retained_for(obj: Mapping[str, Any], uid: str) -> bool:
+    """A workspace claim kept after its flow (reclaimPolicy Retain) created for flow ``uid``."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return bool(uid) and annotations.get(ANNOTATION_RETAINED_FOR) == uid
 
 
 def _owned_by_namesake(obj: Mapping[str, Any], manifest: Mapping[str, Any]) -> bool:
@@ -185,7 +193,7 @@ class FlowClient:
             return None
         except AlreadyExistsError:
             existing = await self._call("GET", f"{path}/{name}")
-        if _owned_by(existing, flow_uid):
+        if _owned_by(existing, flow_uid) or _retained_for(existing, flow_uid):
             return None
         return f"{kind} {name} already exists and is not owned by this JobFlow"
 

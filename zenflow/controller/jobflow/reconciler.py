@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from zenflow.api.jobflow import JobFlow
-from zenflow.api.reasons import REASON_STATUS_TOO_LARGE
+from zenflow.api.reasons import REASON_STATUS_TOO_LARGE, REASON_TEMPLATE_NOT_FOUND
 from zenflow.api.status import FLOW_TERMINAL_PHASES
 from zenflow.controller.events import EventRecorder
 from zenflow.controller.jobflow.client import CreateOutcome, FlowClient, StatusTooLargeError
@@ -33,6 +33,7 @@ from zenflow.controller.jobflow.memory import FlowMemory
 from zenflow.controller.jobflow.metrics import FlowMetrics
 from zenflow.controller.jobflow.observed import Observer, PodOf
 from zenflow.controller.jobflow.parsing import InvalidFlowError, keep_spec
+from zenflow.controller.jobflow.templates import FlowTemplates, TemplateNotFoundError
 from zenflow.core.planning.finished import settled
 from zenflow.core.planning.flowstatus import EventSpec
 from zenflow.core.planning.invalid import invalid_plan
@@ -61,9 +62,11 @@ class JobFlowReconciler:
         metrics: FlowMetrics,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         clock: Clock | None = None,
+        templates: FlowTemplates | None = None,
         pod_of: PodOf | None = None,
     ) -> None:
         self._flows, self._jobs, self._client = flows, jobs, client
+        self._templates = templates or FlowTemplates(rest=None)
         self._recorder, self._metrics, self._now = recorder, metrics, now
         self._memory = FlowMemory(clock=clock)
         self._written = self._memory.written  # dropped once the watch delivers our write
@@ -84,13 +87,15 @@ class JobFlowReconciler:
         if (obj.get("metadata") or {}).get("deletionTimestamp"):
             return Result()
         obj = self._written.freshest(uid, obj)
-        done = settled(obj, self._now())
+        done = settled(self._templates.view(obj), self._now())
         if done is not None:
             self._memory.settled(uid)
             self._metrics.set_phase(uid, done.phase)
             return await self._ttl(obj, delete=done.ttl.delete, after=done.ttl.requeue_after)
-        flow = self._memory.specs.flow(uid, obj)
-        result = plan(flow, await self._observer.observe(key, obj, flow), self._now())
+        running, resolved = await self._templates.resolve(obj)  # the spec it runs
+        flow = self._memory.specs.flow(uid, running)
+        result = plan(flow, await self._observer.observe(key, running, flow), self._now())
+        self._templates.keep(result, resolved)
         errors, invalidated = await self._apply(flow, result)
         if invalidated:  # no status, no Events: the next reconcile plans with the conflict
             if errors:
@@ -117,6 +122,13 @@ class JobFlowReconciler:
         """``reconcile`` with invalid flows recorded as such (the Controller's entry point)."""
         try:
             return await self.reconcile(key)
+        except TemplateNotFoundError as exc:
+            flow = exc.flow
+            result = invalid_plan(flow, exc.message, self._now(), reason=REASON_TEMPLATE_NOT_FOUND)
+            raw = {"metadata": flow.metadata, "status": flow.status.dump() if flow.status else {}}
+            await self._write_status(raw, flow, result)
+            self._record(raw, flow.uid, result)
+            raise TerminalError(f"template not found: {exc.message}") from None
         except InvalidFlowError as exc:
             flow = exc.flow
             result = invalid_plan(flow, exc.problems, self._now())
