@@ -92,9 +92,18 @@ class Observed:
     """Step → its output artifacts' report (``planning.artifacts.split_report``), read with the
     outputs of a succeeded producer."""
 
+    vanished: frozenset[str] = frozenset()
+    """Jobs the status counts on that the API server confirmed gone (404 on a GET after the
+    cache did not show them): the attempt failed with JobDeleted. A Job merely missing from the
+    cache (a lagging watch) is never taken for deleted."""
+
     def waiting(self, waits: Mapping[str, tuple[str, str]]) -> Observed:
         """This observation with ``create_waits`` set."""
         return replace(self, create_waits=waits) if waits else self
+
+    def checked(self, vanished: frozenset[str]) -> Observed:
+        """This observation with the Jobs confirmed gone."""
+        return replace(self, vanished=vanished) if vanished else self
 
 
 def _int(value: Any, default: int) -> int:

@@ -14,7 +14,9 @@ its pod and feed its dependents; a flow gone from the cache is forgotten; a Job 
 by a quota invalidates the plan and the next one keeps the step Pending naming the quota and
 holds it until its next try; a status refused as too large stops the flow (Jobs deleted, a
 compact Failed status, reason StatusTooLarge, Events), and when even that is refused the flow is
-left with a terminal error rather than retried for ever.
+left with a terminal error rather than retried for ever; a Job the status counts on that the
+cache does not show is read from the API server: found, it runs on; gone, the attempt failed
+(JobDeleted).
 """
 
 from __future__ import annotations
@@ -388,3 +390,21 @@ async def test_when_even_the_compact_status_is_refused_the_flow_is_left_terminal
         await world.reconciler.reconcile_safely(KEY)
     assert world.recorder.reasons == ["StatusTooLarge", "StatusTooLarge"]
     assert len(world.status_patches()) == 2
+
+
+async def test_a_job_the_cache_does_not_show_is_looked_up_before_it_counts_as_deleted() -> None:
+    world = World(flow_obj(_step("a")))
+    await world.reconciler.reconcile_safely(KEY)
+    world.cache_flow()
+    world.clock.advance(120.0)  # the expectation of f-a-1 is gone, the cache never showed it
+    await world.reconciler.reconcile_safely(KEY)
+    assert world.created() == ["f-a-1"]  # found on the API server: it runs, nothing else
+    assert [r.path for r in world.api.sent("GET", JOBS + "/f-a-1")] == [JOBS + "/f-a-1"]
+    assert world.step("a")["phase"] == "Running"
+    del world.jobs["f-a-1"]  # kubectl delete job f-a-1, and the watch missed it too
+    world.clock.advance(120.0)
+    await world.reconciler.reconcile_safely(KEY)
+    a = world.step("a")
+    assert (a["phase"], a["reason"]) == ("Failed", "JobDeleted")
+    assert "JobDeleted" in world.recorder.reasons
+    assert world.created() == ["f-a-1"]

@@ -1,7 +1,8 @@
 """Truthful history in the planner: Jobs that vanish, creates refused for now, the outputs cap.
 
-Aspects: a Job deleted while its step runs is a failed attempt (JobDeleted, a Warning Event, the
-retry policy decides; the next attempt has a new name, never the same one again), also when an
+Aspects: a Job deleted while its step runs (confirmed gone by the API server) is a failed attempt
+(JobDeleted, a Warning Event, the retry policy decides; the next attempt has a new name, never
+the same one again), while one merely missing from the cache is looked up, not failed, also when an
 older attempt's Job is still there, and a Retrying step whose failed Job is deleted keeps its
 schedule; a matrix shard likewise, and a succeeded shard whose Job is gone stays succeeded;
 creates refused by a quota (or throttled) keep the step Pending with the quota in the step's and
@@ -18,6 +19,7 @@ import pytest
 
 from tests.core.planning.driver import Driver, at, job, make_flow, record
 from zenflow.api.limits import MAX_FLOW_OUTPUTS_BYTES
+from zenflow.core.planning.derive import unseen_jobs
 from zenflow.core.planning.flowstatus import EventSpec
 from zenflow.core.planning.jobwaits import create_refusal, create_retry_delay
 
@@ -36,7 +38,7 @@ def test_a_job_deleted_while_running_is_a_failed_attempt_never_a_rerun() -> None
     d = Driver(make_flow(job("a"), job("b", "a")))
     assert names(d.step()) == ["f-a-1"]
     d.jobs.clear()  # kubectl delete job f-a-1
-    result = d.step(now=at(5))
+    result = d.step(now=at(5), vanished=frozenset({"f-a-1"}))
     assert result.creates == []
     st = d.step_status("a")
     assert (st.phase, st.reason, st.attempt) == ("Failed", "JobDeleted", 1)
@@ -59,12 +61,13 @@ def test_the_retry_policy_decides_after_a_deleted_job() -> None:
     )
     d.step()
     d.jobs.clear()
-    assert d.step(now=at(5)).creates == []
+    gone = frozenset({"f-a-1"})
+    assert d.step(now=at(5), vanished=gone).creates == []
     st = d.step_status("a")
     assert (st.phase, st.reason, st.next_retry_time) == ("Retrying", "JobDeleted", at(15))
-    assert d.step(now=at(10)).creates == []  # the schedule stands
+    assert d.step(now=at(10), vanished=gone).creates == []  # the schedule stands
     assert d.step_status("a").next_retry_time == at(15)
-    assert names(d.step(now=at(15))) == ["f-a-2"]
+    assert names(d.step(now=at(15), vanished=gone)) == ["f-a-2"]
     st = d.step_status("a")
     assert (st.phase, st.attempt, st.retry_count) == ("Running", 2, 1)
 
@@ -75,7 +78,7 @@ def test_a_deleted_retry_attempt_is_noticed_while_the_first_attempt_job_remains(
     d.set(record("a", "Failed"))
     assert names(d.step(now=at(1))) == ["f-a-2"]
     d.jobs["a"] = [j for j in d.jobs["a"] if j.attempt == 1]  # attempt 2's Job deleted
-    assert names(d.step(now=at(2))) == ["f-a-3"]
+    assert names(d.step(now=at(2), vanished=frozenset({"f-a-2"}))) == ["f-a-3"]
     st = d.step_status("a")
     assert (st.attempt, st.retry_count) == (3, 2)
     assert d.created.count("f-a-2") == 1
@@ -89,9 +92,26 @@ def test_a_retrying_step_whose_failed_job_is_deleted_keeps_its_schedule() -> Non
     d.step(now=at(2))
     assert d.step_status("a").next_retry_time == at(31)
     d.jobs.clear()
-    assert d.step(now=at(3)).creates == []
+    gone = frozenset({"f-a-1"})
+    assert d.step(now=at(3), vanished=gone).creates == []
     assert d.step_status("a").phase == "Retrying"
-    assert names(d.step(now=at(31))) == ["f-a-2"]
+    assert names(d.step(now=at(31), vanished=gone)) == ["f-a-2"]
+
+
+def test_a_job_only_missing_from_the_cache_is_not_taken_for_deleted() -> None:
+    """A lagging watch: the status counts on Jobs the cache does not show. They are looked up
+    (``unseen_jobs``); until the API server confirms one gone nothing fails and nothing new is
+    started (a re-issued create of the same name adopts the Job)."""
+    d = Driver(make_flow(job("a"), job("m", matrix={"values": {"k": ["x", "y"]}})))
+    d.step()
+    d.jobs.clear()
+    prev = d.status().steps or []
+    assert unseen_jobs(prev, d.jobs) == ["f-a-1", "f-m-0-1", "f-m-1-1"]
+    result = d.step(now=at(5))
+    assert names(result) == ["f-a-1"]  # re-issued under its own name: AlreadyExists adopts it
+    assert result.events == []
+    assert d.step_status("a").phase == "Running"
+    assert {s.phase for s in d.step_status("m").shards or []} == {"Running"}
 
 
 def _matrix(**extra: Any) -> dict[str, Any]:
@@ -103,7 +123,7 @@ def test_a_deleted_shard_job_is_a_failed_shard_attempt() -> None:
     assert names(d.step()) == ["f-m-0-1", "f-m-1-1"]
     d.set(record("m", "Succeeded", shard=0))
     d.jobs["m"] = [j for j in d.jobs["m"] if j.shard == 0]  # shard 1's Job deleted
-    result = d.step(now=at(5))
+    result = d.step(now=at(5), vanished=frozenset({"f-m-1-1"}))
     assert names(result) == ["f-m-1-2"]
     assert [e.reason for e in result.events] == ["JobDeleted"]
     shards = {s.index: (s.phase, s.attempt, s.retry_count) for s in d.step_status("m").shards}
@@ -116,7 +136,7 @@ def test_a_deleted_shard_job_without_retries_fails_the_step_and_a_succeeded_one_
     d.set(record("m", "Succeeded", shard=0))
     d.step(now=at(1))
     d.jobs.clear()  # both Jobs gone: shard 0 had succeeded, shard 1 was running
-    assert d.step(now=at(2)).creates == []
+    assert d.step(now=at(2), vanished=frozenset({"f-m-0-1", "f-m-1-1"})).creates == []
     st = d.step_status("m")
     assert (st.phase, st.reason) == ("Failed", "ShardFailed")
     shards = {s.index: s.phase for s in st.shards}

@@ -26,12 +26,14 @@ from zenflow.controller.jobflow.client import FlowClient
 from zenflow.controller.jobflow.memory import FlowMemory
 from zenflow.core.observed import JobRecord, Observed, PeerFlow, PodSuccess, job_record
 from zenflow.core.planning.concurrency import concurrency_group
+from zenflow.core.planning.derive import unseen_jobs
 from zenflow.core.planning.outputreads import (
     OutputAnswer,
     OutputRead,
     observe_outputs,
     output_reads,
 )
+from zenflow.errors import NotFoundError
 from zenflow.machinery.informer import OWNER_INDEX
 from zenflow.machinery.store import Store
 
@@ -127,18 +129,43 @@ class Observer:
         by_step = observe_jobs(
             jobs=jobs, flow_key=key, flow_uid=uid, expected=created, pod_of=self._pod_of
         )
+        vanished = await self._look_up_unseen(flow, by_step)
         observed = Observed(
             jobs=by_step,
             peers=observe_peers(flows=self._flows, flow=obj),
             resource_conflict=memory.resource_conflict(uid),
             create_conflicts=memory.create_conflicts(uid),
-        )
+        ).checked(vanished)
         reads = output_reads(flow, by_step)
         waits = memory.create_waits(uid)  # creates refused for now: the steps wait
         if not reads:
             return observed.waiting(waits)
         answers = await asyncio.gather(*(self._answer(flow.namespace, r) for r in reads))
         return observe_outputs(flow, observed, answers).waiting(waits)
+
+    async def _look_up_unseen(
+        self, flow: JobFlow, by_step: dict[str, list[JobRecord]]
+    ) -> frozenset[str]:
+        """The Jobs the status counts on that the cache does not show are read from the API
+        server: one found (a lagging watch) joins ``by_step`` and is expected; the names of
+        those not found (deleted) are returned. Rare: normally the cache shows them all."""
+        unseen = unseen_jobs(flow.status.steps or [] if flow.status else [], by_step)
+        if not unseen:
+            return frozenset()
+        found = await asyncio.gather(
+            *(self._client.get_job(namespace=flow.namespace, name=n) for n in unseen),
+            return_exceptions=True,
+        )
+        vanished = set()
+        for name, job in zip(unseen, found, strict=True):
+            if isinstance(job, NotFoundError):
+                vanished.add(name)
+            elif isinstance(job, BaseException):
+                raise job  # unknown: decide nothing now, the reconcile is retried
+            elif (record := job_record(job, flow_uid=flow.uid)) is not None and record.owned:
+                by_step.setdefault(record.step, []).append(record)
+                self._memory.expected.expect(flow.uid, name, job)
+        return frozenset(vanished)
 
     async def _answer(self, namespace: str, read: OutputRead) -> OutputAnswer:
         """The termination message is read from the pod the cached Job controls (by its uid)."""

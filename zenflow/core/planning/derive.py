@@ -9,8 +9,9 @@ attempts and starts attempt N).
 A Job that disappears while its step runs (deleted by hand, by a TTL, by anything) is a failed
 attempt with reason ``JobDeleted`` — the retry policy decides what follows and the next attempt
 has a new name — never a silent re-run under the same name. The status records only attempts
-whose Job was created (a refused create leaves the step Pending), so "the status says Running,
-no Job says so" means the Job is gone.
+whose Job was created (a refused create leaves the step Pending); a Job it records that the
+cache does not show is looked up (``unseen_jobs``), and only one the API server confirms gone
+(``Observed.vanished``) is taken for deleted.
 
 A Job's phase may be decided before its final condition (``core.joboutcome``: an interim
 condition, or the success of the one pod it needs); the step follows it at once, except a step
@@ -20,7 +21,7 @@ time first recorded for a Job stays when its final condition arrives.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -60,6 +61,7 @@ def derive(
     output_error: str | None,
     create_conflict: tuple[str, str] | None,
     now: datetime,
+    vanished: Collection[str] = frozenset(),
 ) -> Derived:
     """The step's state from its Jobs (this flow's and, by name, foreign ones) and memory."""
     floor = 1
@@ -72,7 +74,7 @@ def derive(
     foreign = [j for j in current if not j.owned]
     owned = [j for j in current if j.owned]
     latest = max(owned, key=lambda j: j.attempt) if owned else None
-    gone = _vanished(previous, latest, now)
+    gone = _vanished(previous, latest, now, vanished)
     if gone is not None:
         return gone
     if latest is not None:
@@ -87,16 +89,38 @@ def derive(
     return Derived("new", previous, attempt=attempt)
 
 
+def unseen_jobs(steps: Sequence[StepStatus], jobs: Mapping[str, Sequence[JobRecord]]) -> list[str]:
+    """Jobs the status counts on (a Running or Retrying step's or shard's ``jobRef``) that the
+    observed Jobs do not show: to be looked up before anything is concluded from their
+    absence."""
+    seen = {j.name for records in jobs.values() for j in records}
+    claimed = [
+        ref
+        for st in steps
+        for ref in (
+            [st.job_ref] if st.phase in ("Running", "Retrying") and st.shards is None else []
+        )
+        + [s.job_ref for s in st.shards or [] if s.phase in ("Running", "Retrying")]
+        if ref
+    ]
+    return [name for name in dict.fromkeys(claimed) if name not in seen]
+
+
 def _vanished(
-    previous: StepStatus | None, latest: JobRecord | None, now: datetime
+    previous: StepStatus | None,
+    latest: JobRecord | None,
+    now: datetime,
+    vanished: Collection[str],
 ) -> Derived | None:
-    """When the attempt the status records has no Job (any more): a Running attempt failed
-    with JobDeleted; a Retrying step keeps its schedule (its failed Job is gone, the decision
-    stands). None when the Jobs account for the status."""
+    """When the attempt the status records has no Job any more (confirmed gone): a Running
+    attempt failed with JobDeleted; a Retrying step keeps its schedule (its failed Job is gone,
+    the decision stands). None when the Jobs account for the status."""
     if previous is None or previous.phase not in ("Running", "Retrying") or not previous.attempt:
         return None
     if latest is not None and latest.attempt >= previous.attempt:
         return None
+    if previous.job_ref not in vanished:
+        return None  # not confirmed gone: the create is re-issued and adopts it
     name = previous.job_ref or ""
     if previous.phase == "Retrying":
         job = JobRecord(

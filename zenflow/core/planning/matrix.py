@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from math import prod
@@ -124,6 +124,7 @@ def advance_matrix(
     gates: MatrixGates,
     now: datetime,
     first_attempt: int = 1,
+    vanished: Collection[str] = frozenset(),
 ) -> MatrixProgress:
     """Derive each shard from its Jobs, decide retries and starts, aggregate the step.
     ``first_attempt`` is the attempt of a shard's first Job (above 1 after a user retry)."""
@@ -137,7 +138,7 @@ def advance_matrix(
         owned = [j for j in jobs if j.owned and j.shard == index]
         latest = max(owned, key=lambda j: j.attempt) if owned else None
         prev_shard = previous.get(index)
-        if _vanished(prev_shard, latest):
+        if _vanished(prev_shard, latest, vanished):
             assert prev_shard is not None
             shard, is_due = _vanished_shard(prev_shard, step, gates, now, waits)
             if prev_shard.phase == "Running":
@@ -177,13 +178,16 @@ def advance_matrix(
     return progress
 
 
-def _vanished(prev: ShardStatus | None, latest: JobRecord | None) -> bool:
-    """The attempt the shard's status records has no Job (any more)."""
+def _vanished(
+    prev: ShardStatus | None, latest: JobRecord | None, vanished: Collection[str]
+) -> bool:
+    """The attempt the shard's status records has no Job any more (confirmed gone)."""
     return (
         prev is not None
         and prev.phase in ("Running", "Retrying")
         and prev.attempt is not None
         and (latest is None or latest.attempt < prev.attempt)
+        and prev.job_ref in vanished
     )
 
 
@@ -239,6 +243,8 @@ def _shard(
             return prev, False  # a finished shard stays finished, its Job or not
         if prev is not None and prev.phase == "Pending":
             return prev, False  # keeps the attempt (and retries) a refused create waits with
+        if prev is not None and prev.phase in ("Running", "Retrying"):
+            return prev, False  # its Job is not confirmed gone: it is taken to run on
         return ShardStatus(index=index, phase="Pending"), False
     base: dict[str, Any] = {
         "index": index,
@@ -315,6 +321,7 @@ def plan_matrix_step(
     gates: MatrixGates,
     now: datetime,
     create_waits: Mapping[str, tuple[str, str]] | None = None,
+    vanished: Collection[str] = frozenset(),
 ) -> MatrixOutcome:
     """One reconcile of a matrix step that may run (dependencies allow it). ``create_waits``:
     Job name → (reason, message) of creates the API server refused for now."""
@@ -347,6 +354,7 @@ def plan_matrix_step(
         gates=gates,
         now=now,
         first_attempt=floor,
+        vanished=vanished,
     )
     creates: list[JobCreate] = []
     shards = {s.index: s for s in progress.status.shards or []}

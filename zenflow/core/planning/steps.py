@@ -176,6 +176,7 @@ class StepPlanner:
             output_error=output_error or self.observed.output_errors.get(step.name),
             create_conflict=self.observed.create_conflicts.get(step.name),
             now=self.now,
+            vanished=self.observed.vanished,
         )
         return settle(
             step,
@@ -440,6 +441,7 @@ class StepPlanner:
             ),
             now=self.now,
             create_waits=self.observed.create_waits,
+            vanished=self.observed.vanished,
         )
         self.events.extend(outcome.events)
         self.statuses[step.name] = outcome.status
