@@ -112,8 +112,6 @@ def test_the_parse_step_only_ever_raises_invalid_flow_error(field: str, value: A
     except InvalidFlowError as exc:
         problems = exc.problems
     if problems is not None:
-        first_field, sep, message = problems.partition(": ")
-        assert sep
-        assert message
-        assert first_field
-        assert " " not in first_field, problems
+        # The first problem names a field of the object (keys may hold any character).
+        assert problems.startswith(("spec", "metadata", "apiVersion", "kind")), problems
+        assert ": " in problems
