@@ -113,5 +113,5 @@ def test_the_parse_step_only_ever_raises_invalid_flow_error(field: str, value: A
         problems = exc.problems
     if problems is not None:
         # The first problem names a field of the object (keys may hold any character).
-        assert problems.startswith(("spec", "metadata", "apiVersion", "kind")), problems
+        assert problems.startswith(("spec", "status", "metadata", "apiVersion", "kind")), problems
         assert ": " in problems
