@@ -218,7 +218,8 @@ def _flow(spec: dict[str, Any], *, generation: int = 1, status: Any = None) -> d
 def test_the_stored_resolution_is_what_the_flow_runs() -> None:
     spec = {"templateRef": {"name": "scan"}, "params": [{"name": "image", "value": "a"}]}
     plain = _flow({"steps": [{"name": "x"}]})
-    assert view(plain) is plain and not needs_resolution(plain)
+    assert view(plain) is plain
+    assert not needs_resolution(plain)
     fresh = _flow(spec)
     assert needs_resolution(fresh)
     resolved = resolve_spec(spec, namespace="ci", templates={KEY: scan_template()})

@@ -86,7 +86,8 @@ def test_claims_are_ensured_before_the_first_step() -> None:
     kept = claims["f-shared"]["metadata"]
     assert "ownerReferences" not in kept
     assert kept["annotations"] == {"workflow.zen.io/retained-for": "uid-1"}
-    assert kept["labels"]["purpose"] == "cache" and kept["labels"]["jobflow"] == "f"
+    assert kept["labels"]["purpose"] == "cache"
+    assert kept["labels"]["jobflow"] == "f"
     assert claims["f-shared"]["spec"]["accessModes"] == ["ReadWriteMany"]
     assert d.step(now=at(1)).resources == []  # only before the first step
 
@@ -228,7 +229,8 @@ def test_the_wrapper_reports_and_keeps_the_commands_message(tmp_path: Path) -> N
     assert report["dist"].digest == (
         "sha256:98ea6e4f216f2fb4b69fff9b3a44842c38686ca685f3f55dc48c5d3fb1107be4"
     )
-    assert report["tree"].size == 3 and report["tree"].digest is not None
+    assert report["tree"].size == 3
+    assert report["tree"].digest is not None
     assert report["gone"] == Reported(False)
     assert rest == '{"k": "v"}'
     failed = subprocess.run(
@@ -253,7 +255,8 @@ def test_the_wrapper_reports_and_keeps_the_commands_message(tmp_path: Path) -> N
 def test_the_wrapper_survives_kubernetes_variable_expansion() -> None:
     """Kubernetes expands $(VAR) and turns $$ into $ in command and args: the script has
     neither, so it reaches the container as written."""
-    assert "$(" not in WRAPPER_SCRIPT and "$$" not in WRAPPER_SCRIPT
+    assert "$(" not in WRAPPER_SCRIPT
+    assert "$$" not in WRAPPER_SCRIPT
     assert "{{" not in WRAPPER_SCRIPT
 
 
@@ -261,4 +264,5 @@ def test_messages_without_a_report_are_left_alone() -> None:
     assert split_report('{"a": 1}') == (None, '{"a": 1}')
     assert split_report(None) == (None, None)
     report, rest = split_report("#zenflow-artifacts v1\nx 5 -\n#end\n")
-    assert report == {"x": Reported(True, 5, None)} and rest == ""
+    assert report == {"x": Reported(True, 5, None)}
+    assert rest == ""

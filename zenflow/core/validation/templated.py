@@ -6,9 +6,9 @@ caches), each passing the templates it has.
 
 - ``validate_with_templates(obj, templates)``: ``validate_object`` first; then, when the spec
   refers to templates, a missing template or a reference that does not fit it (an unknown step
-  or param, a required param without value) is an error naming the referring field, and the
-  resolved object's problems are reported at their paths, those inside a step taken from a
-  template saying which one.
+  or param, a required param without value) is an error naming the referring field, and (when
+  the object is otherwise valid) the resolved object's problems are reported at their paths,
+  those inside a step taken from a template saying which one.
 - ``validate_template(obj)``: a JobFlowTemplate or ClusterJobFlowTemplate, checked as the flow
   spec it is (required params need no value in a template; a template that declares no
   workspaces holds step templates mounting the workspaces of the flows using them: a warning).
@@ -85,20 +85,24 @@ def validate_with_templates(
     obj: Mapping[str, Any], templates: Templates, *, namespace: str | None = None
 ) -> ValidationReport:
     report = validate_object(obj)
-    if not report.ok or not isinstance(obj, Mapping):
+    if not isinstance(obj, Mapping):
         return report
     out = Collector(list(report.errors), list(report.warnings))
     with guarded(out, "spec", "template references"):
         resolution = resolve_object(obj, templates, namespace=namespace)
         if resolution is not None:
-            _check_resolved(obj, resolution, out)
+            _check_resolved(obj, resolution, out, whole=report.ok)
     return out.report()
 
 
-def _check_resolved(obj: Mapping[str, Any], resolution: Resolution, out: Collector) -> None:
+def _check_resolved(
+    obj: Mapping[str, Any], resolution: Resolution, out: Collector, *, whole: bool
+) -> None:
+    """The references' problems; with ``whole`` (the object itself is valid) also the
+    resolved object's (else those would repeat the object's own)."""
     for path, message in [*resolution.missing, *resolution.problems]:
         out.error(path, message)
-    if resolution.spec is None:
+    if resolution.spec is None or not whole:
         return
     resolved = validate_object(with_spec(obj, resolution.spec))
     seen = {str(p) for p in out.warnings}
