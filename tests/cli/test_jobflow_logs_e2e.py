@@ -6,8 +6,9 @@ Aspects: ``kubectl logs`` of a step's pod and of its Job returns what the step p
 DAG order (not spec order), and one step alone; ``-f`` streams a running step's lines as they
 are written, picks up the step that starts after it, and ends when the flow ends;
 ``status`` shows the end of a failed step's log under its row and ``logs`` says why a skipped
-step has none; a user whose RBAC lacks ``pods/log`` gets the API server's refusal and what is
-needed, exit 1.
+step has none (``-f`` of an ended flow prints the same); a user whose RBAC lacks ``pods/log``
+gets the API server's refusal and what is needed, exit 1 (``status`` shows the refusal in place
+of the failed step's log).
 """
 
 from __future__ import annotations
@@ -162,6 +163,9 @@ async def test_a_failed_step_shows_its_log_and_a_skipped_one_says_why(
         "bad   | error: connection refused",
     ]
     assert "after | (skipped:" in captured.err
+    # Following a flow that has ended shows the same, in the same order, and ends.
+    assert await plugin(control_plane, running, "logs", "broken", "-f") == 0
+    assert capsys.readouterr() == captured
 
 
 async def test_without_pods_log_permission_the_refusal_is_clear(
@@ -170,8 +174,8 @@ async def test_without_pods_log_permission_the_refusal_is_clear(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    await running.create(jobflow("secret", [shell("only", "echo classified")]))
-    assert phase(await running.wait_phase("secret")) == "Succeeded"
+    await running.create(jobflow("secret", [shell("only", "echo classified; exit 1")]))
+    assert phase(await running.wait_phase("secret")) == "Failed"
     ns = running.namespace
     role = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -205,3 +209,8 @@ async def test_without_pods_log_permission_the_refusal_is_clear(
     assert 'User "alice" cannot get resource "pods/log"' in err
     assert "reading step logs needs get on jobflows and pods/log" in err
     assert "Traceback" not in err
+    # status still works; the failed step's log is replaced by the refusal.
+    assert await plugin(control_plane, running, "status", "secret", kubeconfig=alice) == 0
+    table = capsys.readouterr().out
+    assert '    │ (log unavailable: pods "secret-only-1-' in table
+    assert "classified" not in table

@@ -157,7 +157,11 @@ class LogsCommand:
                     self.printer.note(source.label, entry.step, "the container has not started")
 
     async def follow(self, name: str, flow: dict[str, Any]) -> None:
-        """Stream every started container; re-read the flow until it ended, then drain."""
+        """Stream every started container; re-read the flow until it ended, then drain. A flow
+        that has already ended is shown as without ``-f``: step after step, in DAG order."""
+        if str((flow.get("status") or {}).get("phase")) in FINISHED:
+            await self.once(flow)
+            return
         tasks: set[asyncio.Task[None]] = set()
         try:
             while True:
