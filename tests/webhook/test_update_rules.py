@@ -2,7 +2,8 @@
 
 Aspects: when a flow counts as started (phase table, created-suspended); each frozen spec field is
 named when changed on a started flow; steering fields stay editable; approvals are recorded with
-the requesting identity; an approved-by annotation must name the requester.
+the requesting identity; an approved-by annotation must name the requester, also when a new
+approval leaves an earlier approver's name in place.
 """
 
 from __future__ import annotations
@@ -92,3 +93,26 @@ def test_unchanged_approve_annotation_is_not_a_new_approval() -> None:
     check = check_jobflow_update(old=obj, new=obj, username="controller")
     assert check.approval is None
     assert check.problems == ()
+
+
+def test_a_second_approver_cannot_pass_as_the_first() -> None:
+    """bob approves a second step and leaves dave's approved-by in place: refused, so the
+    second approval is never recorded under dave's name."""
+    old = {
+        "metadata": {"annotations": {ANNOTATION_APPROVE: "gate", ANNOTATION_APPROVED_BY: "dave"}},
+        "spec": {},
+    }
+    new = {
+        "metadata": {
+            "annotations": {ANNOTATION_APPROVE: "gate,deploy", ANNOTATION_APPROVED_BY: "dave"}
+        },
+        "spec": {},
+    }
+    check = check_jobflow_update(old=old, new=new, username="bob")
+    assert check.problems == (
+        f"metadata.annotations[{ANNOTATION_APPROVED_BY}]: must name the requesting user "
+        "'bob', not 'dave'",
+    )
+    annotations = {ANNOTATION_APPROVE: "gate,deploy", ANNOTATION_APPROVED_BY: "bob"}
+    named = {"metadata": {"annotations": annotations}, "spec": {}}
+    assert check_jobflow_update(old=old, new=named, username="bob").problems == ()

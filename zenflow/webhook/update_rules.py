@@ -6,7 +6,8 @@ are frozen (``FROZEN_SPEC_FIELDS``) while the fields that steer *how it runs* st
 (``spec.suspend``, ``spec.executionPolicy.ttlSecondsAfterFinished`` / ``activeDeadlineSeconds``,
 all of metadata). Approvals are allowed and audited: the webhook cannot mutate the object, so the
 approver's identity is what the API server tells us (``userInfo.username``); a client that also
-sets the ``approved-by`` annotation must name itself there.
+sets the ``approved-by`` annotation must name itself there — on every change of the approvals,
+so an approved-by left from an earlier approver never passes for the next one's.
 
 Nothing here does I/O; the admission layer turns the problems into a denial and the audits into
 log lines and response warnings.
@@ -113,9 +114,11 @@ def check_jobflow_update(
     approved_by = new_ann.get(ANNOTATION_APPROVED_BY)
     if (
         approved_by is not None
-        and approved_by != old_ann.get(ANNOTATION_APPROVED_BY)
+        and (approved_by != old_ann.get(ANNOTATION_APPROVED_BY) or approval is not None)
         and approved_by != username
     ):
+        # Checked on every new approval too: a second approver who leaves the first one's name
+        # in place would otherwise be recorded as the first.
         problems.append(
             f"metadata.annotations[{ANNOTATION_APPROVED_BY}]: must name the requesting user "
             f"{username!r}, not {str(approved_by)!r}"
