@@ -38,9 +38,9 @@ from zenflow.controller.bootstrap import build_manager, new_controller_api_clien
 from zenflow.controller.settings import ControllerSettings
 from zenflow.controller.setup import JobFlowController, setup_controllers
 from zenflow.envtest import ControlPlane
-from zenflow.kube.client import load_configuration, new_api_client
+from zenflow.kube.connection import HttpTransport
+from zenflow.kube.kubeconfig import load_kube_config
 from zenflow.kube.rest import Rest
-from zenflow.kube.throttle import ThrottledApiClient
 from zenflow.logging import configure_logging
 
 REPO = Path(__file__).resolve().parent.parent
@@ -164,14 +164,14 @@ class Probe:
 @dataclass
 class RunningController:
     wiring: JobFlowController
-    api: ThrottledApiClient
+    api: HttpTransport
     probe: Probe
     settings: ControllerSettings
 
-    def clients(self) -> list[ThrottledApiClient]:
+    def clients(self) -> list[HttpTransport]:
         """The controller's API clients (the Event recorder's has its own rate limit)."""
         events_api = getattr(self.wiring, "events_api", None)
-        return [self.api, *([events_api] if events_api is not None else [])]
+        return [self.api, *([events_api] if events_api not in (None, self.api) else [])]
 
     def requests(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -260,7 +260,7 @@ async def running_controller(
         workers=workers,
         **overrides,
     )
-    cfg = await load_configuration(settings.kubeconfig)
+    cfg = load_kube_config(settings.kubeconfig)
     registry = CollectorRegistry()
     api = new_controller_api_client(cfg, settings, registry=registry)
     manager = build_manager(settings, api, registry=registry)
@@ -280,7 +280,7 @@ async def running_controller(
 @contextlib.asynccontextmanager
 async def user_client(plane: ControlPlane) -> AsyncIterator[Rest]:
     """An admin client for creating flows (its requests are not the controller's)."""
-    api = new_api_client(await load_configuration(str(plane.kubeconfig_path)), pool_size=32)
+    api = HttpTransport(load_kube_config(str(plane.kubeconfig_path)), pool_size=32)
     try:
         yield Rest(api, timeout=120)
     finally:

@@ -1,7 +1,9 @@
 """Process wiring from settings (unit): zenflow's three informers, the Job informer label-selected
 to zenflow's Jobs (MACHINERY.md #16) and indexed by owning JobFlow, JobFlows by owning CronJobFlow;
 the manager gets an elector with the configured Lease and timings (none without leader
-election); the throttled client's pool is sized for the watches and workers."""
+election); the controller's own transport (no generated client) has its pool sized for the
+watches and workers and the client-side rate limit of the settings; the Event recorder's is a
+sibling with its own limit and pool."""
 
 from __future__ import annotations
 
@@ -9,15 +11,21 @@ import argparse
 from collections.abc import AsyncIterator
 
 import pytest
-from kubernetes_asyncio import client
 from prometheus_client import CollectorRegistry
 
-from zenflow.controller.bootstrap import build_informers, build_manager, new_controller_api_client
+from zenflow.controller.bootstrap import (
+    build_informers,
+    build_manager,
+    new_controller_api_client,
+    new_events_api_client,
+)
 from zenflow.controller.settings import (
     ControllerSettings,
     add_settings_arguments,
     settings_from_args,
 )
+from zenflow.kube.connection import HttpTransport
+from zenflow.kube.kubeconfig import KubeConfig
 from zenflow.kube.listwatch import KubeListerWatcher
 from zenflow.machinery.informer import OWNER_INDEX
 
@@ -29,8 +37,8 @@ def _settings(*argv: str) -> ControllerSettings:
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[client.ApiClient]:
-    cfg = client.Configuration(host="https://127.0.0.1:1")
+async def api() -> AsyncIterator[HttpTransport]:
+    cfg = KubeConfig(host="https://127.0.0.1:1")
     api = new_controller_api_client(cfg, _settings("--workers", "32"), registry=CollectorRegistry())
     try:
         yield api
@@ -38,7 +46,7 @@ async def api() -> AsyncIterator[client.ApiClient]:
         await api.close()
 
 
-async def test_informers(api: client.ApiClient) -> None:
+async def test_informers(api: HttpTransport) -> None:
     informers = build_informers(api, namespace="team", registry=CollectorRegistry())
     lws = [i.reflector._lw for i in informers.all()]
     assert all(isinstance(lw, KubeListerWatcher) for lw in lws)
@@ -61,7 +69,7 @@ async def test_informers(api: client.ApiClient) -> None:
     assert lw.path == "/apis/batch/v1/jobs"
 
 
-async def test_manager_elector_follows_settings(api: client.ApiClient) -> None:
+async def test_manager_elector_follows_settings(api: HttpTransport) -> None:
     settings = _settings(
         "--lease-name", "zf", "--leader-election-namespace", "ops",
         "--lease-duration", "20", "--renew-deadline", "12", "--retry-period", "3",
@@ -75,5 +83,14 @@ async def test_manager_elector_follows_settings(api: client.ApiClient) -> None:
     assert no_le.elector is None
 
 
-async def test_client_pool_is_sized_for_workers(api: client.ApiClient) -> None:
-    assert api.configuration.connection_pool_maxsize == 128
+async def test_transport_pool_and_rate_limit_follow_settings(api: HttpTransport) -> None:
+    assert api.pool_size == 128
+    assert api.bucket is not None
+    assert (api.bucket._bucket.qps, api.bucket._bucket.burst) == (50.0, 100)
+    events = new_events_api_client(api, _settings("--event-qps", "7", "--event-burst", "9"))
+    assert isinstance(events, HttpTransport)
+    assert events is not api
+    assert events.config is api.config
+    assert events.pool_size == 8
+    assert events.bucket is not None
+    assert (events.bucket._bucket.qps, events.bucket._bucket.burst) == (7.0, 9)

@@ -215,7 +215,9 @@ async def test_build_informers_strips_by_default(api: client.ApiClient) -> None:
         cached = informer.store.get("ns/a")
         assert cached is not None, informer.resource
         assert is_stripped(cached), informer.resource
-    kept = build_informers(api, namespace="ns", registry=CollectorRegistry(), transform=None)
+    kept = build_informers(
+        api, namespace="ns", registry=CollectorRegistry(), transform=None, job_transform=None
+    )
     kept.jobs.apply("ADDED", heavy("a", "1"))
     cached = kept.jobs.store.get("ns/a")
     assert cached is not None

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import signal
 import sys
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 
@@ -38,19 +40,23 @@ from zenflow.controller.settings import (
 )
 from zenflow.controller.setup import setup_controllers
 from zenflow.errors import ConfigError, ZenflowError
-from zenflow.kube.client import load_configuration
+from zenflow.kube.kubeconfig import load_kube_config
 from zenflow.kube.rest import Rest
 from zenflow.logging import configure_logging, get_logger
 from zenflow.machinery.manager import LeadershipLostError
-from zenflow.webhook.options import (
-    WebhookOptions,
-    add_webhook_arguments,
-    build_server,
-    options_from_args,
-)
-from zenflow.webhook.runnable import WebhookRunnable
+from zenflow.webhook.flags import add_webhook_arguments
+
+if TYPE_CHECKING:
+    from zenflow.webhook.options import WebhookOptions
 
 log = get_logger(__name__)
+
+# The in-process webhook is loaded only when it is on: its certificate store and authorization
+# client use kubernetes-asyncio's generated API classes (about 34 MiB), which the controller
+# itself does without. Imported by name, as ``zenflow.cli.main`` imports commands.
+WEBHOOK_OPTIONS = "zenflow.webhook.options"
+WEBHOOK_RUNNABLE = "zenflow.webhook.runnable"
+KUBE_CLIENT = "zenflow.kube.client"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,7 +79,7 @@ def _ports(settings: ControllerSettings, webhook: WebhookOptions | None) -> list
 async def _main(settings: ControllerSettings, webhook: WebhookOptions | None = None) -> int:
     if problems := check_ports(_ports(settings, webhook)):
         raise PreflightError(problems)
-    cfg = await load_configuration(settings.kubeconfig, context=settings.context)
+    cfg = load_kube_config(settings.kubeconfig, context=settings.context)
     registry = CollectorRegistry()
     api = new_controller_api_client(cfg, settings, registry=registry)
     manager = build_manager(settings, api, registry=registry)
@@ -101,8 +107,9 @@ async def _main(settings: ControllerSettings, webhook: WebhookOptions | None = N
     setup_controllers(manager, settings, api)
     if webhook is not None:
         # Every replica serves admission reviews, leader or not.
-        server = build_server(webhook, api=api, registry=registry)
-        manager.add_runnable(WebhookRunnable(server), needs_leader=False)
+        runnable = importlib.import_module(WEBHOOK_RUNNABLE).WebhookRunnable
+        server = await _webhook_server(settings, webhook, manager, registry)
+        manager.add_runnable(runnable(server), needs_leader=False)
     log.info(
         "controller_starting",
         namespace=settings.namespace or "",
@@ -117,10 +124,27 @@ async def _main(settings: ControllerSettings, webhook: WebhookOptions | None = N
     return 0
 
 
+async def _webhook_server(
+    settings: ControllerSettings,
+    webhook: WebhookOptions,
+    manager: Any,
+    registry: CollectorRegistry,
+) -> Any:
+    """The in-process webhook's server, on a kubernetes-asyncio client of its own."""
+    kube = importlib.import_module(KUBE_CLIENT)
+    cfg = await kube.load_configuration(settings.kubeconfig, context=settings.context)
+    api = kube.new_api_client(cfg)
+    manager.add_cleanup(api.close)
+    return importlib.import_module(WEBHOOK_OPTIONS).build_server(
+        webhook, api=api, registry=registry
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         settings = settings_from_args(args)
-        webhook = None if args.no_webhook else options_from_args(args)
+        options = None if args.no_webhook else importlib.import_module(WEBHOOK_OPTIONS)
+        webhook = None if options is None else options.options_from_args(args)
     except ConfigError as exc:
         print(f"zenflow controller: {exc}", file=sys.stderr)
         return 2

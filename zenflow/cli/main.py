@@ -18,8 +18,9 @@ class Command(Protocol):
     def run(self, args: argparse.Namespace) -> int: ...
 
 
-# (command, module under zenflow.cli, one-line help). Modules are imported only when the parser is
-# built, so a command's heavy dependencies load only for that process.
+# (command, module under zenflow.cli, one-line help). ``main`` imports only the module of the
+# command it runs, so a command's heavy dependencies load only for that process (the controller
+# never loads the web UI's, the demo's or the kubectl plugin's).
 COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("validate", "validate", "validate JobFlow/CronJobFlow YAML files offline"),
     ("graph", "graph", "print a flow's DAG as a tree, Mermaid or DOT"),
@@ -32,22 +33,33 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command; with ``only``, just that command's module is imported
+    (the others are listed, without their arguments)."""
     parser = argparse.ArgumentParser(
         prog="zenflow", description="Run DAGs of Kubernetes Jobs declared as JobFlow resources."
     )
     parser.add_argument("--version", action="version", version=f"zenflow {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module_name, help_text in COMMANDS:
-        module = cast(Command, importlib.import_module(f"zenflow.cli.{module_name}"))
         cmd_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if only is not None and name != only:
+            continue
+        module = cast(Command, importlib.import_module(f"zenflow.cli.{module_name}"))
         module.add_arguments(cmd_parser)
         cmd_parser.set_defaults(_run=module.run)
     return parser
 
 
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` runs (its first word), when it names one."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    return first if first in {name for name, _, _ in COMMANDS} else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=chosen_command(argv))
     args = parser.parse_args(argv)
     try:
         return int(args._run(args))

@@ -1,16 +1,18 @@
 """Wiring the machinery for the ``zenflow controller`` process from ``ControllerSettings``:
-the throttled API client, zenflow's informers, the leader elector, the manager, and a preflight
-that waits (with backoff, naming the URL) until the API server answers."""
+the throttled transport (zenflow's own, on aiohttp: no generated client in the process), the
+Event recorder's transport, zenflow's informers, the leader elector, the manager, and a
+preflight that waits (with backoff, naming the URL) until the API server answers."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from kubernetes_asyncio import client
 from prometheus_client import CollectorRegistry
 
 from zenflow.api.constants import API_VERSION, CRONJOBFLOW_KIND, JOBFLOW_KIND
+from zenflow.controller.jobcache import compact_job
 from zenflow.controller.listwatch import (
     cluster_templates_lister_watcher,
     cronjobflows_lister_watcher,
@@ -20,10 +22,11 @@ from zenflow.controller.listwatch import (
 )
 from zenflow.controller.settings import ControllerSettings
 from zenflow.errors import KubeError
-from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S
+from zenflow.kube.connection import HttpTransport
+from zenflow.kube.kubeconfig import KubeConfig
 from zenflow.kube.lease import KubeLeaseStore
 from zenflow.kube.rest import Rest
-from zenflow.kube.throttle import ThrottledApiClient
+from zenflow.kube.transport import DEFAULT_REQUEST_TIMEOUT_S, Transport
 from zenflow.logging import get_logger
 from zenflow.machinery.backoff import Backoff
 from zenflow.machinery.clock import Clock, RealClock
@@ -33,15 +36,19 @@ from zenflow.machinery.manager import Manager
 from zenflow.machinery.metrics import machinery_metrics
 from zenflow.machinery.transform import Transform, strip_unused_metadata
 
+if TYPE_CHECKING:
+    from kubernetes_asyncio import client
+
 log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class ZenflowInformers:
     """The controller's caches. ``jobs`` is label-selected to zenflow's Jobs and indexed by
-    owning JobFlow key (``OWNER_INDEX``); ``jobflows`` by owning CronJobFlow key. All three
-    cache objects without ``managedFields`` and the last-applied annotation
-    (``strip_unused_metadata``) unless built with another transform."""
+    owning JobFlow key (``OWNER_INDEX``); ``jobflows`` by owning CronJobFlow key. Every cache
+    holds objects without ``managedFields`` and the last-applied annotation
+    (``strip_unused_metadata``), and the Job cache only what the controller reads of a Job
+    (``jobcache.compact_job``), unless built with other transforms."""
 
     jobflows: Informer
     cronjobflows: Informer
@@ -56,12 +63,13 @@ class ZenflowInformers:
 
 
 def build_informers(
-    api: client.ApiClient,
+    api: client.ApiClient | Transport,
     *,
     namespace: str | None,
     registry: CollectorRegistry,
     stall_timeout: float = 150.0,
     transform: Transform | None = strip_unused_metadata,
+    job_transform: Transform | None = compact_job,
 ) -> ZenflowInformers:
     metrics = machinery_metrics(registry)
     jobflows = Informer(
@@ -81,7 +89,7 @@ def build_informers(
         jobs_lister_watcher(api, namespace=namespace),
         stall_timeout=stall_timeout,
         metrics=metrics,
-        transform=transform,
+        transform=job_transform,
     )
     jobs.add_indexer(OWNER_INDEX, owner_indexer(JOBFLOW_KIND, api_version=API_VERSION))
     templates = Informer(
@@ -106,11 +114,13 @@ def build_informers(
 
 
 def new_controller_api_client(
-    cfg: client.Configuration, settings: ControllerSettings, *, registry: CollectorRegistry
-) -> ThrottledApiClient:
+    config: KubeConfig, settings: ControllerSettings, *, registry: CollectorRegistry
+) -> HttpTransport:
+    """The controller's transport: client-side rate limit ``qps``/``burst``, a pool sized for
+    the watches and workers, requests counted in ``zenflow_api_requests_total``."""
     counter = machinery_metrics(registry).api_requests
-    return ThrottledApiClient(
-        cfg,
+    return HttpTransport(
+        config,
         qps=settings.qps,
         burst=settings.burst,
         pool_size=max(64, settings.workers * 4),
@@ -119,23 +129,19 @@ def new_controller_api_client(
 
 
 def new_events_api_client(
-    api: client.ApiClient, settings: ControllerSettings, *, registry: CollectorRegistry
-) -> ThrottledApiClient:
-    """The Event recorder's client: ``api``'s connection settings, its own rate limit
-    (``event_qps``/``event_burst``) and a small pool; its requests count in the same metric."""
-    counter = machinery_metrics(registry).api_requests
-    return ThrottledApiClient(
-        api.configuration,
-        qps=settings.event_qps,
-        burst=settings.event_burst,
-        pool_size=8,
-        on_request=lambda verb: counter.labels(verb).inc(),
-    )
+    api: client.ApiClient | Transport, settings: ControllerSettings
+) -> client.ApiClient | Transport:
+    """The Event recorder's transport: for the controller's own one, a sibling with the same
+    settings, its own rate limit (``event_qps``/``event_burst``) and a small pool, counted in the
+    same metric; any other client (a test's unthrottled ``ApiClient``) is shared as it is."""
+    if isinstance(api, HttpTransport):
+        return api.sibling(qps=settings.event_qps, burst=settings.event_burst, pool_size=8)
+    return api
 
 
 def build_manager(
     settings: ControllerSettings,
-    api: client.ApiClient,
+    api: client.ApiClient | Transport,
     *,
     registry: CollectorRegistry,
     identity: str | None = None,
@@ -172,7 +178,7 @@ def build_manager(
 
 
 async def wait_for_apiserver(
-    api: client.ApiClient,
+    api: client.ApiClient | Transport,
     *,
     stop: asyncio.Event,
     clock: Clock | None = None,
@@ -182,7 +188,7 @@ async def wait_for_apiserver(
     failure with the URL and the next retry delay (jittered backoff, 0.8 s doubling to 30 s)."""
     clock = clock or RealClock()
     backoff = Backoff(clock=clock)
-    url = api.configuration.host
+    url = Rest(api).host
     while not stop.is_set():
         try:
             await _get_version(api, request_timeout=request_timeout)
@@ -200,7 +206,7 @@ async def wait_for_apiserver(
     return False
 
 
-async def _get_version(api: client.ApiClient, *, request_timeout: float) -> None:
+async def _get_version(api: client.ApiClient | Transport, *, request_timeout: float) -> None:
     """Any answer but a server error or a refusal of our credentials means reachable."""
     rest = Rest(api, timeout=request_timeout)
     reply = await rest.send("GET", "/version", what=f"GET {rest.host}/version")

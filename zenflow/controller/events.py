@@ -29,20 +29,20 @@ import heapq
 import itertools
 import secrets
 from datetime import datetime
-from typing import Any, Final, Protocol
-
-from kubernetes_asyncio import client
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from zenflow.api.constants import API_VERSION, FIELD_MANAGER, JOBFLOW_KIND
 from zenflow.api.formats import format_time
 from zenflow.controller.eventseries import MAX_MESSAGE, MAX_SERIES, Series, SeriesKey, SeriesTable
 from zenflow.core.planning.flowstatus import EventSpec
 from zenflow.errors import NotFoundError
-from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S
 from zenflow.kube.rest import Rest
-from zenflow.kube.transport import Transport
+from zenflow.kube.transport import DEFAULT_REQUEST_TIMEOUT_S, Transport
 from zenflow.logging import get_logger
 from zenflow.machinery.clock import Clock, RealClock, TimerHandle
+
+if TYPE_CHECKING:
+    from kubernetes_asyncio import client
 
 log = get_logger(__name__)
 

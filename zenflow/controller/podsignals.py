@@ -18,9 +18,7 @@ reads entries through ``of(job)`` when it builds the Job records.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Final
-
-from kubernetes_asyncio import client
+from typing import TYPE_CHECKING, Any, Final
 
 from zenflow.api.constants import LABEL_MANAGED_BY, MANAGED_BY_VALUE
 from zenflow.core.joboutcome import PodSuccess, job_outcome, pod_success
@@ -28,6 +26,9 @@ from zenflow.kube.listwatch import KubeListerWatcher
 from zenflow.kube.transport import Transport
 from zenflow.machinery.informer import Informer
 from zenflow.machinery.reconcile import make_key
+
+if TYPE_CHECKING:
+    from kubernetes_asyncio import client
 
 MANAGED_PODS_SELECTOR: Final = f"{LABEL_MANAGED_BY}={MANAGED_BY_VALUE}"
 SUCCEEDED_FIELD_SELECTOR: Final = "status.phase=Succeeded"

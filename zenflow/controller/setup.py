@@ -22,9 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
-from typing import Any
-
-from kubernetes_asyncio import client
+from typing import TYPE_CHECKING, Any
 
 from zenflow.api.constants import API_VERSION, JOBFLOW_KIND
 from zenflow.controller.bootstrap import (
@@ -43,13 +41,17 @@ from zenflow.controller.notifications.setup import setup_notifications
 from zenflow.controller.podsignals import PodSignals, succeeded_pods_lister_watcher
 from zenflow.controller.settings import ControllerSettings
 from zenflow.kube.rest import Rest
-from zenflow.kube.throttle import ThrottledApiClient
+from zenflow.kube.transport import Transport
 from zenflow.machinery.controller import Controller
 from zenflow.machinery.informer import Informer, owner_key
 from zenflow.machinery.manager import Manager
 from zenflow.machinery.ratelimiting import RateLimitingQueue
 from zenflow.machinery.reconcile import ObjectKey, key_of
 from zenflow.machinery.watcher import Watcher
+
+if TYPE_CHECKING:
+    from kubernetes_asyncio import client
+    from kubernetes_asyncio.client import ApiClient
 
 JOBFLOW_CONTROLLER = "jobflow"
 STOP_FLUSH_TIMEOUT_S = 5.0
@@ -65,8 +67,8 @@ class JobFlowController:
     client: FlowClient
     recorder: EventRecorder
     controller: Controller
-    events_api: ThrottledApiClient
-    """The Event recorder's own client (its requests count apart from ``api_client``'s)."""
+    events_api: ApiClient | Transport
+    """The Event recorder's own transport (its requests count apart from ``api_client``'s)."""
     pods: Watcher
     """zenflow's succeeded pods (no cache), feeding ``pod_signals``."""
     pod_signals: PodSignals
@@ -94,7 +96,7 @@ class _RecorderRunnable:
 
 
 def setup_controllers(
-    manager: Manager, settings: ControllerSettings, api_client: client.ApiClient
+    manager: Manager, settings: ControllerSettings, api_client: client.ApiClient | Transport
 ) -> JobFlowController:
     """Wire informers and the JobFlow controller into ``manager``."""
     informers = build_informers(
@@ -109,8 +111,9 @@ def setup_controllers(
         JOBFLOW_CONTROLLER, metrics=manager.metrics.queue(JOBFLOW_CONTROLLER)
     )
     flow_client = FlowClient(api_client)
-    events_api = new_events_api_client(api_client, settings, registry=manager.registry)
-    manager.add_cleanup(events_api.close)
+    events_api = new_events_api_client(api_client, settings)
+    if events_api is not api_client:
+        manager.add_cleanup(events_api.close)
     recorder = EventRecorder(EventWriter(events_api))
     pods = Watcher(
         succeeded_pods_lister_watcher(api_client, namespace=settings.namespace),

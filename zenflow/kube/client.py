@@ -1,4 +1,7 @@
-"""Create API clients from a kubeconfig file or the in-cluster service account."""
+"""Create kubernetes-asyncio API clients from a kubeconfig file or the in-cluster service
+account, for the callers that use its generated API classes (the kubectl plugin, the SDK, the web
+UI, the webhook's certificate store, tests). The controller process does not import this module:
+it connects with ``zenflow.kube.kubeconfig`` and ``zenflow.kube.connection``."""
 
 from __future__ import annotations
 
@@ -9,9 +12,9 @@ from kubernetes_asyncio import client, config
 from kubernetes_asyncio.config.config_exception import ConfigException
 
 from zenflow.errors import ConfigError
+from zenflow.kube.transport import DEFAULT_REQUEST_TIMEOUT_S
 
-# Every ordinary request carries this timeout (kubernetes-asyncio sets none by default).
-DEFAULT_REQUEST_TIMEOUT_S = 30.0
+__all__ = ["DEFAULT_REQUEST_TIMEOUT_S", "load_configuration", "new_api_client", "skip_proxy_lookup"]
 
 
 async def load_configuration(

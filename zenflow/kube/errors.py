@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import aiohttp
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from zenflow.errors import (
     AlreadyExistsError,
@@ -54,10 +53,20 @@ def _status_message(body: bytes | str | None, reason: str | None) -> tuple[str, 
     return str(reason or ""), ""
 
 
+def is_api_exception(exc: BaseException) -> bool:
+    """A kubernetes-asyncio ``ApiException`` (recognised by its class, without importing the
+    library: its import loads every generated model class)."""
+    return any(
+        c.__name__ == "ApiException" and c.__module__.startswith("kubernetes_asyncio")
+        for c in type(exc).__mro__
+    )
+
+
 def translate(exc: BaseException, *, what: str) -> KubeError:
     """Return the zenflow error for a client-library error; ``what`` names the request."""
-    if isinstance(exc, ApiException):
-        return status_error(int(exc.status or 0), exc.reason, getattr(exc, "body", None), what=what)
+    if is_api_exception(exc):
+        status, reason = int(getattr(exc, "status", 0) or 0), getattr(exc, "reason", None)
+        return status_error(status, reason, getattr(exc, "body", None), what=what)
     if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError):
         return UnreachableError(f"{what}: API server unreachable: {exc!r}")
     return KubeError(f"{what}: {exc!r}")
@@ -68,5 +77,9 @@ async def wrapped(what: str) -> AsyncIterator[None]:
     """Run the body, re-raising client-library errors as zenflow errors (cause chained)."""
     try:
         yield
-    except (ApiException, aiohttp.ClientError, TimeoutError, OSError) as exc:
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise translate(exc, what=what) from exc
+    except Exception as exc:
+        if not is_api_exception(exc):
+            raise
         raise translate(exc, what=what) from exc

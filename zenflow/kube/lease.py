@@ -7,15 +7,15 @@ resourceVersion that was read, so the API server refuses a stale write with 409 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
-
-from kubernetes_asyncio import client
+from typing import TYPE_CHECKING, Any
 
 from zenflow.errors import NotFoundError
-from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S
 from zenflow.kube.rest import Rest
-from zenflow.kube.transport import Transport
+from zenflow.kube.transport import DEFAULT_REQUEST_TIMEOUT_S, Transport
 from zenflow.machinery.leaderelection import LeaderElectionRecord, LeaseStore, ObservedLease
+
+if TYPE_CHECKING:
+    from kubernetes_asyncio import client
 
 
 def format_micro_time(value: datetime | None) -> str | None:

@@ -20,17 +20,17 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncGenerator
-from typing import Any
-
-from kubernetes_asyncio import client
+from typing import TYPE_CHECKING, Any
 
 from zenflow import boundedjson
 from zenflow.errors import GoneError
-from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S
 from zenflow.kube.errors import status_error
 from zenflow.kube.rest import Rest
-from zenflow.kube.transport import Transport
+from zenflow.kube.transport import DEFAULT_REQUEST_TIMEOUT_S, Transport
 from zenflow.machinery.listwatch import ListerWatcher, placeholder
+
+if TYPE_CHECKING:
+    from kubernetes_asyncio import client
 
 WATCH_SLACK_S = 60
 """A watch request may last this much longer than the server-side timeout it asks for."""

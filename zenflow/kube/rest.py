@@ -9,24 +9,24 @@ server's own message kept verbatim, e.g. ``PATCH /apis/…/jobflows/x: 403 Forbi
 "alice" cannot patch resource …``), and decode the JSON. No model classes: bodies are plain
 dicts, which is cheaper and drops no unknown field.
 
-The bytes go through a ``Transport`` (``zenflow.kube.transport``): the real one over a
-kubernetes-asyncio ``ApiClient``, or a fake in unit tests. Watch streams are split into lines by
-hand (aiohttp's ``readline`` refuses lines over 128 KiB, and a flow's status may be larger).
+The bytes go through a ``Transport`` (``zenflow.kube.transport``): zenflow's own on aiohttp
+(``zenflow.kube.connection``, the controller's), one over a kubernetes-asyncio ``ApiClient``
+(given an ``ApiClient``, ``Rest`` wraps it), or a fake in unit tests. Watch streams are split
+into lines by hand (aiohttp's ``readline`` refuses lines over 128 KiB, and a flow's status may
+be larger).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncGenerator, Callable
-from typing import Any, Final
-
-from kubernetes_asyncio import client
+from typing import TYPE_CHECKING, Any, Final
 
 from zenflow import boundedjson
 from zenflow.errors import KubeError
-from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S
 from zenflow.kube.errors import status_error, wrapped
 from zenflow.kube.transport import (
+    DEFAULT_REQUEST_TIMEOUT_S,
     JSON,
     ApiClientTransport,
     Query,
@@ -35,6 +35,9 @@ from zenflow.kube.transport import (
     Timeout,
     Transport,
 )
+
+if TYPE_CHECKING:
+    from kubernetes_asyncio import client
 
 MERGE_PATCH: Final = "application/merge-patch+json"
 MAX_ANSWER_DEPTH: Final = 1000

@@ -1,7 +1,9 @@
 """Client-side API rate limiting (client-go's ``--kube-api-qps``/``--kube-api-burst``).
 
 ``ThrottledApiClient`` is a kubernetes-asyncio ``ApiClient`` whose every request first takes a
-token from a bucket shared by the whole client, and which counts requests by verb.
+token from a bucket shared by the whole client, and which counts requests by verb. (The
+controller's own transport, ``zenflow.kube.connection.HttpTransport``, limits the same way
+without the generated client; the bucket is shared code.)
 """
 
 from __future__ import annotations
@@ -13,22 +15,9 @@ from typing import Any
 from kubernetes_asyncio import client
 
 from zenflow.kube.client import skip_proxy_lookup
-from zenflow.machinery.clock import Clock, RealClock
-from zenflow.machinery.ratelimit import BucketRateLimiter
+from zenflow.kube.connection import AsyncTokenBucket
 
-
-class AsyncTokenBucket:
-    """``await acquire()`` returns once a token is available (reservations are FIFO)."""
-
-    def __init__(self, qps: float, burst: int, *, clock: Clock | None = None) -> None:
-        self._clock: Clock = clock or RealClock()
-        self._bucket: BucketRateLimiter[str] = BucketRateLimiter(qps, burst, clock=self._clock)
-
-    async def acquire(self) -> float:
-        delay = self._bucket.reserve()
-        if delay > 0:
-            await self._clock.sleep(delay)
-        return delay
+__all__ = ["AsyncTokenBucket", "ThrottledApiClient"]
 
 
 class ThrottledApiClient(client.ApiClient):

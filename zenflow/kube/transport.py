@@ -3,8 +3,10 @@ the API server, and nothing else.
 
 ``Transport`` is the small interface a unit test replaces with a fake: ``send`` returns the whole
 answer of an ordinary request, ``open`` an answer read as it arrives (watches, logs).
-``ApiClientTransport`` is the real one, on a kubernetes-asyncio ``ApiClient`` (its credentials,
-TLS, connection pool and, for the controller's ``ThrottledApiClient``, its rate limiter).
+``zenflow.kube.connection.HttpTransport`` is the real one of the controller process (straight
+on aiohttp, no generated client loaded); ``ApiClientTransport`` runs on a kubernetes-asyncio
+``ApiClient`` (its credentials, TLS and connection pool) for the callers that have one — it only
+calls the client's methods, so this module never imports kubernetes-asyncio.
 
 Invariants: every request carries the ``Timeout`` its caller chose (kubernetes-asyncio sets none
 by default); a transport never judges a status code, never decodes a body and never translates
@@ -18,12 +20,19 @@ import abc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
-from kubernetes_asyncio import client
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from kubernetes_asyncio import client
 
 JSON: Final = "application/json"
+DEFAULT_REQUEST_TIMEOUT_S: Final = 30.0
+"""Every ordinary request carries this timeout unless its caller gives another
+(kubernetes-asyncio sets none by default)."""
 Query = Sequence[tuple[str, str]]
 
 
@@ -83,6 +92,9 @@ class Transport(abc.ABC):
     def open(self, request: Request) -> AbstractAsyncContextManager[Streamed]:
         """Send ``request``; the answer is read while the context is open, closed on exit."""
 
+    async def close(self) -> None:  # noqa: B027 -- optional: most transports own nothing
+        """Release what the transport owns (its connections); nothing by default."""
+
 
 class ApiClientTransport(Transport):
     """Requests through ``ApiClient.call_api`` on raw bytes (no model classes), so the client's
@@ -133,3 +145,9 @@ class ApiClientTransport(Transport):
             _request_timeout=timeout,
         )
         return resp
+
+
+if TYPE_CHECKING:
+    KubeApi: TypeAlias = client.ApiClient | Transport
+    """What the request helper takes: a ``Transport``, or a kubernetes-asyncio ``ApiClient`` it
+    wraps in ``ApiClientTransport`` (for annotations only: nothing imports the library here)."""

@@ -49,6 +49,7 @@ from zenflow.webhook.admission import (
 from zenflow.webhook.authorize import FlowAuthorizer
 from zenflow.webhook.certstore import CertFiles, CertSource
 from zenflow.webhook.executor import Busy, Mode, ReviewExecutor
+from zenflow.webhook.flags import DEFAULT_PORT
 from zenflow.webhook.inline import ThreadReviews
 from zenflow.webhook.metrics import webhook_metrics
 from zenflow.webhook.pool import PoolSettings, ProcessReviews
@@ -57,7 +58,6 @@ from zenflow.webhook.templates import TemplateChecker
 
 log = get_logger(__name__)
 
-DEFAULT_PORT = 9443
 UNSETTLED_SYNC_INTERVAL = 2.0  # seconds between checks while the caBundle is not in place
 VALIDATE_PATH: Final = "/validate"
 MUTATE_PATH: Final = "/mutate"

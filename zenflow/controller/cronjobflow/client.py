@@ -10,9 +10,7 @@ so that is a run created by an earlier reconcile); deletion and cancellation tol
 from __future__ import annotations
 
 import contextlib
-from typing import Any
-
-from kubernetes_asyncio import client
+from typing import TYPE_CHECKING, Any
 
 from zenflow.api.constants import (
     ANNOTATION_CANCEL,
@@ -24,6 +22,9 @@ from zenflow.api.constants import (
 from zenflow.errors import AlreadyExistsError, NotFoundError
 from zenflow.kube.rest import MERGE_PATCH, Rest
 from zenflow.kube.transport import Transport
+
+if TYPE_CHECKING:
+    from kubernetes_asyncio import client
 
 __all__ = ["MERGE_PATCH", "CronApi"]
 

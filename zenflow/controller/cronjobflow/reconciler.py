@@ -20,9 +20,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from kubernetes_asyncio import client
 from pydantic import ValidationError
 
 from zenflow.api.constants import (
@@ -47,6 +46,7 @@ from zenflow.core.schedule import (
     ScheduleError,
     decide,
 )
+from zenflow.kube.transport import Transport
 from zenflow.logging import get_logger
 from zenflow.machinery.controller import Controller
 from zenflow.machinery.informer import OWNER_INDEX, owner_key
@@ -54,6 +54,9 @@ from zenflow.machinery.manager import Manager
 from zenflow.machinery.metrics import MachineryMetrics
 from zenflow.machinery.ratelimiting import RateLimitingQueue
 from zenflow.machinery.reconcile import ObjectKey, Result, TerminalError, key_of, split_key
+
+if TYPE_CHECKING:
+    from kubernetes_asyncio import client
 
 log = get_logger(__name__)
 
@@ -316,7 +319,7 @@ def _ref(obj: dict[str, Any]) -> dict[str, Any]:
 def setup_cron_controller(
     manager: Manager,
     informers: ZenflowInformers,
-    api_client: client.ApiClient,
+    api_client: client.ApiClient | Transport,
     *,
     workers: int = 1,
     now: WallClock = utc_now,

@@ -22,9 +22,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
-
-from kubernetes_asyncio import client
+from typing import TYPE_CHECKING, Any, Final
 
 from zenflow.api.constants import GROUP, JOBFLOW_PLURAL, VERSION
 from zenflow.api.reasons import REASON_JOB_CONFLICT, REASON_JOB_REJECTED
@@ -33,9 +31,11 @@ from zenflow.core.planning.outputs import termination_message
 from zenflow.core.planning.toolarge import refused_as_too_large
 from zenflow.core.planning.workspaces import ANNOTATION_RETAINED_FOR
 from zenflow.errors import AlreadyExistsError, KubeError, NotFoundError
-from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S
 from zenflow.kube.rest import MERGE_PATCH, Rest
-from zenflow.kube.transport import JSON, Query, Transport
+from zenflow.kube.transport import DEFAULT_REQUEST_TIMEOUT_S, JSON, Query, Transport
+
+if TYPE_CHECKING:
+    from kubernetes_asyncio import client
 
 _PLURALS: Final = {"PersistentVolumeClaim": "persistentvolumeclaims", "ConfigMap": "configmaps"}
 

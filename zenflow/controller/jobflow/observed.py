@@ -9,12 +9,14 @@ A cached Job's record also weighs the success of its pod when one was seen (``Po
 flows of the same concurrency group, from the flow informer's group index.
 Conflicts the last reconcile met come from the reconciler's memory; outputs are read as
 ``planning.outputreads`` asks (a pod's termination message from the API server, a Job from the
-cache) and turned into ``Observed.outputs`` by it.
+cache, or from the API server for a JSONPath over it: the Job cache is compact) and turned
+into ``Observed.outputs`` by it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -33,6 +35,7 @@ from zenflow.core.planning.outputreads import (
     observe_outputs,
     output_reads,
 )
+from zenflow.core.planning.outputs import reads_job
 from zenflow.errors import NotFoundError
 from zenflow.machinery.informer import OWNER_INDEX
 from zenflow.machinery.store import Store
@@ -140,7 +143,10 @@ class Observer:
         waits = memory.create_waits(uid)  # creates refused for now: the steps wait
         if not reads:
             return observed.waiting(waits)
-        answers = await asyncio.gather(*(self._answer(flow.namespace, r) for r in reads))
+        readers = {s.name for s in flow.spec.all_steps() if reads_job(s)}
+        answers = await asyncio.gather(
+            *(self._answer(flow.namespace, r, read_job=r.step in readers) for r in reads)
+        )
         return observe_outputs(flow, observed, answers).waiting(waits)
 
     async def _look_up_unseen(
@@ -167,9 +173,14 @@ class Observer:
                 self._memory.expected.expect(flow.uid, name, job)
         return frozenset(vanished)
 
-    async def _answer(self, namespace: str, read: OutputRead) -> OutputAnswer:
-        """The termination message is read from the pod the cached Job controls (by its uid)."""
+    async def _answer(self, namespace: str, read: OutputRead, *, read_job: bool) -> OutputAnswer:
+        """The termination message is read from the pod the cached Job controls (by its uid);
+        a JSONPath output reads the Job from the API server (``read_job``): the cache keeps only
+        what the controller itself reads (``controller.jobcache``)."""
         job = self._jobs.get(f"{namespace}/{read.job}") or {}
+        if read_job:
+            with contextlib.suppress(NotFoundError):
+                job = await self._client.get_job(namespace=namespace, name=read.job)
         uid = (job.get("metadata") or {}).get("uid")
         message = None
         if read.termination_message and isinstance(uid, str) and uid:

@@ -23,10 +23,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from kubernetes_asyncio import client
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import ValidationError
 
@@ -38,15 +37,17 @@ from zenflow.controller.notifications.sinks import Delivery, post, request_for
 from zenflow.controller.notifications.sources import DefaultNotifications, SecretUrls, SourceError
 from zenflow.core.notifications import Notice, due_notices, record, run_of
 from zenflow.errors import ConflictError, NotFoundError
-from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S
-from zenflow.kube.errors import wrapped
+from zenflow.kube.rest import Rest
+from zenflow.kube.transport import Transport
 from zenflow.logging import get_logger
 from zenflow.machinery.informer import Informer
 from zenflow.machinery.reconcile import ObjectKey, Result
 
+if TYPE_CHECKING:
+    from kubernetes_asyncio import client
+
 log = get_logger(__name__)
 
-MERGE_PATCH = "application/merge-patch+json"
 WRITE_ATTEMPTS = 5
 
 
@@ -63,7 +64,7 @@ class Notifier:
         self,
         *,
         flows: Informer,
-        api: client.ApiClient,
+        api: client.ApiClient | Transport,
         secrets: SecretUrls,
         defaults: DefaultNotifications,
         registry: CollectorRegistry,
@@ -71,7 +72,7 @@ class Notifier:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._flows = flows
-        self._objects = client.CustomObjectsApi(api)
+        self._rest = Rest(api)
         self._secrets = secrets
         self._defaults = defaults
         self._clock = clock
@@ -216,19 +217,11 @@ class Notifier:
             current = JobFlow.parse(await self._get(current.namespace, current.name))
 
     async def _patch_status(self, namespace: str, name: str, body: dict[str, Any]) -> Any:
-        options: dict[str, Any] = {
-            "_content_type": MERGE_PATCH,
-            "_request_timeout": DEFAULT_REQUEST_TIMEOUT_S,
-        }
-        async with wrapped(f"patch JobFlow {namespace}/{name} status"):
-            return await self._objects.patch_namespaced_custom_object_status(
-                GROUP, VERSION, namespace, JOBFLOW_PLURAL, name, body, **options
-            )
+        return await self._rest.merge_patch(f"{_flow_path(namespace, name)}/status", body)
 
     async def _get(self, namespace: str, name: str) -> dict[str, Any]:
-        async with wrapped(f"get JobFlow {namespace}/{name}"):
-            obj: dict[str, Any] = await self._objects.get_namespaced_custom_object(
-                GROUP, VERSION, namespace, JOBFLOW_PLURAL, name,
-                _request_timeout=DEFAULT_REQUEST_TIMEOUT_S,
-            )  # fmt: skip
-        return obj
+        return await self._rest.get(_flow_path(namespace, name))
+
+
+def _flow_path(namespace: str, name: str) -> str:
+    return f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{JOBFLOW_PLURAL}/{name}"

@@ -9,17 +9,19 @@ the notifier nothing."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-from kubernetes_asyncio import client
+from typing import TYPE_CHECKING, Any
 
 from zenflow.controller.notifications.notifier import Notifier
 from zenflow.controller.notifications.sources import DefaultNotifications, SecretUrls
+from zenflow.kube.transport import Transport
 from zenflow.machinery.controller import Controller
 from zenflow.machinery.informer import Informer
 from zenflow.machinery.manager import Manager
 from zenflow.machinery.ratelimiting import RateLimitingQueue
 from zenflow.machinery.reconcile import ObjectKey, key_of
+
+if TYPE_CHECKING:
+    from kubernetes_asyncio import client
 
 NOTIFICATIONS_CONTROLLER = "notifications"
 WORKERS = 2
@@ -48,7 +50,7 @@ def setup_notifications(
     manager: Manager,
     *,
     flows: Informer,
-    api_client: client.ApiClient,
+    api_client: client.ApiClient | Transport,
     defaults_configmap: str | None,
 ) -> NotificationController:
     """Add the notifier to ``manager``; ``defaults_configmap`` is ``NAMESPACE/NAME`` or None."""

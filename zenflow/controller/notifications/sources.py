@@ -11,17 +11,19 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from kubernetes_asyncio import client
 from pydantic import TypeAdapter, ValidationError
 
 from zenflow.api.notification import Notification, SecretKeySelector
 from zenflow.errors import KubeError, NotFoundError, ZenflowError
-from zenflow.kube.client import DEFAULT_REQUEST_TIMEOUT_S
-from zenflow.kube.errors import wrapped
+from zenflow.kube.rest import Rest
+from zenflow.kube.transport import Transport
 from zenflow.logging import get_logger
+
+if TYPE_CHECKING:
+    from kubernetes_asyncio import client
 
 log = get_logger(__name__)
 
@@ -40,12 +42,12 @@ class SecretUrls:
 
     def __init__(
         self,
-        api: client.ApiClient,
+        api: client.ApiClient | Transport,
         *,
         ttl: float = DEFAULT_TTL_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._core = client.CoreV1Api(api)
+        self._rest = Rest(api)
         self._ttl = ttl
         self._clock = clock
         self._cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
@@ -66,10 +68,7 @@ class SecretUrls:
         if cached is not None and now - cached[0] < self._ttl:
             return cached[1]
         try:
-            async with wrapped(f"get Secret {namespace}/{name}"):
-                secret = await self._core.read_namespaced_secret(
-                    name, namespace, _request_timeout=DEFAULT_REQUEST_TIMEOUT_S
-                )
+            secret = await self._rest.get(f"/api/v1/namespaces/{namespace}/secrets/{name}")
         except NotFoundError:
             raise SourceError(f"Secret {namespace}/{name} not found") from None
         except KubeError as exc:
@@ -77,7 +76,7 @@ class SecretUrls:
             if exc.status == 403:
                 what += " (bind the ClusterRole zenflow-notification-secrets in this namespace)"
             raise SourceError(f"Secret {namespace}/{name}: {what}") from exc
-        data = dict(secret.data or {})
+        data = dict(secret.get("data") or {})
         self._cache[(namespace, name)] = (now, data)
         return data
 
@@ -88,13 +87,13 @@ class DefaultNotifications:
 
     def __init__(
         self,
-        api: client.ApiClient,
+        api: client.ApiClient | Transport,
         ref: str | None,
         *,
         ttl: float = DEFAULT_TTL_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._core = client.CoreV1Api(api)
+        self._rest = Rest(api)
         self.namespace, _, self.name = (ref or "").partition("/")
         self._ttl = ttl
         self._clock = clock
@@ -113,14 +112,12 @@ class DefaultNotifications:
     async def _read(self) -> list[Notification]:
         where = f"ConfigMap {self.namespace}/{self.name}"
         try:
-            async with wrapped(f"get {where}"):
-                cm = await self._core.read_namespaced_config_map(
-                    self.name, self.namespace, _request_timeout=DEFAULT_REQUEST_TIMEOUT_S
-                )
+            path = f"/api/v1/namespaces/{self.namespace}/configmaps/{self.name}"
+            cm = await self._rest.get(path)
         except KubeError as exc:
             log.error("notification_defaults_unreadable", configmap=where, error=str(exc))
             return []
-        text = (cm.data or {}).get(DEFAULTS_KEY) or "[]"
+        text = (cm.get("data") or {}).get(DEFAULTS_KEY) or "[]"
         try:
             return _NOTIFICATIONS.validate_python(yaml.safe_load(text) or [])
         except (yaml.YAMLError, ValidationError) as exc:
