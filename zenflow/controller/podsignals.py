@@ -8,8 +8,10 @@ when it succeeds and barely otherwise) through a ``Watcher``: no pod cache at al
 one small entry per Job: the uid of a Job whose pod succeeded (never deleted, controlled by that
 Job) → when. Invariants: an entry exists only while the Job cache holds that Job (same uid) without
 a final condition; the Job informer's handlers drop it when the Job turns final or goes away, and a
-success seen for a Job that is already final (or not cached) is not kept. So the entries are
-bounded by the Jobs in flight, whatever the number of pods in the cluster.
+success seen for a Job that is already final is not kept. A success seen before the Job cache
+shows its Job (the two watches race) waits in a bounded table (``MAX_UNMATCHED``, oldest dropped
+first) until the Job's add event promotes it. So the entries are bounded by the Jobs in flight,
+whatever the number of pods in the cluster.
 
 A new entry calls ``on_signal`` with the cached Job (the wiring queues its flow). The reconciler
 reads entries through ``of(job)`` when it builds the Job records.
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
 
 MANAGED_PODS_SELECTOR: Final = f"{LABEL_MANAGED_BY}={MANAGED_BY_VALUE}"
 SUCCEEDED_FIELD_SELECTOR: Final = "status.phase=Succeeded"
+MAX_UNMATCHED: Final = 1024
+"""Successes kept for Jobs the cache does not show yet."""
 
 
 def succeeded_pods_lister_watcher(
@@ -58,9 +62,12 @@ class PodSignals:
         self._jobs = jobs
         self._on_signal = on_signal
         self._succeeded: dict[str, PodSuccess] = {}
+        self._unmatched: dict[str, PodSuccess] = {}  # by Job uid, oldest first
         self.signals = 0
         """Entries made so far (each one saved its step the wait for the Job's condition)."""
-        jobs.add_event_handler(on_update=self._job_updated, on_delete=self._job_gone)
+        jobs.add_event_handler(
+            on_add=self._job_added, on_update=self._job_updated, on_delete=self._job_gone
+        )
 
     def __len__(self) -> int:
         return len(self._succeeded)
@@ -79,7 +86,15 @@ class PodSignals:
             return
         uid, success = found
         job = self._job(pod, uid)
-        if job is None or job_outcome(job).final:
+        if job is None:
+            self._unmatched[uid] = success
+            while len(self._unmatched) > MAX_UNMATCHED:
+                del self._unmatched[next(iter(self._unmatched))]
+            return
+        self._keep(uid, success, job)
+
+    def _keep(self, uid: str, success: PodSuccess, job: dict[str, Any]) -> None:
+        if job_outcome(job).final:
             return
         self._succeeded[uid] = success
         self.signals += 1
@@ -96,6 +111,11 @@ class PodSignals:
                     return job
         return None
 
+    def _job_added(self, job: dict[str, Any]) -> None:
+        uid = (job.get("metadata") or {}).get("uid")
+        if isinstance(uid, str) and (success := self._unmatched.pop(uid, None)) is not None:
+            self._keep(uid, success, job)
+
     def _job_updated(self, _old: dict[str, Any], new: dict[str, Any]) -> None:
         if job_outcome(new).final:
             self._job_gone(new)
@@ -104,3 +124,4 @@ class PodSignals:
         uid = (job.get("metadata") or {}).get("uid")
         if isinstance(uid, str):
             self._succeeded.pop(uid, None)
+            self._unmatched.pop(uid, None)
