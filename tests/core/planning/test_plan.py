@@ -25,7 +25,8 @@ from zenflow.api.constants import (
     ANNOTATION_RETRY_STEP,
     LABEL_CONCURRENCY_GROUP,
 )
-from zenflow.core.observed import PeerFlow
+from zenflow.core.observed import Observed, PeerFlow
+from zenflow.core.planning.plan import plan
 
 
 def test_diamond_runs_in_dependency_order() -> None:
@@ -394,6 +395,27 @@ def test_user_retry_reruns_failed_steps_once_per_nonce() -> None:
     assert d.status().phase == "Succeeded"
     # The same nonce again: nothing happens.
     assert d.step(at(8)).creates == []
+
+
+def test_user_retry_planned_again_before_its_status_is_written_keeps_its_attempt() -> None:
+    """A retry whose status write was set aside (a conflict elsewhere) or lost (a crash) is
+    planned again from the same finished status, with the Job it created now in the cache:
+    it must create the same attempt (adopted) and not start the step a second time."""
+    d = Driver(make_flow(job("ok"), job("bad")))
+    d.step()
+    d.set(record("ok", "Succeeded"), record("bad", "Failed"))
+    d.step()
+    flow = d.flow.model_copy(
+        update={"metadata": {**d.flow.metadata, "annotations": {ANNOTATION_RETRY: "n1"}}}
+    )
+    first = plan(flow, Observed(jobs=d.jobs), at(5))
+    assert [c.manifest["metadata"]["name"] for c in first.creates] == ["f-bad-2"]
+    jobs = {**d.jobs, "bad": [*d.jobs["bad"], record("bad", "Running", attempt=2)]}
+    again = plan(flow, Observed(jobs=jobs), at(6))
+    assert [c.manifest["metadata"]["name"] for c in again.creates] in ([], ["f-bad-2"])
+    assert again.status.steps is not None
+    bad = next(s for s in again.status.steps if s.name == "bad")
+    assert (bad.phase, bad.attempt, bad.job_ref) == ("Running", 2, "f-bad-2")
 
 
 def test_retry_step_reruns_the_step_and_its_dependents() -> None:

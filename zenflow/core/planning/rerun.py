@@ -52,7 +52,12 @@ def reset_for_retry(
         if st.name not in rerun:
             steps.append(st)
             continue
-        highest = max([j.attempt for j in jobs.get(st.name, ()) if j.owned] + [st.attempt or 0])
+        # The floor comes from the finished status alone, never from the Jobs: a retry planned
+        # again before its status was written (a crash, or a plan set aside for a conflict)
+        # sees the Jobs it already created and must pick the same attempt, to adopt them
+        # rather than start the step a second time. A finished status records every attempt
+        # its steps and shards ran.
+        highest = max([st.attempt or 0] + [s.attempt or 0 for s in st.shards or []])
         steps.append(
             StepStatus(name=st.name, phase="Pending", attempt=highest + 1 if highest else None)
         )
