@@ -2,12 +2,14 @@
 
 Aspects: with ``--webhook-cert-dir`` it serves HTTPS on loopback (readyz answers, verified against
 the CA that signed the certificate) and exits 0 on SIGTERM; bad flags exit 2 naming the flag
-(missing certificate files, port out of range).
+(missing certificate files, port out of range); flow authorization without a cluster exits 2
+naming --no-authorize-flows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import signal
 import socket
 import ssl
@@ -45,6 +47,7 @@ def test_serves_and_stops_cleanly(tmp_path: Path) -> None:
             str(port),
             "--webhook-bind-address",
             "127.0.0.1",
+            "--no-authorize-flows",
             "--log-format",
             "console",
         ],
@@ -95,3 +98,23 @@ def test_bad_flags_exit_2(args: list[str], needle: str) -> None:
     )
     assert result.returncode == 2
     assert needle in result.stderr
+
+
+def test_authorization_without_a_cluster_names_the_fix(tmp_path: Path) -> None:
+    """Flow authorization asks the API server: with certificates but no cluster configured,
+    the webhook stops at once (exit 2) saying so and naming --no-authorize-flows."""
+    bundle = renew(None, hosts=service_hosts("w", "ns", ["127.0.0.1"]), now=dt.datetime.now(dt.UTC))
+    (tmp_path / "tls.crt").write_bytes(bundle.cert_pem)
+    (tmp_path / "tls.key").write_bytes(bundle.key_pem)
+    env = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"} | {"HOME": str(tmp_path)}
+    result = subprocess.run(
+        [ZENFLOW, "webhook", "--webhook-cert-dir", str(tmp_path), "--webhook-port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "no cluster configured" in result.stderr
+    assert "--no-authorize-flows" in result.stderr

@@ -39,7 +39,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 async def _serve(options: WebhookOptions, *, kubeconfig: str | None, context: str | None) -> int:
     api = None
     if options.cert_dir is None or options.authorize_flows:  # the Secret, or the access reviews
-        api = new_api_client(await load_configuration(kubeconfig, context=context))
+        try:
+            config = await load_configuration(kubeconfig, context=context)
+        except ConfigError as exc:
+            if options.cert_dir is None:
+                raise
+            raise ConfigError(
+                f"{exc} (the webhook asks the API server whether each flow's author may create "
+                "its Jobs; --no-authorize-flows serves without that check)"
+            ) from exc
+        api = new_api_client(config)
     try:
         server = build_server(options, api=api)
         stop = asyncio.Event()
@@ -62,6 +71,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         return asyncio.run(_serve(options, kubeconfig=args.kubeconfig, context=args.context))
+    except ConfigError as exc:
+        print(f"zenflow webhook: {exc}", file=sys.stderr)
+        return 2
     except (ZenflowError, OSError) as exc:
         log.error("webhook_failed", error=str(exc))
         print(f"zenflow webhook: {exc}", file=sys.stderr)
