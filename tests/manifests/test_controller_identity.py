@@ -25,8 +25,8 @@ from tests.manifests.helpers import NAMESPACE, ROOT, service_account_kubeconfig
 from tests.support.controller_process import ControllerProcess, ExitedError
 from tests.support.wait import eventually_sync
 from zenflow.envtest.controlplane import ControlPlane
+from zenflow.webhook.flags import DEFAULT_CONFIG
 from zenflow.webhook.local import local_webhook_args, local_webhook_configuration
-from zenflow.webhook.options import DEFAULT_CONFIG
 
 FLOW = ROOT / "examples" / "diamond.yaml"
 

@@ -18,13 +18,9 @@ from tests.manifests.helpers import MANIFESTS_DIR, find, load_documents, manifes
 from zenflow.api.constants import CRONJOBFLOW_PLURAL, GROUP, JOBFLOW_PLURAL, VERSION
 from zenflow.cli.main import build_parser
 from zenflow.controller.settings import ControllerSettings, settings_from_args
-from zenflow.webhook.options import (
-    DEFAULT_CONFIG,
-    DEFAULT_SECRET,
-    DEFAULT_SERVICE,
-    options_from_args,
-)
-from zenflow.webhook.server import DEFAULT_PORT, VALIDATE_PATH
+from zenflow.webhook.flags import DEFAULT_CONFIG, DEFAULT_PORT, DEFAULT_SECRET, DEFAULT_SERVICE
+from zenflow.webhook.options import options_from_args
+from zenflow.webhook.server import VALIDATE_PATH
 
 CLUSTER_SCOPED = {
     "Namespace",

@@ -31,7 +31,7 @@ from tests.manifests.helpers import (
     manifest_files,
 )
 from zenflow.envtest.controlplane import ControlPlane
-from zenflow.webhook.options import DEFAULT_CONFIG, DEFAULT_SERVICE
+from zenflow.webhook.flags import DEFAULT_CONFIG, DEFAULT_SERVICE
 from zenflow.webhook.server import MUTATE_PATH
 
 POLICY_DIR = MANIFESTS_DIR / "networkpolicy"
