@@ -35,8 +35,7 @@ def stale_invalid(*, reason: object, observed_generation: object, generation: in
     """An Invalid (or TemplateNotFound) status recorded for another generation than the
     current one: the spec was edited since, so that verdict no longer holds."""
     return (
-        reason in (REASON_INVALID, REASON_TEMPLATE_NOT_FOUND)
-        and observed_generation != generation
+        reason in (REASON_INVALID, REASON_TEMPLATE_NOT_FOUND) and observed_generation != generation
     )
 
 

@@ -36,8 +36,7 @@ def invalid_plan(
         observed_generation=flow.generation,
         notifications=prev.notifications if prev else None,
         steps=[
-            StepStatus(name=s.name, phase="Skipped", reason=reason)
-            for s in flow.spec.all_steps()
+            StepStatus(name=s.name, phase="Skipped", reason=reason) for s in flow.spec.all_steps()
         ]
         or None,
     )
