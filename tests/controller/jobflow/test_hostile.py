@@ -200,9 +200,19 @@ async def test_an_output_holding_shell_code_stays_data_in_the_demo_report(
         outputs=[{"name": "count"}],
         message=json.dumps({"count": malicious}),
     )
-    report = {k: v for k, v in report.items() if k != "dependencies"}
+    # The report step as the demo writes it, without its file input (the users artifact of
+    # another step): the line that prints the output is the one under test.
+    report = {
+        k: v for k, v in report.items() if k not in ("dependencies", "workspaces", "artifacts")
+    }
     report["dependencies"] = ["fetch-products"]
-    report["run"]["command"] = [arg.replace("; sleep 2", "") for arg in report["run"]["command"]]
+    script = report["run"]["script"]
+    assert "$PRODUCT_COUNT" in script
+    report["run"]["script"] = "\n".join(
+        line.replace("; sleep 2", "")
+        for line in script.splitlines()
+        if "ZENFLOW_ARTIFACT" not in line
+    )
     await zf.create(jobflow("injected-output", [produce, report]))
     done = await zf.wait_phase("injected-output")
     assert done["status"]["phase"] == "Succeeded", done["status"]
