@@ -10,7 +10,16 @@ import pytest
 
 import zenflow.machinery as machinery
 
-CORE_MODULES = ["queue", "delaying", "ratelimit", "ratelimiting", "reconcile", "controller"]
+CORE_MODULES = [
+    "queue",
+    "delaying",
+    "ratelimit",
+    "ratelimiting",
+    "reconcile",
+    "controller",
+    "expectations",
+    "watcher",
+]
 
 
 def test_all_names_resolve() -> None:

@@ -8,7 +8,8 @@ client-go semantics they keep are listed in docs/MACHINERY.md):
 - ``queue`` → ``delaying`` → ``ratelimiting``: the work queue (dedup, one worker per key, drain),
   delayed adds, and rate-limited re-adds; ``ratelimit`` holds the limiters.
 - ``reconcile``: the reconcile contract (``Result``, ``TerminalError``) and ``handle_result``.
-- ``store``/``reflector``/``informer``: list+watch into an indexed cache with event handlers.
+- ``store``/``reflector``/``informer``: list+watch into an indexed cache with event handlers;
+  ``watcher``: a watch without a cache; ``expectations``: writes not yet seen in a cache.
 - ``leaderelection``: a coordination.k8s.io Lease lock.
 - ``controller``/``manager``/``http``: workers, runnables, probes and metrics endpoints.
 """
@@ -16,6 +17,7 @@ client-go semantics they keep are listed in docs/MACHINERY.md):
 from zenflow.machinery.clock import Clock, FakeClock, RealClock
 from zenflow.machinery.controller import Controller
 from zenflow.machinery.delaying import DelayingQueue
+from zenflow.machinery.expectations import Expectations, LatestWrites
 from zenflow.machinery.informer import OWNER_INDEX, Informer, owner_indexer, owner_key
 from zenflow.machinery.leaderelection import LeaderElector, LeaseStore, default_identity
 from zenflow.machinery.listwatch import ListerWatcher
@@ -41,6 +43,7 @@ from zenflow.machinery.reconcile import (
     split_key,
 )
 from zenflow.machinery.store import Store
+from zenflow.machinery.watcher import Watcher
 
 __all__ = [
     "OWNER_INDEX",
@@ -48,9 +51,11 @@ __all__ = [
     "Clock",
     "Controller",
     "DelayingQueue",
+    "Expectations",
     "FakeClock",
     "Informer",
     "ItemExponentialFailureRateLimiter",
+    "LatestWrites",
     "LeaderElector",
     "LeadershipLostError",
     "LeaseStore",
@@ -67,6 +72,7 @@ __all__ = [
     "Runnable",
     "Store",
     "TerminalError",
+    "Watcher",
     "WorkQueue",
     "default_controller_rate_limiter",
     "default_identity",
