@@ -3,9 +3,12 @@ its RSS (idle, with thousands of flows cached, peak in the scale run), its CPU t
 requests as its ``/metrics`` counts them.
 
 The process runs as it would in a cluster (``python -m zenflow controller``), with leader
-election off and without the in-process admission webhook (``--no-webhook``; the webhook is its
-own Deployment in ``manifests/``), logging warnings only. RSS and peak RSS (``VmHWM``) and CPU
-time come from ``/proc/<pid>``.
+election off and without the in-process admission webhook (``--no-webhook``), logging warnings
+only. With ``runtime_only`` (the default) it runs as the image does, with the runtime
+dependencies only (``requirements/runtime.lock``): packages the development environment adds
+and that a runtime dependency imports when present — ``rich``, which structlog loads for pretty
+tracebacks, about 4 MiB — are hidden from it by a stub on its ``PYTHONPATH``. RSS and peak RSS
+(``VmHWM``) and CPU time come from ``/proc/<pid>``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -24,6 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import REPO
+
+DEV_ONLY = ("rich",)
+"""Installed in the development environment (import-linter needs it), not in the image, and
+imported by a runtime dependency when present (structlog)."""
 
 
 def _free_port() -> int:
@@ -36,7 +44,14 @@ def _free_port() -> int:
 class ControllerProcess:
     """One ``zenflow controller`` child process against a control plane."""
 
-    def __init__(self, plane: Any, *, namespace: str | None = None, log: Path | None = None):
+    def __init__(
+        self,
+        plane: Any,
+        *,
+        namespace: str | None = None,
+        log: Path | None = None,
+        runtime_only: bool = True,
+    ):
         self.port = _free_port()
         args = [
             sys.executable, "-m", "zenflow", "controller",
@@ -48,7 +63,17 @@ class ControllerProcess:
         if namespace:
             args += ["--namespace", namespace]
         self._log = (log or Path(os.devnull)).open("w")
-        self.proc = subprocess.Popen(args, cwd=REPO, stdout=self._log, stderr=self._log)
+        self._stubs = tempfile.TemporaryDirectory()
+        env = dict(os.environ)
+        if runtime_only:
+            for name in DEV_ONLY:
+                stub = Path(self._stubs.name, name)
+                stub.mkdir()
+                (stub / "__init__.py").write_text(
+                    f"raise ImportError('{name} is not a runtime dependency of zenflow')\n"
+                )
+            env["PYTHONPATH"] = os.pathsep.join([self._stubs.name, str(REPO)])
+        self.proc = subprocess.Popen(args, cwd=REPO, stdout=self._log, stderr=self._log, env=env)
 
     @property
     def pid(self) -> int:
@@ -104,6 +129,7 @@ class ControllerProcess:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
+        self._stubs.cleanup()
 
 
 @contextlib.contextmanager

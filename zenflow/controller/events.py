@@ -36,8 +36,9 @@ from zenflow.api.formats import format_time
 from zenflow.controller.eventseries import MAX_MESSAGE, MAX_SERIES, Series, SeriesKey, SeriesTable
 from zenflow.core.planning.flowstatus import EventSpec
 from zenflow.errors import NotFoundError
-from zenflow.kube.rest import Rest
-from zenflow.kube.transport import DEFAULT_REQUEST_TIMEOUT_S, Transport
+from zenflow.kube.errors import status_error
+from zenflow.kube.rest import MERGE_PATCH, Rest
+from zenflow.kube.transport import DEFAULT_REQUEST_TIMEOUT_S, JSON, Transport
 from zenflow.logging import get_logger
 from zenflow.machinery.clock import Clock, RealClock, TimerHandle
 
@@ -48,7 +49,8 @@ log = get_logger(__name__)
 
 COMPONENT: Final = FIELD_MANAGER
 GATHER_S: Final = 1.0
-INTERVAL_S: Final = 30.0
+INTERVAL_S: Final = 300.0
+"""client-go's event series are written every 30 minutes; a flow's end writes everything."""
 WRITERS: Final = 4
 
 
@@ -74,10 +76,18 @@ class EventWriter:
         self._rest = Rest(api, timeout=request_timeout)
 
     async def create_event(self, *, namespace: str, event: dict[str, Any]) -> None:
-        await self._rest.create(f"/api/v1/namespaces/{namespace}/events", event)
+        await self._write("POST", f"/api/v1/namespaces/{namespace}/events", event, JSON)
 
     async def patch_event(self, *, namespace: str, name: str, patch: dict[str, Any]) -> None:
-        await self._rest.merge_patch(f"/api/v1/namespaces/{namespace}/events/{name}", patch)
+        path = f"/api/v1/namespaces/{namespace}/events/{name}"
+        await self._write("PATCH", path, patch, MERGE_PATCH)
+
+    async def _write(self, method: str, path: str, body: dict[str, Any], content: str) -> None:
+        """The write, its answer checked but not decoded (nobody reads a stored Event back)."""
+        what = f"{method.lower()} {path}"
+        reply = await self._rest.send(method, path, body=body, content_type=content, what=what)
+        if not 200 <= reply.status <= 299:
+            raise status_error(reply.status, reply.reason, reply.body, what=what)
 
 
 def build_event(

@@ -26,7 +26,7 @@ from typing import Any, Final
 
 from zenflow.api.constants import LABEL_ATTEMPT, LABEL_JOBFLOW, LABEL_STEP
 from zenflow.core.observed import ANNOTATION_RETRY_COUNT, LABEL_SHARD
-from zenflow.machinery.transform import strip_unused_metadata
+from zenflow.machinery.transform import INTERN_MAX_LEN, Interner, strip_unused_metadata
 
 KEPT_LABELS: Final = (LABEL_STEP, LABEL_ATTEMPT, LABEL_SHARD, LABEL_JOBFLOW)
 KEPT_METADATA: Final = (
@@ -41,8 +41,19 @@ KEPT_SPEC: Final = ("completions", "successPolicy", "activeDeadlineSeconds", "su
 DECIDING: Final = frozenset({"Complete", "Failed", "SuccessCriteriaMet", "FailureTarget"})
 FINAL: Final = frozenset({"Complete", "Failed"})
 CONDITION_FIELDS: Final = ("type", "status", "reason", "message", "lastTransitionTime")
+OWNER_FIELDS: Final = ("apiVersion", "kind", "name", "uid", "controller")
 
 Obj = dict[str, Any]
+
+_SHARED = Interner()
+"""Values many cached Jobs repeat (namespaces, step names, owners, condition types, times); the
+keys are this module's constants, shared already. Unique values (names, uids) are not looked up."""
+
+
+def _share(value: Any) -> Any:
+    if type(value) is str and len(value) <= INTERN_MAX_LEN:
+        return _SHARED.string(value)
+    return value
 
 
 def compact_job(job: Obj) -> Obj:
@@ -51,14 +62,18 @@ def compact_job(job: Obj) -> Obj:
     if not isinstance(meta, dict):
         return strip_unused_metadata(job)  # not a Job as we know it: cached as it came
     out_meta: Obj = {k: meta[k] for k in KEPT_METADATA if k in meta}
+    for k in ("namespace", "creationTimestamp"):
+        if k in out_meta:
+            out_meta[k] = _share(out_meta[k])
     labels = meta.get("labels")
     if isinstance(labels, dict):
-        out_meta["labels"] = {k: labels[k] for k in KEPT_LABELS if k in labels}
+        out_meta["labels"] = {k: _share(labels[k]) for k in KEPT_LABELS if k in labels}
     annotations = meta.get("annotations")
     if isinstance(annotations, dict) and annotations.get(ANNOTATION_RETRY_COUNT) not in (None, "0"):
-        out_meta["annotations"] = {ANNOTATION_RETRY_COUNT: annotations[ANNOTATION_RETRY_COUNT]}
+        retries = _share(annotations[ANNOTATION_RETRY_COUNT])
+        out_meta["annotations"] = {ANNOTATION_RETRY_COUNT: retries}
     refs = [
-        {k: r[k] for k in ("apiVersion", "kind", "name", "uid", "controller") if k in r}
+        {k: _share(r[k]) for k in OWNER_FIELDS if k in r}
         for r in meta.get("ownerReferences") or []
         if isinstance(r, dict) and r.get("controller") is True
     ]
@@ -67,7 +82,7 @@ def compact_job(job: Obj) -> Obj:
     raw_status = job.get("status")
     status: Obj = raw_status if isinstance(raw_status, dict) else {}
     conditions = [
-        {k: c[k] for k in CONDITION_FIELDS if c.get(k) is not None}
+        {k: _share(c[k]) for k in CONDITION_FIELDS if c.get(k) is not None}
         for c in status.get("conditions") or []
         if isinstance(c, dict) and c.get("status") == "True" and c.get("type") in DECIDING
     ]
@@ -75,11 +90,11 @@ def compact_job(job: Obj) -> Obj:
     if not any(c["type"] in FINAL for c in conditions):
         raw_spec = job.get("spec")
         spec: Obj = raw_spec if isinstance(raw_spec, dict) else {}
-        out["spec"] = {k: spec[k] for k in KEPT_SPEC if k in spec}
+        out["spec"] = {k: _share(spec[k]) for k in KEPT_SPEC if k in spec}
     out_status: Obj = {}
     if conditions:
         out_status["conditions"] = conditions
     if "completionTime" in status:
-        out_status["completionTime"] = status["completionTime"]
+        out_status["completionTime"] = _share(status["completionTime"])
     out["status"] = out_status
-    return strip_unused_metadata(out)
+    return out

@@ -47,8 +47,8 @@ class ControllerSettings(BaseModel):
     workers: Annotated[int, Field(ge=1, le=256)] = 4
     qps: Annotated[float, Field(gt=0, le=100_000)] = 50.0
     burst: Annotated[int, Field(ge=1, le=1_000_000)] = 100
-    event_qps: Annotated[float, Field(gt=0, le=100_000)] = 20.0
-    event_burst: Annotated[int, Field(ge=1, le=1_000_000)] = 100
+    event_qps: Annotated[float, Field(gt=0, le=100_000)] = 50.0
+    event_burst: Annotated[int, Field(ge=1, le=1_000_000)] = 200
     http_host: str = DEFAULT_HTTP_HOST
     http_port: Annotated[int, Field(ge=0, le=65535)] = 8081
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -6,7 +6,8 @@ adds them to the manager, then the JobFlow controller: a rate-limited queue of f
   * the JobFlow informer: every add/update/delete queues the flow; when a flow starts,
     finishes or goes away, the other flows of its concurrency group are queued too (Forbid
     queues wait on it; Replace cancels on it);
-  * the Job informer: every event queues the owning flow at once (owner reference → key; not
+  * the Job informer: every event that changes what the controller reads of a Job (the
+    compact cache, ``jobcache``) queues the owning flow at once (owner reference → key; not
     delayed, not rate-limited), so a Job's completion reaches its flow's reconcile immediately;
   * pod signals (``zenflow.controller.podsignals``): a watch on zenflow's succeeded pods, no
     pod cache; the first success seen for an unfinished Job queues its flow, whose reconcile
@@ -162,6 +163,16 @@ def setup_controllers(
     )
 
 
+def same_for_the_controller(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Two cached versions of a Job that differ in nothing the controller reads: the Job cache
+    keeps only that (``jobcache``), so they are equal but for the resourceVersion. The Job
+    controller's updates of its counters (active, ready, uncounted pods) then queue nothing."""
+    return {**old, "metadata": {**old.get("metadata", {}), "resourceVersion": None}} == {
+        **new,
+        "metadata": {**new.get("metadata", {}), "resourceVersion": None},
+    }
+
+
 def queue_owner(queue: RateLimitingQueue[ObjectKey], job: dict[str, Any]) -> None:
     """Queue the JobFlow controlling ``job`` (a raw Job), if any."""
     key = owner_key(job, JOBFLOW_KIND, api_version=API_VERSION)
@@ -204,6 +215,7 @@ def route_events(*, flows: Informer, jobs: Informer, queue: RateLimitingQueue[Ob
             queue.add(key)
 
     def on_job_update(old: dict[str, Any], new: dict[str, Any]) -> None:
-        on_job(new)
+        if not same_for_the_controller(old, new):
+            on_job(new)
 
     jobs.add_event_handler(on_job, on_job_update, on_job)

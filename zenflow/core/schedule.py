@@ -14,13 +14,14 @@ Times are timezone-aware; schedules are evaluated in ``timeZone`` (UTC by defaul
 
 from __future__ import annotations
 
+import functools
+import importlib
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import ModuleType
 from typing import Final, Literal
-
-from croniter import CroniterError, croniter
 
 _MACROS = {
     "@yearly": "0 0 1 1 *",
@@ -39,12 +40,25 @@ Cron has no year field, so a schedule that fires at all fires again within 28 ye
 weekday calendar's cycle; croniter looks up to 50 years ahead), whatever the start."""
 
 
+@functools.cache
+def _croniter() -> ModuleType:
+    """croniter (and dateutil, about 1.3 MiB), loaded the first time a schedule is read: a
+    controller with no CronJobFlow never needs it."""
+    return importlib.import_module("croniter")
+
+
+def valid_expression(text: str) -> bool:
+    """Whether croniter accepts the five-field ``text``."""
+    return bool(_croniter().croniter.is_valid(text))
+
+
 def fires(expression: str) -> bool:
     """False when the five-field ``expression`` matches no date at all, e.g. "0 0 31 2 *"
     (February 31st) or "0 0 30 2 *". Bounded (croniter stops after 50 years) and fast (~ms)."""
+    cron = _croniter()
     try:
-        croniter(expression, _FIRES_FROM).get_next(datetime)
-    except CroniterError:
+        cron.croniter(expression, _FIRES_FROM).get_next(datetime)
+    except cron.CroniterError:
         return False
     return True
 
@@ -152,7 +166,7 @@ def _zone(time_zone: str | None) -> zoneinfo.ZoneInfo:
 
 def _expression(schedule: str) -> str:
     text = normalize_schedule(schedule)
-    if len(text.split()) != 5 or not croniter.is_valid(text):
+    if len(text.split()) != 5 or not valid_expression(text):
         raise ScheduleError(f"invalid cron schedule {schedule!r}")
     return text
 
@@ -164,10 +178,11 @@ def _aware(value: datetime) -> datetime:
 def _step(expr: str, start: datetime, *, forward: bool) -> datetime:
     """The schedule time after (or before) ``start`` in UTC; ScheduleError when the schedule
     never matches a date (e.g. "0 0 31 2 *", February 31st)."""
+    cron = _croniter()
     try:
-        it = croniter(expr, start)
+        it = cron.croniter(expr, start)
         found: datetime = it.get_next(datetime) if forward else it.get_prev(datetime)
-    except CroniterError as exc:
+    except cron.CroniterError as exc:
         raise ScheduleError(f"cron schedule {expr!r} never fires: no date matches") from exc
     return found.astimezone(UTC)
 

@@ -6,19 +6,23 @@
 - ``slack``: a Slack incoming-webhook body, ``{"text": …}`` (Mattermost, Rocket.Chat and others
   accept it too).
 
+The cloudevents SDK (and dateutil, which it imports; about 1 MiB) is loaded the first time a
+CloudEvent is sent: a controller that delivers none never loads it.
+
 Invariant: a delivery's error text never contains the URL (it came from a Secret and may embed
 a token): only the HTTP status or the exception's type.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
 from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
 
 import aiohttp
-from cloudevents.core.bindings.http import to_structured
-from cloudevents.core.formats.json import JSONFormat
-from cloudevents.core.v1.event import CloudEvent
 
 from zenflow.core.notifications import Notice, notice_text
 
@@ -44,8 +48,21 @@ def cloudevent_request(notice: Notice) -> tuple[dict[str, str], bytes]:
     }
     if notice.time is not None:
         attributes["time"] = notice.time
-    message = to_structured(CloudEvent(attributes, notice.data), JSONFormat())
+    http, formats, event = _cloudevents()
+    message: Any = http.to_structured(
+        event.CloudEvent(attributes, notice.data), formats.JSONFormat()
+    )
     return dict(message.headers), message.body
+
+
+@functools.cache
+def _cloudevents() -> tuple[ModuleType, ModuleType, ModuleType]:
+    """The cloudevents SDK's HTTP binding, JSON format and v1 event, loaded on first use."""
+    return (
+        importlib.import_module("cloudevents.core.bindings.http"),
+        importlib.import_module("cloudevents.core.formats.json"),
+        importlib.import_module("cloudevents.core.v1.event"),
+    )
 
 
 def slack_request(notice: Notice) -> tuple[dict[str, str], bytes]:

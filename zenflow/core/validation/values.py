@@ -9,10 +9,8 @@ import zoneinfo
 from collections.abc import Mapping
 from typing import Any, Final
 
-from croniter import croniter
-
 from zenflow.api.jobflow import Param, ResourceTemplates
-from zenflow.core.schedule import fires, normalize_schedule
+from zenflow.core.schedule import fires, normalize_schedule, valid_expression
 from zenflow.core.validation.problems import Collector
 
 IDENTIFIER: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -112,7 +110,7 @@ def check_schedule(schedule: str, time_zone: str | None, *, path: str, out: Coll
             f'invalid cron schedule {schedule!r}: expected 5 fields "MIN HOUR DOM MON DOW" '
             "or a macro like @daily",
         )
-    elif not croniter.is_valid(text):
+    elif not valid_expression(text):
         out.error(f"{path}.schedule", f"invalid cron schedule {schedule!r}")
     elif not fires(text):
         out.error(
