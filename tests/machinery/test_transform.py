@@ -28,6 +28,7 @@ from zenflow.machinery.transform import (
     INTERN_MAX_LEN,
     LAST_APPLIED_ANNOTATION,
     Interner,
+    SpecSharing,
     strip_unused_metadata,
 )
 
@@ -196,6 +197,26 @@ async def test_informer_without_transform_caches_objects_as_sent() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+def test_equal_specs_are_shared_and_the_rest_is_stripped() -> None:
+    def flow(name: str, rv: str, step: str) -> Obj:
+        o = heavy(name, rv)
+        o["spec"] = {"steps": [{"name": step}]}
+        return o
+
+    share = SpecSharing(size=2)
+    one = share(flow("a", "1", "s"))
+    two = share(flow("b", "2", "s"))
+    other = share(flow("c", "3", "t"))
+    assert one["spec"] is two["spec"]
+    assert other["spec"] is not one["spec"]
+    assert is_stripped(one)
+    assert is_stripped(two)
+    assert (one["metadata"]["name"], two["metadata"]["name"]) == ("a", "b")
+    share(flow("d", "4", "u"))
+    assert len(share) == 2  # bounded: the least recently seen forgotten
+    assert share({"metadata": {"name": "x"}}) == {"metadata": {"name": "x"}}
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from zenflow.machinery.informer import OWNER_INDEX, Informer, owner_indexer
 from zenflow.machinery.leaderelection import LeaderElector, default_identity
 from zenflow.machinery.manager import Manager
 from zenflow.machinery.metrics import machinery_metrics
-from zenflow.machinery.transform import Transform, strip_unused_metadata
+from zenflow.machinery.transform import SpecSharing, Transform, strip_unused_metadata
 
 if TYPE_CHECKING:
     from kubernetes_asyncio import client
@@ -76,7 +76,8 @@ def build_informers(
         jobflows_lister_watcher(api, namespace=namespace),
         stall_timeout=stall_timeout,
         metrics=metrics,
-        transform=transform,
+        # Flows stamped from one template or CronJobFlow share one copy of their spec.
+        transform=SpecSharing() if transform is strip_unused_metadata else transform,
     )
     jobflows.add_indexer(OWNER_INDEX, owner_indexer(CRONJOBFLOW_KIND, api_version=API_VERSION))
     cronjobflows = Informer(
@@ -123,7 +124,7 @@ def new_controller_api_client(
         config,
         qps=settings.qps,
         burst=settings.burst,
-        pool_size=max(64, settings.workers * 4),
+        pool_size=max(32, settings.workers * 4),  # each TLS connection holds ~200 KiB
         on_request=lambda verb: counter.labels(verb).inc(),
     )
 

@@ -18,6 +18,11 @@ copies of
 ``"metadata"``, ``"dependencies"``, ``"busybox:1.36"``, ``"Pending"``, … — about a third of a
 cached 10-step JobFlow's size.
 
+``SpecSharing`` (the JobFlow cache's transform) does the same and more: objects whose ``spec``
+is equal (a thousand flows stamped from one template or CronJobFlow) share one copy of it, found
+through a bounded table keyed by its canonical JSON, so each such object costs its metadata and
+status only. Shared subtrees are read-only, like every cached object.
+
 Invariant: a transform may edit the object in place (the informer owns every object the
 reflector hands it: freshly decoded JSON nobody else holds) and returns the object to cache;
 it must be cheap (it runs on the event path) and keep ``metadata.name``/``namespace``.
@@ -25,6 +30,8 @@ it must be cheap (it runs on the event path) and keep ``metadata.name``/``namesp
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -80,6 +87,44 @@ _INTERNER = Interner()
 
 def strip_unused_metadata(obj: Obj) -> Obj:
     """Drop ``managedFields`` and the last-applied annotation; share strings. Edits ``obj``."""
+    _strip(obj)
+    shared: Obj = _INTERNER.strings(obj)
+    return shared
+
+
+class SpecSharing:
+    """A transform: ``strip_unused_metadata``, with equal ``spec`` subtrees shared between the
+    objects (at most ``size`` distinct ones remembered, least recently seen forgotten first)."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._specs: OrderedDict[str, Any] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def __call__(self, obj: Obj) -> Obj:
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            return strip_unused_metadata(obj)
+        _strip(obj)
+        key = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
+        shared_spec = self._specs.get(key)
+        if shared_spec is None:
+            shared_spec = _INTERNER.strings(spec)
+            self._specs[key] = shared_spec
+            while len(self._specs) > self._size:
+                self._specs.popitem(last=False)
+        else:
+            self._specs.move_to_end(key)
+        out: Obj = {
+            _INTERNER.string(k): (shared_spec if k == "spec" else _INTERNER.strings(v))
+            for k, v in obj.items()
+        }
+        return out
+
+
+def _strip(obj: Obj) -> None:
     meta = obj.get("metadata")
     if isinstance(meta, dict):
         meta.pop("managedFields", None)
@@ -88,5 +133,3 @@ def strip_unused_metadata(obj: Obj) -> Obj:
             del annotations[LAST_APPLIED_ANNOTATION]
             if not annotations:
                 del meta["annotations"]
-    shared: Obj = _INTERNER.strings(obj)
-    return shared

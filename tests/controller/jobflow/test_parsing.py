@@ -41,11 +41,23 @@ def test_spec_is_parsed_once_per_generation_and_bounded() -> None:
     first = cache.flow("u1", _obj("u1", 1, GOOD))
     again = cache.flow("u1", _obj("u1", 1, GOOD))
     assert first.spec is again.spec
-    newer = cache.flow("u1", _obj("u1", 2, GOOD))
+    edited = [{"name": "a", "run": {"image": "y"}}]
+    newer = cache.flow("u1", _obj("u1", 2, edited))
     assert newer.spec is not first.spec
     cache.flow("u2", _obj("u2", 1, GOOD))
     cache.flow("u3", _obj("u3", 1, GOOD))
     assert len(cache) == 2
+
+
+def test_flows_with_equal_specs_share_one_parsed_spec() -> None:
+    cache = SpecCache()
+    one = cache.flow("u1", _obj("u1", 1, GOOD))
+    two = cache.flow("u2", _obj("u2", 7, [dict(s) for s in GOOD]))
+    other = cache.flow("u3", _obj("u3", 1, [{"name": "a", "run": {"image": "y"}}]))
+    assert one.spec is two.spec
+    assert other.spec is not one.spec
+    assert other.spec.steps[0].run is not None
+    assert other.spec.steps[0].run.image == "y"
 
 
 def test_invalid_flow_raises_with_the_validators_message() -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from zenflow.api.jobflow import JobFlow
 from zenflow.api.reasons import REASON_STATUS_TOO_LARGE
 from zenflow.controller.events import EventRecorder
+from zenflow.controller.jobcache import compact_job
 from zenflow.controller.jobflow.client import CreateOutcome, FlowClient, StatusTooLargeError
 from zenflow.controller.jobflow.memory import FlowMemory
 from zenflow.controller.jobflow.metrics import FlowMetrics
@@ -84,7 +85,7 @@ class PlanApplier:
                     "job_create_waiting", job=name, reason=outcome.wait[0], message=outcome.wait[1]
                 )
             elif outcome.job is not None:
-                expected.expect(uid, name, outcome.job)
+                expected.expect(uid, name, compact_job(outcome.job))  # as cached
                 self._metrics.jobs_created.inc()
         for name in result.deletes:
             expected.observed(uid, name)

@@ -24,6 +24,7 @@ from typing import Any, Final
 from zenflow.api.formats import parse_time
 from zenflow.api.jobflow import JobFlow
 from zenflow.api.status import FLOW_TERMINAL_PHASES
+from zenflow.controller.jobcache import compact_job
 from zenflow.controller.jobflow.client import FlowClient
 from zenflow.controller.jobflow.memory import FlowMemory
 from zenflow.core.observed import JobRecord, Observed, PeerFlow, PodSuccess, job_record
@@ -170,7 +171,7 @@ class Observer:
                 raise job  # unknown: decide nothing now, the reconcile is retried
             elif (record := job_record(job, flow_uid=flow.uid)) is not None and record.owned:
                 by_step.setdefault(record.step, []).append(record)
-                self._memory.expected.expect(flow.uid, name, job)
+                self._memory.expected.expect(flow.uid, name, compact_job(job))
         return frozenset(vanished)
 
     async def _answer(self, namespace: str, read: OutputRead, *, read_job: bool) -> OutputAnswer:

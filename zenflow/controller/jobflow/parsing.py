@@ -9,11 +9,15 @@ Memory: a parsed spec is many times the size of its JSON, so it is kept only whi
 will be reconciled again at the same generation soon (``keep_spec``): running flows (every
 event of their Jobs) and flows queued behind a peer. Finished flows need no spec, and an idle
 suspended flow only resumes through a spec edit (a new generation, parsed afresh anyway); the
-reconciler forgets theirs. The cache is also a bounded LRU.
+reconciler forgets theirs. The cache is also a bounded LRU. Flows whose specs are equal (the
+runs of one CronJobFlow, flows stamped from one template or SDK function) share one parsed
+spec (``SharedSpecs``): a 20-step spec parses to about 40 KiB, and the planner never changes
+one, so a thousand such flows cost one copy, not a thousand.
 """
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Final
@@ -28,6 +32,8 @@ from zenflow.core.validation.validator import validate_object
 from zenflow.machinery.listwatch import undecodable_reason
 
 PARSED_CACHE_SIZE: Final = 4096
+SHARED_SPECS: Final = 1024
+"""Distinct specs remembered for sharing (least recently parsed forgotten first)."""
 
 
 class InvalidFlowError(Exception):
@@ -52,6 +58,7 @@ class SpecCache:
     def __init__(self, size: int = PARSED_CACHE_SIZE) -> None:
         self._size = size
         self._parsed: OrderedDict[str, Parsed] = OrderedDict()
+        self._shared = SharedSpecs()
 
     def __len__(self) -> int:
         return len(self._parsed)
@@ -65,7 +72,7 @@ class SpecCache:
         generation = int(meta.get("generation") or 0)
         cached = self._parsed.get(uid)
         if cached is None or cached.generation != generation:
-            cached = validate(obj, generation)
+            cached = validate(obj, generation, shared=self._shared)
             self._parsed[uid] = cached
             while len(self._parsed) > self._size:
                 self._parsed.popitem(last=False)
@@ -101,7 +108,31 @@ def keep_spec(status: JobFlowStatus) -> bool:
     return True
 
 
-def validate(obj: dict[str, Any], generation: int) -> Parsed:
+class SharedSpecs:
+    """Canonical JSON of a spec → its parsed model, a bounded LRU: equal specs parse once."""
+
+    def __init__(self, size: int = SHARED_SPECS) -> None:
+        self._size = size
+        self._specs: OrderedDict[str, JobFlowSpec] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def parse(self, spec: Any) -> JobFlowSpec:
+        """The parsed ``spec`` (raises ``pydantic.ValidationError`` as ``model_validate``)."""
+        key = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
+        found = self._specs.get(key)
+        if found is not None:
+            self._specs.move_to_end(key)
+            return found
+        parsed = JobFlowSpec.model_validate(spec)
+        self._specs[key] = parsed
+        while len(self._specs) > self._size:
+            self._specs.popitem(last=False)
+        return parsed
+
+
+def validate(obj: dict[str, Any], generation: int, *, shared: SharedSpecs | None = None) -> Parsed:
     """Validate a raw flow; the spec is kept when it parses even if the flow is invalid. Never
     raises: an object the informer could only cache as a placeholder (it could not be decoded)
     and anything the validator refuses are problems."""
@@ -112,7 +143,9 @@ def validate(obj: dict[str, Any], generation: int) -> Parsed:
     if not report.ok:
         return Parsed(generation, _try_spec(obj), report.summary())
     try:
-        return Parsed(generation, JobFlowSpec.model_validate(obj.get("spec") or {}), None)
+        spec = obj.get("spec") or {}
+        parsed = shared.parse(spec) if shared is not None else JobFlowSpec.model_validate(spec)
+        return Parsed(generation, parsed, None)
     except pydantic.ValidationError as exc:
         return Parsed(generation, None, clip(str(exc)) or "invalid spec")
 
