@@ -218,4 +218,11 @@ def route_events(*, flows: Informer, jobs: Informer, queue: RateLimitingQueue[Ob
         if not same_for_the_controller(old, new):
             on_job(new)
 
-    jobs.add_event_handler(on_job, on_job_update, on_job)
+    def on_job_add(obj: dict[str, Any]) -> None:
+        # A Job that says nothing yet (no deciding condition) is one a reconcile of its flow
+        # just created (remembered as expected) or one found by a (re)list, whose flow is queued
+        # by its own add event: its appearance changes no plan.
+        if (obj.get("status") or {}).get("conditions"):
+            on_job(obj)
+
+    jobs.add_event_handler(on_job_add, on_job_update, on_job)

@@ -117,11 +117,28 @@ class SpecSharing:
                 self._specs.popitem(last=False)
         else:
             self._specs.move_to_end(key)
-        out: Obj = {
-            _INTERNER.string(k): (shared_spec if k == "spec" else _INTERNER.strings(v))
-            for k, v in obj.items()
-        }
+        out: Obj = {}
+        for k, v in obj.items():
+            if k == "spec":
+                out[k] = shared_spec
+            elif k == "metadata" and isinstance(v, dict):
+                out[k] = _metadata(v)
+            else:
+                out[_INTERNER.string(k)] = _INTERNER.strings(v)
         return out
+
+
+UNIQUE_METADATA: Final = frozenset(
+    {"name", "uid", "resourceVersion", "creationTimestamp", "generation"}
+)
+"""Metadata values no two objects share: looking them up would only fill the table."""
+
+
+def _metadata(meta: Obj) -> Obj:
+    return {
+        _INTERNER.string(k): (v if k in UNIQUE_METADATA else _INTERNER.strings(v))
+        for k, v in meta.items()
+    }
 
 
 def _strip(obj: Obj) -> None:
