@@ -95,3 +95,31 @@ def test_invalid_values_are_refused_naming_the_flag(
 def test_timings_not_checked_without_leader_election() -> None:
     s = _resolve(["--no-leader-election", "--lease-duration", "1"])
     assert s.leader_election is False
+
+
+def test_sharding_is_off_by_default_and_set_by_flag_or_env() -> None:
+    assert _resolve([]).sharding is False
+    assert _resolve(["--sharding"]).sharding is True
+    assert _resolve([], {"ZENFLOW_SHARDING": "true"}).sharding is True
+    assert _resolve(["--no-sharding"], {"ZENFLOW_SHARDING": "true"}).sharding is False
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        pytest.param(
+            ["--sharding", "--no-leader-election"], {}, "--sharding: replicas share", id="no-le"
+        ),
+        pytest.param([], {"ZENFLOW_SHARDING": "sometimes"}, "$ZENFLOW_SHARDING", id="env-bool"),
+        pytest.param(
+            ["--sharding", "--lease-duration", "2", "--renew-deadline", "3"],
+            {},
+            "--lease-duration (2.0s) must be greater",
+            id="timings",
+        ),
+    ],
+)
+def test_sharding_errors_name_the_flag(argv: list[str], env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        _resolve(argv, env)
+    assert message in str(info.value)

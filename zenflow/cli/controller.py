@@ -114,6 +114,7 @@ async def _main(settings: ControllerSettings, webhook: WebhookOptions | None = N
         "controller_starting",
         namespace=settings.namespace or "",
         leader_election=settings.leader_election,
+        sharding=settings.sharding,
         identity=manager.elector.identity if manager.elector else "",
         workers=settings.workers,
     )

@@ -21,6 +21,7 @@ from zenflow.controller.listwatch import (
     templates_lister_watcher,
 )
 from zenflow.controller.settings import ControllerSettings
+from zenflow.controller.sharding.membership import membership_elector
 from zenflow.errors import KubeError
 from zenflow.kube.connection import HttpTransport
 from zenflow.kube.kubeconfig import KubeConfig
@@ -70,10 +71,12 @@ def build_informers(
     stall_timeout: float = 150.0,
     transform: Transform | None = strip_unused_metadata,
     job_transform: Transform | None = compact_job,
+    shard: str | None = None,
 ) -> ZenflowInformers:
+    """``shard``: cache only that shard's JobFlows, CronJobFlows and Jobs (sharding)."""
     metrics = machinery_metrics(registry)
     jobflows = Informer(
-        jobflows_lister_watcher(api, namespace=namespace),
+        jobflows_lister_watcher(api, namespace=namespace, shard=shard),
         stall_timeout=stall_timeout,
         metrics=metrics,
         # Flows stamped from one template or CronJobFlow share one copy of their spec.
@@ -81,13 +84,13 @@ def build_informers(
     )
     jobflows.add_indexer(OWNER_INDEX, owner_indexer(CRONJOBFLOW_KIND, api_version=API_VERSION))
     cronjobflows = Informer(
-        cronjobflows_lister_watcher(api, namespace=namespace),
+        cronjobflows_lister_watcher(api, namespace=namespace, shard=shard),
         stall_timeout=stall_timeout,
         metrics=metrics,
         transform=transform,
     )
     jobs = Informer(
-        jobs_lister_watcher(api, namespace=namespace),
+        jobs_lister_watcher(api, namespace=namespace, shard=shard),
         stall_timeout=stall_timeout,
         metrics=metrics,
         transform=job_transform,
@@ -140,6 +143,16 @@ def new_events_api_client(
     return api
 
 
+def sibling_client(
+    api: client.ApiClient | Transport, *, qps: float | None, burst: int | None, pool_size: int
+) -> client.ApiClient | Transport:
+    """A transport with its own pool and budget (None: unthrottled) for the controller's own
+    one, so its requests never queue behind the reconcilers'; any other client is shared."""
+    if isinstance(api, HttpTransport):
+        return api.sibling(qps=qps, burst=burst, pool_size=pool_size)
+    return api
+
+
 def build_manager(
     settings: ControllerSettings,
     api: client.ApiClient | Transport,
@@ -147,9 +160,21 @@ def build_manager(
     registry: CollectorRegistry,
     identity: str | None = None,
 ) -> Manager:
-    """A Manager with leader election per ``settings``; closing ``api`` is its last cleanup."""
+    """A Manager with leader election per ``settings`` (with sharding, the elector holds this
+    replica's membership Lease instead); closing ``api`` is its last cleanup."""
     elector = None
-    if settings.leader_election:
+    lease_api = api
+    if settings.sharding:
+        # Renewals on their own connection and budget: a renewal that waits behind a burst of
+        # reconciles past the renew deadline would take the replica out of the ring.
+        lease_api = sibling_client(api, qps=None, burst=None, pool_size=2)
+        elector = membership_elector(
+            settings,
+            lease_api,
+            identity=identity or default_identity(),
+            metrics=machinery_metrics(registry),
+        )
+    elif settings.leader_election:
         identity = identity or default_identity()
         elector = LeaderElector(
             settings.lease_name,
@@ -175,6 +200,8 @@ def build_manager(
         shutdown_timeout=settings.shutdown_timeout,
     )
     manager.add_cleanup(api.close)
+    if lease_api is not api:
+        manager.add_cleanup(lease_api.close)
     return manager
 
 

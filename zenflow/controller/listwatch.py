@@ -1,6 +1,8 @@
 """The list/watch sources of zenflow's informers: JobFlows, CronJobFlows, the Jobs zenflow
 manages (label-selected, so the Job cache never holds a foreign Job), and the templates flows
-refer to (JobFlowTemplates in the watched namespace, ClusterJobFlowTemplates cluster-wide)."""
+refer to (JobFlowTemplates in the watched namespace, ClusterJobFlowTemplates cluster-wide).
+With sharding, JobFlows, CronJobFlows and Jobs are selected by the replica's own shard label;
+templates are never sharded."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from zenflow.api.constants import (
     VERSION,
 )
 from zenflow.api.templateref import CLUSTER_TEMPLATE_PLURAL, TEMPLATE_PLURAL
+from zenflow.core.sharding.keys import LABEL_SHARD
 from zenflow.kube.listwatch import KubeListerWatcher
 
 if TYPE_CHECKING:
@@ -23,27 +26,52 @@ if TYPE_CHECKING:
 MANAGED_JOBS_SELECTOR: Final = f"{LABEL_MANAGED_BY}={MANAGED_BY_VALUE}"
 
 
-def jobflows_lister_watcher(api: KubeApi, *, namespace: str | None) -> KubeListerWatcher:
+def shard_selector(shard: str | None) -> str | None:
+    """The label selector of one shard's objects (None: all, sharding off)."""
+    return None if shard is None else f"{LABEL_SHARD}={shard}"
+
+
+def jobflows_lister_watcher(
+    api: KubeApi, *, namespace: str | None, shard: str | None = None
+) -> KubeListerWatcher:
     return KubeListerWatcher(
-        api, group=GROUP, version=VERSION, plural=JOBFLOW_PLURAL, namespace=namespace
+        api,
+        group=GROUP,
+        version=VERSION,
+        plural=JOBFLOW_PLURAL,
+        namespace=namespace,
+        label_selector=shard_selector(shard),
     )
 
 
-def cronjobflows_lister_watcher(api: KubeApi, *, namespace: str | None) -> KubeListerWatcher:
+def cronjobflows_lister_watcher(
+    api: KubeApi, *, namespace: str | None, shard: str | None = None
+) -> KubeListerWatcher:
     return KubeListerWatcher(
-        api, group=GROUP, version=VERSION, plural=CRONJOBFLOW_PLURAL, namespace=namespace
+        api,
+        group=GROUP,
+        version=VERSION,
+        plural=CRONJOBFLOW_PLURAL,
+        namespace=namespace,
+        label_selector=shard_selector(shard),
     )
 
 
-def jobs_lister_watcher(api: KubeApi, *, namespace: str | None) -> KubeListerWatcher:
-    """batch/v1 Jobs that zenflow manages (label-selected: the cache never holds others)."""
+def jobs_lister_watcher(
+    api: KubeApi, *, namespace: str | None, shard: str | None = None
+) -> KubeListerWatcher:
+    """batch/v1 Jobs that zenflow manages (label-selected: the cache never holds others), of
+    one shard when sharding."""
+    selector = (
+        MANAGED_JOBS_SELECTOR if shard is None else f"{MANAGED_JOBS_SELECTOR},{LABEL_SHARD}={shard}"
+    )
     return KubeListerWatcher(
         api,
         group="batch",
         version="v1",
         plural="jobs",
         namespace=namespace,
-        label_selector=MANAGED_JOBS_SELECTOR,
+        label_selector=selector,
     )
 
 

@@ -39,6 +39,7 @@ class ControllerSettings(BaseModel):
     context: str | None = None
     namespace: str | None = None  # watch scope; None = all namespaces
     leader_election: bool = True
+    sharding: bool = False  # active-active replicas sharing the flows (controller.sharding)
     leader_election_namespace: str = DEFAULT_LEADER_NAMESPACE
     lease_name: str = "zenflow-controller"
     lease_duration: Seconds = 15.0
@@ -75,6 +76,11 @@ class ControllerSettings(BaseModel):
                 )
         if len(self.lease_name) > 253 or not _DNS_SUBDOMAIN.match(self.lease_name):
             raise ValueError(f"lease_name: {self.lease_name!r} is not a valid object name")
+        if self.sharding and not self.leader_election:
+            raise ValueError(
+                "sharding: replicas share the flows through Leases; it cannot run without "
+                "leader election (drop --no-leader-election)"
+            )
         if self.leader_election:
             try:
                 validate_timings(
@@ -136,7 +142,11 @@ _FLAGS: tuple[tuple[str, str, type, str], ...] = (
         "flows that declare none",
     ),
 )
-_FLAG_OF = {field: flag for field, flag, _, _ in _FLAGS} | {"leader_election": "--leader-election"}
+_BOOLS: tuple[str, ...] = ("leader_election", "sharding")
+_FLAG_OF = {field: flag for field, flag, _, _ in _FLAGS} | {
+    "leader_election": "--leader-election",
+    "sharding": "--sharding",
+}
 
 
 def env_name(field: str) -> str:
@@ -154,6 +164,14 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="elect a leader among replicas through a Lease (default: on)",
+    )
+    parser.add_argument(
+        "--sharding",
+        dest="sharding",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="active-active replicas: each reconciles the flows a consistent-hash ring over the "
+        "live members' Leases assigns it (label workflow.zen.io/shard; default: off)",
     )
 
 
@@ -186,7 +204,7 @@ def settings_from_args(
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
-    for field in [*(_f for _f, *_ in _FLAGS), "leader_election"]:
+    for field in [*(_f for _f, *_ in _FLAGS), *_BOOLS]:
         value = getattr(args, field, None)
         if value is not None:
             values[field] = value
@@ -194,7 +212,7 @@ def settings_from_args(
             continue
         raw = env.get(env_name(field))
         if raw is not None and raw != "":
-            values[field] = _parse_bool(raw, env_name(field)) if field == "leader_election" else raw
+            values[field] = _parse_bool(raw, env_name(field)) if field in _BOOLS else raw
             sources[field] = f"{_FLAG_OF[field]} (from ${env_name(field)})"
     if "http_host" not in values:
         outside = not in_cluster(values.get("kubeconfig"), env=env)

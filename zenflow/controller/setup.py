@@ -41,6 +41,7 @@ from zenflow.controller.jobflow.templates import FlowTemplates
 from zenflow.controller.notifications.setup import setup_notifications
 from zenflow.controller.podsignals import PodSignals, succeeded_pods_lister_watcher
 from zenflow.controller.settings import ControllerSettings
+from zenflow.controller.sharding.setup import add_sharder, shard_edges
 from zenflow.kube.rest import Rest
 from zenflow.kube.transport import Transport
 from zenflow.machinery.controller import Controller
@@ -99,19 +100,26 @@ class _RecorderRunnable:
 def setup_controllers(
     manager: Manager, settings: ControllerSettings, api_client: client.ApiClient | Transport
 ) -> JobFlowController:
-    """Wire informers and the JobFlow controller into ``manager``."""
+    """Wire informers and the JobFlow controller into ``manager`` (with ``settings.sharding``,
+    on this replica's shard: ``zenflow.controller.sharding``)."""
+    edges = shard_edges(manager, settings, api_client)
     informers = build_informers(
         api_client,
         namespace=settings.namespace,
         registry=manager.registry,
         stall_timeout=settings.watch_stall_timeout,
+        shard=edges.shard if edges else None,
     )
     for informer in informers.all():
         manager.add_informer(informer)
     queue: RateLimitingQueue[ObjectKey] = RateLimitingQueue(
         JOBFLOW_CONTROLLER, metrics=manager.metrics.queue(JOBFLOW_CONTROLLER)
     )
-    flow_client = FlowClient(api_client)
+    flow_client = (
+        FlowClient(api_client, job_labels=edges.labels, field_manager=edges.field_manager)
+        if edges
+        else FlowClient(api_client)
+    )
     events_api = new_events_api_client(api_client, settings)
     if events_api is not api_client:
         manager.add_cleanup(events_api.close)
@@ -138,10 +146,11 @@ def setup_controllers(
         ),
     )
     route_events(flows=informers.jobflows, jobs=informers.jobs, queue=queue)
+    reconcile = reconciler.reconcile_safely
     controller = Controller(
         JOBFLOW_CONTROLLER,
         queue,
-        reconciler.reconcile_safely,
+        edges.guard_flows(informers)(reconcile) if edges else reconcile,
         workers=settings.workers,
         metrics=manager.metrics,
         on_terminal=reconciler.record_terminal,
@@ -150,7 +159,16 @@ def setup_controllers(
     manager.add_runnable(_RecorderRunnable(recorder), needs_leader=True)
     # CronJobFlows (zenflow.controller.cronjobflow): their own queue and controller on the same
     # caches.
-    setup_cron_controller(manager, informers, api_client, recorder=recorder)
+    setup_cron_controller(
+        manager,
+        informers,
+        api_client,
+        recorder=recorder,
+        run_labels=edges.labels if edges else None,
+        wrap=edges.guard_crons(informers) if edges else None,
+    )
+    if edges:
+        add_sharder(manager, settings, edges)
     # Notifications (zenflow.controller.notifications): their own queue and workers.
     setup_notifications(
         manager,

@@ -2,6 +2,8 @@
 
 Every request carries a timeout (through ``zenflow.kube.rest``); updates are PUTs carrying the
 resourceVersion that was read, so the API server refuses a stale write with 409 Conflict.
+A store made with ``labels`` puts them on the Lease it creates and keeps them on every update
+(a PUT replaces the metadata), so Leases of one kind can be listed by label.
 """
 
 from __future__ import annotations
@@ -75,8 +77,10 @@ class KubeLeaseStore(LeaseStore):
         name: str,
         identity: str = "",
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S,
+        labels: dict[str, str] | None = None,
     ) -> None:
         self.description = f"{namespace}/{name}"
+        self._labels = dict(labels or {})
         self._rest = Rest(api, timeout=request_timeout)
         self._namespace = namespace
         self._name = name
@@ -95,7 +99,7 @@ class KubeLeaseStore(LeaseStore):
         body = {
             "apiVersion": "coordination.k8s.io/v1",
             "kind": "Lease",
-            "metadata": {"name": self._name, "namespace": self._namespace},
+            "metadata": self._metadata(),
             "spec": record_to_spec(record),
         }
         return self._observe(await self._call("POST", self._collection, body, "create lease"))
@@ -104,15 +108,17 @@ class KubeLeaseStore(LeaseStore):
         body = {
             "apiVersion": "coordination.k8s.io/v1",
             "kind": "Lease",
-            "metadata": {
-                "name": self._name,
-                "namespace": self._namespace,
-                "resourceVersion": resource_version,
-            },
+            "metadata": {**self._metadata(), "resourceVersion": resource_version},
             "spec": record_to_spec(record),
         }
         path = f"{self._collection}/{self._name}"
         return self._observe(await self._call("PUT", path, body, "update lease"))
+
+    def _metadata(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {"name": self._name, "namespace": self._namespace}
+        if self._labels:
+            meta["labels"] = dict(self._labels)
+        return meta
 
     async def event(self, reason: str, message: str) -> None:
         now = format_micro_time(datetime.now(UTC))

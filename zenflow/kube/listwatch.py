@@ -26,12 +26,14 @@ from zenflow import boundedjson
 from zenflow.errors import GoneError
 from zenflow.kube.errors import status_error
 from zenflow.kube.rest import Rest
-from zenflow.kube.transport import DEFAULT_REQUEST_TIMEOUT_S, Transport
+from zenflow.kube.transport import DEFAULT_REQUEST_TIMEOUT_S, JSON, Transport
 from zenflow.machinery.listwatch import ListerWatcher, placeholder
 
 if TYPE_CHECKING:
     from kubernetes_asyncio import client
 
+PARTIAL_METADATA = "application/json;g=meta.k8s.io;v=v1"
+"""The media type of metadata-only lists and watches (with ``;as=PartialObjectMetadata...``)."""
 WATCH_SLACK_S = 60
 """A watch request may last this much longer than the server-side timeout it asks for."""
 MAX_OBJECT_DEPTH = 64
@@ -64,8 +66,15 @@ class KubeListerWatcher(ListerWatcher):
         page_size: int = 500,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S,
         max_depth: int = MAX_OBJECT_DEPTH,
+        metadata_only: bool = False,
     ) -> None:
         self.resource = plural
+        # Metadata only: the API server answers PartialObjectMetadata(List) -- names, labels,
+        # owners, managedFields -- so a cache of many objects stays small.
+        self._accept = (
+            f"{PARTIAL_METADATA};as=PartialObjectMetadataList" if metadata_only else JSON,
+            f"{PARTIAL_METADATA};as=PartialObjectMetadata" if metadata_only else JSON,
+        )
         self._rest = Rest(api, timeout=request_timeout)
         self.path = collection_path(
             group=group, version=version, plural=plural, namespace=namespace
@@ -103,7 +112,9 @@ class KubeListerWatcher(ListerWatcher):
                 query.append(("continue", token))
             query += self._selectors()
             what = f"list {self.url}"
-            reply = await self._rest.send("GET", self.path, query=query, what=what)
+            reply = await self._rest.send(
+                "GET", self.path, query=query, what=what, accept=self._accept[0]
+            )
             if not 200 <= reply.status <= 299:
                 raise status_error(reply.status, reply.reason, reply.body, what=what)
             self.connected()
@@ -133,6 +144,7 @@ class KubeListerWatcher(ListerWatcher):
             total=timeout_seconds + WATCH_SLACK_S,
             what=f"watch {self.url}",
             accepted=self.connected,
+            accept=self._accept[1],
         )
         try:
             async for line in lines:
@@ -150,12 +162,15 @@ def decode_list(
         doc = boundedjson.loads(body, max_depth=max_depth + 2)
     except ValueError:
         return _decode_items_one_by_one(body, max_depth=max_depth)
-    if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
+    if not isinstance(doc, dict):
+        return None, None
+    items = doc.get("items")
+    if items is None and "items" in doc:
+        items = []  # an empty PartialObjectMetadataList says "items": null
+    if not isinstance(items, list):
         return None, None
     meta = doc.get("metadata")
-    return [o for o in doc["items"] if isinstance(o, dict)], meta if isinstance(
-        meta, dict
-    ) else None
+    return [o for o in items if isinstance(o, dict)], meta if isinstance(meta, dict) else None
 
 
 def _decode_items_one_by_one(

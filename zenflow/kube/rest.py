@@ -72,6 +72,7 @@ class Rest:
         content_type: str = JSON,
         timeout_s: float | None = None,
         what: str | None = None,
+        accept: str = JSON,
     ) -> Reply:
         """One request under the timeout and its whole answer, whatever its status (failures
         to reach the server raise ``UnreachableError``)."""
@@ -82,6 +83,7 @@ class Rest:
             query=query,
             body=body,
             content_type=content_type,
+            accept=accept,
         )
         async with wrapped(what or f"{method} {path}"):
             return await self.transport.send(request)
@@ -172,12 +174,13 @@ class Rest:
         read: float | None = None,
         what: str | None = None,
         accepted: Callable[[], None] | None = None,
+        accept: str = JSON,
     ) -> AsyncGenerator[bytes, None]:
         """The non-blank lines of a streamed GET (a watch), stripped; a last line the stream
         ends without terminating is yielded too (the reader judges it)."""
         buffer = bytearray()
         stream = self.stream(
-            path, query, total=total, read=read, accept=JSON, what=what, accepted=accepted
+            path, query, total=total, read=read, accept=accept, what=what, accepted=accepted
         )
         try:
             async for chunk in stream:

@@ -10,6 +10,7 @@ so that is a run created by an earlier reconcile); deletion and cancellation tol
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from zenflow.api.constants import (
@@ -37,12 +38,20 @@ def _path(namespace: str, plural: str, name: str | None = None) -> str:
 class CronApi:
     """API actions on JobFlows and CronJobFlows for one ApiClient."""
 
-    def __init__(self, api: client.ApiClient | Transport) -> None:
+    def __init__(
+        self, api: client.ApiClient | Transport, *, run_labels: Mapping[str, str] | None = None
+    ) -> None:
         self._rest = Rest(api)
+        self._run_labels = dict(run_labels or {})
+        """Labels added to every run created (the owner's shard label when sharding)."""
 
     async def create_jobflow(self, namespace: str, body: dict[str, Any]) -> dict[str, Any] | None:
         """Create the run and return it; None when a JobFlow of that name already exists."""
         name = body["metadata"]["name"]
+        if self._run_labels:
+            meta = body["metadata"]
+            labels = {**(meta.get("labels") or {}), **self._run_labels}
+            body = {**body, "metadata": {**meta, "labels": labels}}
         try:
             return await self._rest.request(
                 "POST",

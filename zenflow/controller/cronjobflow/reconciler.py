@@ -18,7 +18,7 @@ controller owner reference to the CronJobFlow (deleting it deletes its runs).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -48,7 +48,7 @@ from zenflow.core.schedule import (
 )
 from zenflow.kube.transport import Transport
 from zenflow.logging import get_logger
-from zenflow.machinery.controller import Controller
+from zenflow.machinery.controller import Controller, Reconcile
 from zenflow.machinery.informer import OWNER_INDEX, owner_key
 from zenflow.machinery.manager import Manager
 from zenflow.machinery.metrics import MachineryMetrics
@@ -324,15 +324,18 @@ def setup_cron_controller(
     workers: int = 1,
     now: WallClock = utc_now,
     recorder: EventRecorder | None = None,
+    run_labels: Mapping[str, str] | None = None,
+    wrap: Callable[[Reconcile], Reconcile] | None = None,
 ) -> Controller:
     """Route CronJobFlow and owned-JobFlow events to a queue and add the controller (leader
-    only) to ``manager``; ``recorder`` (the JobFlow controller's) writes its Events."""
+    only) to ``manager``; ``recorder`` (the JobFlow controller's) writes its Events;
+    ``run_labels`` go on every run; ``wrap`` wraps the reconcile (the sharding drain guard)."""
     queue: RateLimitingQueue[ObjectKey] = RateLimitingQueue(
         CONTROLLER_NAME, metrics=manager.metrics.queue(CONTROLLER_NAME)
     )
     controller = build_cron_controller(
-        informers, CronApi(api_client), queue=queue, workers=workers, now=now,
-        metrics=manager.metrics, recorder=recorder,
+        informers, CronApi(api_client, run_labels=run_labels), queue=queue, workers=workers,
+        now=now, metrics=manager.metrics, recorder=recorder, wrap=wrap,
     )  # fmt: skip
     manager.add_runnable(controller, needs_leader=True)
     return controller
@@ -347,6 +350,7 @@ def build_cron_controller(
     now: WallClock = utc_now,
     metrics: MachineryMetrics | None = None,
     recorder: EventRecorder | None = None,
+    wrap: Callable[[Reconcile], Reconcile] | None = None,
 ) -> Controller:
     """The controller with its event handlers registered (for the manager, or run alone);
     without ``recorder`` it records no Events."""
@@ -368,4 +372,5 @@ def build_cron_controller(
         on_delete=enqueue_owner,
     )
     reconciler = CronReconciler(informers=informers, api=api, now=now, recorder=recorder)
-    return Controller(CONTROLLER_NAME, queue, reconciler.reconcile, workers, metrics=metrics)
+    reconcile = reconciler.reconcile if wrap is None else wrap(reconciler.reconcile)
+    return Controller(CONTROLLER_NAME, queue, reconcile, workers, metrics=metrics)

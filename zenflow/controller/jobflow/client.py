@@ -7,7 +7,10 @@ request carries a timeout, and errors arrive as zenflow's exception tree.
 
 Semantics kept here:
   * ``create_job``: AlreadyExists is adopted when the existing Job's controller owner is this
-    flow (same uid); otherwise the step fails with a message naming the Job (``JobConflict``).
+    flow (same uid) -- also a Job another replica created before the flow moved to this one
+    (sharding: names are deterministic, so a move never makes a second Job; the adopted Job
+    gets this replica's labels); otherwise the step fails with a message naming the Job
+    (``JobConflict``).
     A refusal for now (ResourceQuota, 429, 5xx, no answer) is a ``wait``, not an error.
   * ``ensure_resource``: the same for PVCs and ConfigMaps, except a foreign owner fails the
     whole flow (``ResourceConflict``); a workspace claim kept by ``reclaimPolicy: Retain`` has
@@ -95,8 +98,14 @@ class FlowClient:
         api: client.ApiClient | Transport,
         *,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S,
+        job_labels: Mapping[str, str] | None = None,
+        field_manager: str | None = None,
     ) -> None:
         self._rest = Rest(api, timeout=request_timeout)
+        self._job_labels = dict(job_labels or {})
+        """Labels added to every Job created (the owner's shard label when sharding)."""
+        self._manager: Query = (("fieldManager", field_manager),) if field_manager else ()
+        """Writes name this field manager (each shard its own, so an audit sees who wrote)."""
         self.writes = 0
         """API writes issued (creates, patches, deletes), for tests and the benchmark."""
 
@@ -111,6 +120,8 @@ class FlowClient:
     ) -> dict[str, Any]:
         if method != "GET":
             self.writes += 1
+            if method != "DELETE":
+                query = [*query, *self._manager]
         return await self._rest.request(
             method, path, query=query, body=body, content_type=content_type
         )
@@ -121,6 +132,12 @@ class FlowClient:
         """Create the Job, or adopt the one of that name when this flow owns it."""
         namespace = manifest["metadata"]["namespace"]
         name = manifest["metadata"]["name"]
+        if self._job_labels:
+            meta = manifest["metadata"]
+            manifest = {
+                **manifest,
+                "metadata": {**meta, "labels": {**(meta.get("labels") or {}), **self._job_labels}},
+            }
         try:
             return CreateOutcome(job=await self._call("POST", _jobs_path(namespace), body=manifest))
         except AlreadyExistsError:
@@ -141,7 +158,7 @@ class FlowClient:
             # the next reconcile.
             raise
         if _owned_by(existing, flow_uid):
-            return CreateOutcome(job=existing)
+            return CreateOutcome(job=await self._adopt(existing, namespace=namespace, name=name))
         if _owned_by_namesake(existing, manifest):
             # A Job of a deleted flow of the same name, not yet garbage-collected: transient.
             raise KubeError(f"Job {name} still belongs to a deleted JobFlow of the same name")
@@ -150,6 +167,17 @@ class FlowClient:
                 REASON_JOB_CONFLICT,
                 f"Job {name} already exists and is not owned by this JobFlow",
             )
+        )
+
+    async def _adopt(self, job: dict[str, Any], *, namespace: str, name: str) -> dict[str, Any]:
+        """Our own Job; when it lacks this controller's Job labels (made by a replica that owned
+        the flow before), it gets them, so this replica's Job cache shows it."""
+        labels = (job.get("metadata") or {}).get("labels") or {}
+        if all(labels.get(k) == v for k, v in self._job_labels.items()):
+            return job
+        body = {"metadata": {"labels": self._job_labels}}
+        return await self._call(
+            "PATCH", _jobs_path(namespace, name), body=body, content_type=MERGE_PATCH
         )
 
     async def delete_job(self, *, namespace: str, name: str) -> None:

@@ -52,7 +52,9 @@ class Action:
 
 
 def decide(placements: Iterable[Placement], alive: frozenset[str], ring: Ring) -> list[Action]:
-    """The actions that bring every object toward its desired owner (see the invariants)."""
+    """The actions that bring every object toward its desired owner (see the invariants).
+    ``alive``: members that may hold objects (their Lease has not expired); ``ring``: over the
+    members that may be given objects (a subset of ``alive``)."""
     if not alive:
         return []
     units: dict[str, list[Placement]] = {}

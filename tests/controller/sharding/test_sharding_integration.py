@@ -1,0 +1,245 @@
+"""Active-active replicas (``zenflow controller --sharding``) on the real control plane: real
+Leases, labels, label-selected informers, real ``zenflow controller`` processes; annotation-mode
+pods end at once.
+
+Aspects:
+  * three replicas share 300 flows: each owns roughly a third (measured from the shard labels);
+    the flows of a concurrency group share one owner; every flow Succeeds with exactly one Job
+    per (step, attempt) (the test's own Job informer records every uid a Job name ever had);
+  * SIGKILL one replica mid-run: its flows are labelled for the survivors within the lease
+    duration (plus a margin for the sharder's pass), they finish, still one Job per attempt;
+  * scale 3 -> 2 -> 4 while flows run (a SIGTERM, then two new replicas: rebalancing by drain):
+    no flow was reconciled by two replicas at once -- an audit of every version of every flow
+    (``audit.FlowAudit``: the field manager of each status write, the shard and drain labels)
+    shows each status write made by the flow's labelled owner, writers never interleaving, and
+    every move either acknowledged by the old owner (drain) or made after it stopped; no flow is
+    stranded (all Succeed), and drains did happen.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes_asyncio import client
+
+from tests.controller.jobflow.job_tracker import JobTracker
+from tests.controller.sharding.audit import FlowAudit
+from tests.support.controller_process import ControllerProcess, controller_args, parse_ts
+from tests.support.jobflows import Running, jobflow, step
+from tests.support.wait import eventually
+from zenflow.api.constants import LABEL_CONCURRENCY_GROUP
+from zenflow.envtest.controlplane import ControlPlane
+from zenflow.kube.client import new_api_client
+
+pytestmark = pytest.mark.integration
+
+LEASE, RENEW, RETRY = 8.0, 6.0, 1.0
+SLACK = 6.0
+"""Seconds beyond the lease duration for the sharder's pass and its writes (moving a third of
+the flows with their Jobs) on a shared 2-core machine."""
+
+
+class Replicas:
+    """Sharded controller processes of one test, by name."""
+
+    def __init__(self, control_plane: ControlPlane, namespace: str, tmp_path: Path) -> None:
+        self.args = [
+            *controller_args(
+                kubeconfig=control_plane.kubeconfig_path, namespace=namespace, lease="zf-shards"
+            ),
+            "--sharding",
+            # Longer than the leader tests' timings: three controllers, the control plane and
+            # the test share two cores, and a replica that misses its renew deadline exits.
+            "--lease-duration", str(LEASE),
+            "--renew-deadline", str(RENEW),
+            "--retry-period", str(RETRY),
+        ]  # fmt: skip
+        self.tmp_path = tmp_path
+        self.procs: dict[str, ControllerProcess] = {}
+        self.stopped: dict[str, float] = {}
+        """shard -> monotonic time the test stopped or killed it"""
+
+    def start(self, name: str) -> ControllerProcess:
+        proc = ControllerProcess(name, self.args, log_path=self.tmp_path / f"{name}.log")
+        self.procs[name] = proc
+        return proc.start()
+
+    async def shard(self, name: str) -> str:
+        proc = self.procs[name]
+        record = await eventually(
+            lambda: next(iter(proc.events("controller_starting")), None), what=f"{name} starts"
+        )
+        return str(record["identity"])
+
+    def live(self) -> list[ControllerProcess]:
+        return [p for p in self.procs.values() if p.proc.poll() is None]
+
+    async def members_seen(self, count: int) -> None:
+        """Until the sharder has seen ``count`` live members."""
+
+        def seen() -> bool:
+            return any(
+                len(r.get("members") or []) == count
+                for p in self.live()
+                for r in p.events("sharder_members_changed")[-1:]
+            )
+
+        await eventually(seen, what=f"the sharder sees {count} members", within=60)
+
+    def sharder(self) -> ControllerProcess | None:
+        for p in self.live():
+            if len(p.events("sharder_started")) > len(p.events("sharder_stopped")):
+                return p
+        return None
+
+    def close(self) -> None:
+        for p in self.procs.values():
+            p.close()
+        for p in self.procs.values():
+            text = p.text()
+            assert "Traceback" not in text, p.name
+            assert "Unclosed" not in text, p.name
+
+
+@pytest.fixture
+def replicas(control_plane: ControlPlane, namespace: str, tmp_path: Path) -> Iterator[Replicas]:
+    r = Replicas(control_plane, namespace, tmp_path)
+    try:
+        yield r
+    finally:
+        r.close()
+
+
+def exact_jobs(tracker: JobTracker, expected: dict[str, set[str]]) -> None:
+    created = tracker.created
+    for name, jobs in expected.items():
+        names = {n for n in created if n.startswith(f"{name}-")}
+        assert names == jobs, (name, sorted(names))
+    duplicated = {n: uids for n, uids in created.items() if len(uids) != 1}
+    assert not duplicated, duplicated
+
+
+async def all_succeeded(audit: FlowAudit, names: list[str], *, within: float) -> None:
+    def done() -> bool:
+        pending = [
+            n
+            for n in names
+            if not audit.versions.get(n) or audit.versions[n][-1].phase != "Succeeded"
+        ]
+        assert not pending, f"{len(pending)} not Succeeded, e.g. {pending[:5]}"
+        return True
+
+    await eventually(done, what="every flow Succeeded", within=within, interval=0.5)
+
+
+async def test_three_replicas_share_300_flows_and_take_over_a_killed_ones(
+    kube_config: client.Configuration, namespace: str, replicas: Replicas
+) -> None:
+    api = new_api_client(kube_config)
+    zf = Running(manager=None, jobflow=None, api=api, namespace=namespace)  # type: ignore[arg-type]
+    tracker, audit = JobTracker(api, namespace), FlowAudit(api, namespace)
+    try:
+        async with tracker.running(), audit.running():
+            for name in ("r1", "r2", "r3"):
+                replicas.start(name)
+            shards = {name: await replicas.shard(name) for name in ("r1", "r2", "r3")}
+            await replicas.members_seen(3)
+            expected: dict[str, set[str]] = {}
+            for i in range(300):
+                name = f"f{i:03d}"
+                labels = {LABEL_CONCURRENCY_GROUP: f"g{i % 10}"} if i < 40 else {}
+                await zf.create(jobflow(name, [step("a"), step("b", "a")], labels=labels))
+                expected[name] = {f"{name}-a-1", f"{name}-b-1"}
+
+            def assigned() -> dict[str, str | None]:
+                now = audit.shards()
+                return now if len(now) == 300 and all(now.values()) else {}
+
+            owners = await eventually(assigned, what="every flow assigned", within=60)
+            share = Counter(owners.values())
+            print(f"\nflows per shard: {dict(share)}")
+            assert set(share) == set(shards.values()), share
+            assert all(60 <= n <= 140 for n in share.values()), share  # about 100 each
+            for g in range(10):  # a concurrency group lives on one shard
+                group = {owners[f"f{i:03d}"] for i in range(g, 40, 10)}
+                assert len(group) == 1, (g, group)
+
+            sharder = replicas.sharder()
+            victim = next(n for n in ("r1", "r2", "r3") if replicas.procs[n] is not sharder)
+            await tracker.seen(200, within=120)
+            killed_wall = datetime.now(UTC)
+            replicas.procs[victim].kill()
+            replicas.stopped[shards[victim]] = time.monotonic()
+
+            await all_succeeded(audit, list(expected), within=240)
+            await tracker.caught_up()
+            exact_jobs(tracker, expected)
+            moves = audit.check(stopped=replicas.stopped)
+            assert moves["dead"] > 0, moves  # the victim had flows in flight
+            taken = [
+                parse_ts(r["timestamp"])
+                for p in replicas.live()
+                for r in p.events("shard_assigned")
+                if r.get("reason") == "dead" and r.get("previous") == shards[victim]
+            ]
+            assert len(taken) == moves["dead"], (len(taken), moves)
+            first, last = ((t - killed_wall).total_seconds() for t in (min(taken), max(taken)))
+            print(f"takeover of {len(taken)} flows: {first:.2f}s to {last:.2f}s after the kill")
+            assert last <= LEASE + SLACK, (first, last)
+    finally:
+        await api.close()
+
+
+async def test_scaling_3_to_2_to_4_never_gives_a_flow_two_owners(
+    kube_config: client.Configuration, namespace: str, replicas: Replicas
+) -> None:
+    api = new_api_client(kube_config)
+    zf = Running(manager=None, jobflow=None, api=api, namespace=namespace)  # type: ignore[arg-type]
+    tracker, audit = JobTracker(api, namespace), FlowAudit(api, namespace)
+    steps: list[dict[str, Any]] = [
+        step("a", seconds=0.3),
+        step("b", "a", seconds=0.3),
+        step("c", "b", seconds=0.3),
+    ]
+    try:
+        async with tracker.running(), audit.running():
+            for name in ("r1", "r2", "r3"):
+                replicas.start(name)
+            shards = {name: await replicas.shard(name) for name in ("r1", "r2", "r3")}
+            await replicas.members_seen(3)
+            expected: dict[str, set[str]] = {}
+            for i in range(120):
+                name = f"s{i:03d}"
+                await zf.create(jobflow(name, steps))
+                expected[name] = {f"{name}-{s}-1" for s in "abc"}
+            total = 3 * len(expected)
+
+            await tracker.seen(total // 4, within=120)
+            replicas.stopped[shards["r3"]] = time.monotonic()
+            assert replicas.procs["r3"].terminate() == 0  # 3 -> 2
+            await replicas.members_seen(2)
+
+            await tracker.seen(total // 2, within=120)
+            for name in ("r4", "r5"):  # 2 -> 4
+                replicas.start(name)
+            await replicas.members_seen(4)
+
+            await all_succeeded(audit, list(expected), within=240)
+            await tracker.caught_up()
+            exact_jobs(tracker, expected)
+            moves = audit.check(stopped=replicas.stopped)
+            acknowledged = sum(
+                len(p.events("shard_drain_acknowledged")) for p in replicas.procs.values()
+            )
+            print(f"\nmoves: {moves}, drains acknowledged: {acknowledged}")
+            assert moves["dead"] > 0, moves  # r3's flows moved after it left
+            assert moves["drained"] > 0, moves  # r4/r5 took flows from live owners
+            assert acknowledged == moves["drained"], (acknowledged, moves)
+    finally:
+        await api.close()
