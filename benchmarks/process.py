@@ -3,7 +3,8 @@ its RSS (idle, with thousands of flows cached, peak in the scale run), its CPU t
 requests as its ``/metrics`` counts them.
 
 The process runs as it would in a cluster (``python -m zenflow controller``), with leader
-election off and without the in-process admission webhook (``--no-webhook``), logging warnings
+election off (unless ``election`` gives other flags: the sharding benchmark's) and without
+the in-process admission webhook (``--no-webhook``), logging warnings
 only. With ``runtime_only`` (the default) it runs as the image does, with the runtime
 dependencies only (``requirements/runtime.lock``): packages the development environment adds
 and that a runtime dependency imports when present — ``rich``, which structlog loads for pretty
@@ -23,7 +24,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +52,13 @@ class ControllerProcess:
         namespace: str | None = None,
         log: Path | None = None,
         runtime_only: bool = True,
+        election: Sequence[str] = ("--no-leader-election",),
     ):
         self.port = _free_port()
         args = [
             sys.executable, "-m", "zenflow", "controller",
             "--kubeconfig", str(plane.kubeconfig_path),
-            "--no-leader-election", "--no-webhook",
+            *election, "--no-webhook",
             "--http-host", "127.0.0.1", "--http-port", str(self.port),
             "--log-level", "warning", "--log-format", "json",
         ]  # fmt: skip
@@ -109,11 +111,15 @@ class ControllerProcess:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return sum(int(f) for f in fields[11:13]) / os.sysconf("SC_CLK_TCK")
 
-    def requests(self) -> dict[str, int]:
-        """API requests by verb, from the process's own ``zenflow_api_requests_total``."""
+    def metrics(self) -> str:
+        """The process's ``/metrics`` page."""
         url = f"http://127.0.0.1:{self.port}/metrics"
         with urllib.request.urlopen(url, timeout=60) as reply:
-            text = reply.read().decode()
+            return str(reply.read().decode())
+
+    def requests(self) -> dict[str, int]:
+        """API requests by verb, from the process's own ``zenflow_api_requests_total``."""
+        text = self.metrics()
         out: dict[str, int] = {}
         pattern = r'^zenflow_api_requests_total\{verb="(\w+)"\} (\S+)'
         for verb, value in re.findall(pattern, text, re.M):

@@ -10,9 +10,10 @@ its own process and its output is printed as is. The run ends with the targets t
 controller's CPU per step and RSS, and the machine's load. Figures only: nothing here asserts or
 fails on a number.
 
-Run: ``.venv/bin/python -m benchmarks.run [--quick] [--scale] [--json PATH]``.
+Run: ``.venv/bin/python -m benchmarks.run [--quick] [--scale] [--sharding] [--json PATH]``.
 ``--quick``: 1 chain, 50 flows, 1,000 cached flows (instead of 3 chains, 50 and 200 flows, 5,000
-cached flows). ``--scale``: add the scale run (about 15-30 minutes). ``--json PATH``: also write
+cached flows). ``--scale``: add the scale run (about 15-30 minutes). ``--sharding``: add the
+scaling-out run (``benchmarks.sharding``: 1, 2 and 3 sharded replicas). ``--json PATH``: also write
 every figure and the targets as JSON, so runs can be compared.
 """
 
@@ -32,7 +33,7 @@ from typing import Any
 
 from benchmarks import handoff, harness, targets, throughput
 
-SEPARATE = ("memory", "scale")
+SEPARATE = ("memory", "scale", "sharding")
 """Benchmarks of ours run in a process of their own (``--json-out`` gives their result)."""
 
 
@@ -69,6 +70,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Run every zenflow benchmark.")
     parser.add_argument("--quick", action="store_true", help="smaller runs")
     parser.add_argument("--scale", action="store_true", help="add the 1,000 x 20 scale run")
+    parser.add_argument(
+        "--sharding",
+        action="store_true",
+        help="add the scaling-out run (1, 2 and 3 sharded replicas; about 5-10 minutes)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
     began = datetime.now(UTC)
@@ -88,6 +94,10 @@ def main() -> None:
     scale = None
     if args.scale:
         lines, scale = run_module("scale", *(["--flows", "200"] if args.quick else []))
+        print("\n".join(lines))
+    sharding = None
+    if args.sharding:
+        lines, sharding = run_module("sharding", *(["--flows", "50"] if args.quick else []))
         print("\n".join(lines))
     output = other_benchmarks()
     for lines in output.values():
@@ -113,6 +123,7 @@ def main() -> None:
             "throughput": tp,
             "memory": memory,
             "scale": scale,
+            "sharding": sharding,
             "other": output,
             "targets": [r.as_dict() for r in rows],
         }

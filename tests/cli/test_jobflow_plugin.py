@@ -122,6 +122,24 @@ def test_render_list() -> None:
     ]
 
 
+def test_render_list_wide_shows_the_shard() -> None:
+    items = [
+        {
+            "metadata": {"name": "a", "labels": {"workflow.zen.io/shard": "pod-1_ab12cd34"}},
+            "spec": {"steps": [{"name": "a"}]},
+            "status": {"phase": "Running", "progress": "0/1"},
+        },
+        {"metadata": {"name": "b"}, "spec": {"steps": []}},
+    ]
+    assert jobflow_plugin.render_list(items, now=NOW, wide=True) == [
+        "NAME   PHASE     PROGRESS   AGE   SHARD",
+        "a      Running   0/1        -     pod-1_ab12cd34",
+        "b      Pending   0/0        -     <none>",
+    ]
+    args = jobflow_plugin.build_parser().parse_args(["get", "-o", "wide"])
+    assert args.output == "wide"
+
+
 def test_run_with_an_undeclared_param_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -52,6 +52,7 @@ from zenflow.api.templateref import CLUSTER_TEMPLATE_PLURAL, TEMPLATE_PLURAL
 from zenflow.cli import jobflow_logs, kubeflags
 from zenflow.cli.graph import render
 from zenflow.core.flowtemplates.stored import view
+from zenflow.core.sharding.keys import LABEL_SHARD
 from zenflow.display import flowview
 from zenflow.display.live import LiveView
 from zenflow.display.logreader import StepLogReader, api_message
@@ -84,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     get = verb("get", "list JobFlows, or show one flow's steps", flow=False)
     get.add_argument("name", metavar="NAME", nargs="?", help="JobFlow name")
     kubeflags.add_all_namespaces(get)
+    get.add_argument(
+        "-o",
+        "--output",
+        choices=("wide",),
+        help="wide: also the SHARD column (the replica that owns each flow, with --sharding)",
+    )
     status = verb("status", "show a flow's phase, progress and steps")
     for p in (get, status):
         p.add_argument(
@@ -140,16 +147,19 @@ def read_flow_file(path: str) -> dict[str, Any]:
 
 
 def render_list(
-    items: Sequence[dict[str, Any]], *, now: datetime, namespaces: bool = False
+    items: Sequence[dict[str, Any]], *, now: datetime, namespaces: bool = False, wide: bool = False
 ) -> list[str]:
-    """``kubectl get``-style rows: [NAMESPACE,] NAME, PHASE, PROGRESS, AGE."""
-    rows: list[tuple[str, ...]] = [("NAMESPACE", "NAME", "PHASE", "PROGRESS", "AGE")]
+    """``kubectl get``-style rows: [NAMESPACE,] NAME, PHASE, PROGRESS, AGE[, SHARD]."""
+    header = ("NAMESPACE", "NAME", "PHASE", "PROGRESS", "AGE")
+    rows: list[tuple[str, ...]] = [(*header, "SHARD") if wide else header]
     for item in items:
         view = flowview.snapshot(item)
-        created = parse_time((item.get("metadata") or {}).get("creationTimestamp"))
+        meta = item.get("metadata") or {}
+        created = parse_time(meta.get("creationTimestamp"))
         age = (now - created).total_seconds() if created else None
-        row = (view.namespace, view.name, view.phase, view.progress)
-        rows.append((*row, flowview.format_duration(age)))
+        row = (view.namespace, view.name, view.phase, view.progress, flowview.format_duration(age))
+        shard = str((meta.get("labels") or {}).get(LABEL_SHARD) or "<none>")
+        rows.append((*row, shard) if wide else row)
     if not namespaces:
         rows = [row[1:] for row in rows]
     cells = len(rows[0]) - 1
@@ -225,7 +235,9 @@ async def execute(args: argparse.Namespace, session: Session, *, now: datetime) 
     verb = args.verb
     if verb == "get" and args.name is None:
         every = bool(getattr(args, "all_namespaces", False))
-        return render_list(await session.list(all_namespaces=every), now=now, namespaces=every)
+        wide = getattr(args, "output", None) == "wide"
+        flows = await session.list(all_namespaces=every)
+        return render_list(flows, now=now, namespaces=every, wide=wide)
     name = str(getattr(args, "name", None) or "")
     if verb in ("get", "status") and args.watch:
         return await watch(session, name, out=sys.stdout)

@@ -247,3 +247,35 @@ async def test_the_termination_message_of_the_succeeded_pod(
     assert found == message
     assert list(seen[0].query) == [("labelSelector", "batch.kubernetes.io/controller-uid=job-uid")]
     assert flows.writes == 0
+
+
+async def test_sharded_creates_carry_the_owners_labels_and_field_manager() -> None:
+    fake = FakeTransport()
+    fake.answer("POST", JOBS, reply({**_job("f-a-1", _owner()), "status": {}}, 201))
+    flows = FlowClient(fake, job_labels={"workflow.zen.io/shard": "r1"}, field_manager="zf/r1")
+    await flows.create_job(_job("f-a-1", _owner()), flow_uid=UID)
+    (sent,) = fake.sent("POST", JOBS)
+    assert sent.body["metadata"]["labels"] == {"workflow.zen.io/shard": "r1"}
+    assert ("fieldManager", "zf/r1") in list(sent.query)
+
+
+async def test_a_job_another_replica_made_is_adopted_with_this_replicas_label() -> None:
+    """A flow moved between replicas: its new owner's create of a Job the old owner made (the
+    name is deterministic) adopts that Job -- no second Job -- and labels it for its cache."""
+    fake = FakeTransport()
+    theirs = _job("f-a-1", _owner())
+    theirs["metadata"]["labels"] = {"workflow.zen.io/shard": "r0"}
+    relabelled = {
+        **theirs,
+        "metadata": {**theirs["metadata"], "labels": {"workflow.zen.io/shard": "r1"}},
+    }
+    fake.answer("POST", JOBS, _exists())
+    fake.answer("GET", f"{JOBS}/f-a-1", reply(theirs))
+    fake.answer("PATCH", f"{JOBS}/f-a-1", reply(relabelled))
+    flows = FlowClient(fake, job_labels={"workflow.zen.io/shard": "r1"})
+    outcome = await flows.create_job(_job("f-a-1", _owner()), flow_uid=UID)
+    assert outcome == CreateOutcome(job=relabelled)
+    (patch,) = fake.sent("PATCH")
+    assert patch.body == {"metadata": {"labels": {"workflow.zen.io/shard": "r1"}}}
+    assert patch.content_type == MERGE_PATCH
+    assert len(fake.sent("POST")) == 1  # one create, never a second Job

@@ -102,9 +102,11 @@ class Replicas:
         for p in self.procs.values():
             p.close()
         for p in self.procs.values():
-            text = p.text()
-            assert "Traceback" not in text, p.name
-            assert "Unclosed" not in text, p.name
+            assert "Unclosed" not in p.text(), p.name  # every client closed
+            # No error: a replica never lost its membership, nothing failed. (A status write
+            # refused as stale, 409, is a warning: the sharder's label writes cause a few.)
+            errors = [r for r in p.records if r.get("level") in ("error", "critical")]
+            assert not errors, (p.name, errors[:3])
 
 
 @pytest.fixture
