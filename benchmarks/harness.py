@@ -144,8 +144,10 @@ class Probe:
                 return
 
     def on_pod(self, obj: dict[str, Any]) -> None:
+        """A pod from the succeeded-pods watch (whole, or its metadata only: then succeeded)."""
         key = _step_key(obj)
-        if key not in self.decided and (obj.get("status") or {}).get("phase") == "Succeeded":
+        status = obj.get("status")
+        if key not in self.decided and (status is None or status.get("phase") == "Succeeded"):
             self.decided[key] = time.perf_counter()
 
     def on_flow(self, obj: dict[str, Any]) -> None:

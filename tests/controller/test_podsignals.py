@@ -64,6 +64,19 @@ def test_a_succeeded_pod_of_an_unfinished_job_is_kept_and_signalled_once() -> No
     assert (len(rig.signals), rig.signals.signals) == (1, 1)
 
 
+def test_a_pod_read_as_metadata_only_is_dated_when_seen() -> None:
+    """The watch reads pods' metadata only: the success is dated by the injected clock."""
+    seen = parse_time("2026-01-01T00:00:07Z")
+    assert seen is not None
+    jobs = Informer(ScriptedListerWatcher(resource="jobs"))
+    signals = PodSignals(jobs=jobs, now=lambda: seen)
+    jobs.apply("ADDED", job("a", "ua"))
+    signals.handle("ADDED", {"metadata": pod("a", "ua")["metadata"]})
+    found = signals.of(job("a", "ua"))
+    assert found is not None
+    assert found.finished == seen
+
+
 def test_the_entry_goes_when_the_job_is_final_or_deleted() -> None:
     rig = Rig()
     for name, uid in (("a", "ua"), ("b", "ub")):

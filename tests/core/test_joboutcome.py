@@ -3,7 +3,9 @@ SuccessCriteriaMet / FailureTarget (Failed with the reason and message the final
 carry, and a finished time that does not move when it arrives); the one succeeded pod of a Job
 that needs one pod and that nothing else can fail — refused for every other Job shape
 (completions, successPolicy, activeDeadlineSeconds, suspend, managedBy, a Job being deleted);
-which pods count as succeeded (controlled by a Job, never deleted) and when they ended. The
+which pods count as succeeded (controlled by a Job, never deleted) and when they ended; which
+later versions of a Job keep its decided outcome (``decision_kept``: the Job informer then queues
+nothing). The
 real Job controller's side of these edges is tests/controller/jobflow/test_handoff.py."""
 
 from __future__ import annotations
@@ -13,7 +15,13 @@ from typing import Any
 import pytest
 
 from zenflow.api.formats import parse_time
-from zenflow.core.joboutcome import PodSuccess, job_outcome, pod_decides, pod_success
+from zenflow.core.joboutcome import (
+    PodSuccess,
+    decision_kept,
+    job_outcome,
+    pod_decides,
+    pod_success,
+)
 from zenflow.core.observed import job_record
 
 T1, T2, T3 = "2026-01-01T00:00:01Z", "2026-01-01T00:00:02Z", "2026-01-01T00:00:03Z"
@@ -165,9 +173,52 @@ def test_other_pods_are_no_success(body: dict[str, Any]) -> None:
     assert pod_success(body) is None
 
 
+def test_a_pod_read_as_metadata_only_succeeded_when_seen() -> None:
+    """A succeeded-pods watch reads metadata only (no status): the success is dated when seen;
+    a deleted one, or one no Job controls, is still no success."""
+    seen = parse_time(T3)
+    metadata_only = {k: v for k, v in pod("Succeeded").items() if k != "status"}
+    assert pod_success(metadata_only, seen=seen) == ("job-uid", PodSuccess(seen))
+    gone = {"metadata": {**metadata_only["metadata"], "deletionTimestamp": T3}}
+    assert pod_success(gone, seen=seen) is None
+    assert pod_success({"metadata": {"name": "p"}}, seen=seen) is None
+    assert pod_success(pod("Succeeded"), seen=seen) == ("job-uid", PodSuccess(parse_time(T2)))
+
+
 def test_job_record_takes_the_pod_and_says_it_is_not_final() -> None:
     body = job()
     body["metadata"]["labels"] = {"workflow.zen.io/step": "a"}
     rec = job_record(body, flow_uid="f", pod=POD)
     assert rec is not None
     assert (rec.phase, rec.final, rec.finished) == ("Succeeded", False, POD.finished)
+
+
+FAILURE = ("BackoffLimitExceeded", "too many failures")
+SCM, COMPLETE = cond("SuccessCriteriaMet", T2), cond("Complete", T3)
+TARGET, FAILED = cond("FailureTarget", T2, *FAILURE), cond("Failed", T3, *FAILURE)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "pod", "kept"),
+    [
+        pytest.param(job(), job(SCM), POD, True, id="interim-after-the-pod"),
+        pytest.param(job(SCM), job(SCM, COMPLETE), None, False, id="final-after-a-success"),
+        pytest.param(job(), job(SCM, COMPLETE), POD, False, id="final-after-the-pod"),
+        pytest.param(job(TARGET), job(TARGET, FAILED), None, True, id="failed-after-the-target"),
+        pytest.param(job(SCM, COMPLETE), job(SCM, COMPLETE), None, True, id="final-stays"),
+        pytest.param(job(), job(SCM), None, False, id="interim-first"),
+        pytest.param(job(), job(TARGET), POD, False, id="target-after-the-pod"),
+        pytest.param(
+            job(TARGET),
+            job(TARGET, cond("Failed", T3, "DeadlineExceeded", "other")),
+            None,
+            False,
+            id="failed-otherwise",
+        ),
+        pytest.param(job(activeDeadlineSeconds=5), job(SCM), POD, False, id="pod-not-deciding"),
+    ],
+)
+def test_a_later_version_keeps_the_decision_only_when_a_plan_reads_the_same(
+    old: Any, new: Any, pod: PodSuccess | None, kept: bool
+) -> None:
+    assert decision_kept(old, new, pod) is kept

@@ -4,7 +4,10 @@ controller writes it.
 
 The source is a watch on zenflow's own pods only (label ``app.kubernetes.io/managed-by=zenflow``,
 which every step's pod template carries; field ``status.phase=Succeeded``, so a pod is delivered
-when it succeeds and barely otherwise) through a ``Watcher``: no pod cache at all. What is kept is
+when it succeeds and barely otherwise) through a ``Watcher``: no pod cache at all. The watch
+reads the pods' metadata only (``PartialObjectMetadata``: owner references, deletion
+timestamp), a fraction of a pod's size: the field selector already says the phase, and the
+success's time is when it is first seen (the pod's end, to the watch's latency). What is kept is
 one small entry per Job: the uid of a Job whose pod succeeded (never deleted, controlled by that
 Job) → when. Invariants: an entry exists only while the Job cache holds that Job (same uid) without
 a final condition; the Job informer's handlers drop it when the Job turns final or goes away, and a
@@ -20,6 +23,7 @@ reads entries through ``of(job)`` when it builds the Job records.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from zenflow.api.constants import LABEL_MANAGED_BY, MANAGED_BY_VALUE
@@ -41,7 +45,7 @@ MAX_UNMATCHED: Final = 1024
 def succeeded_pods_lister_watcher(
     api: client.ApiClient | Transport, *, namespace: str | None
 ) -> KubeListerWatcher:
-    """zenflow's succeeded pods (label- and field-selected)."""
+    """zenflow's succeeded pods (label- and field-selected), metadata only."""
     return KubeListerWatcher(
         api,
         group="",
@@ -50,6 +54,7 @@ def succeeded_pods_lister_watcher(
         namespace=namespace,
         label_selector=MANAGED_PODS_SELECTOR,
         field_selector=SUCCEEDED_FIELD_SELECTOR,
+        metadata_only=True,
     )
 
 
@@ -57,10 +62,15 @@ class PodSignals:
     """Job uid → the success of a pod it controls, for Jobs in flight (see the module doc)."""
 
     def __init__(
-        self, *, jobs: Informer, on_signal: Callable[[dict[str, Any]], None] | None = None
+        self,
+        *,
+        jobs: Informer,
+        on_signal: Callable[[dict[str, Any]], None] | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._jobs = jobs
         self._on_signal = on_signal
+        self._now = now
         self._succeeded: dict[str, PodSuccess] = {}
         self._unmatched: dict[str, PodSuccess] = {}  # by Job uid, oldest first
         self.signals = 0
@@ -78,10 +88,10 @@ class PodSignals:
         return self._succeeded.get(uid) if isinstance(uid, str) else None
 
     def handle(self, event_type: str, pod: dict[str, Any]) -> None:
-        """A ``Watcher`` handler for zenflow's pods."""
+        """A ``Watcher`` handler for zenflow's succeeded pods (whole, or their metadata)."""
         if event_type == "DELETED":
             return  # a success, once seen, is counted by the Job controller all the same
-        found = pod_success(pod)
+        found = pod_success(pod, seen=self._now())
         if found is None or found[0] in self._succeeded:
             return
         uid, success = found

@@ -9,6 +9,9 @@ adds them to the manager, then the JobFlow controller: a rate-limited queue of f
   * the Job informer: every event that changes what the controller reads of a Job (the
     compact cache, ``jobcache``) queues the owning flow at once (owner reference → key; not
     delayed, not rate-limited), so a Job's completion reaches its flow's reconcile immediately;
+    an update that keeps a decided Job's outcome (``core.joboutcome.decision_kept``: the
+    interim condition after the pod's success, ``Failed`` after ``FailureTarget``) queues
+    nothing: its reconcile would plan the same;
   * pod signals (``zenflow.controller.podsignals``): a watch on zenflow's succeeded pods, no
     pod cache; the first success seen for an unfinished Job queues its flow, whose reconcile
     may hand off at once when that pod already decides the Job (``core.joboutcome``);
@@ -35,13 +38,14 @@ from zenflow.controller.cronjobflow.reconciler import setup_cron_controller
 from zenflow.controller.events import EventRecorder, EventWriter
 from zenflow.controller.jobflow.client import FlowClient
 from zenflow.controller.jobflow.metrics import FlowMetrics
-from zenflow.controller.jobflow.observed import GROUP_INDEX, group_index
+from zenflow.controller.jobflow.observed import GROUP_INDEX, PodOf, group_index
 from zenflow.controller.jobflow.reconciler import JobFlowReconciler
 from zenflow.controller.jobflow.templates import FlowTemplates
 from zenflow.controller.notifications.setup import setup_notifications
 from zenflow.controller.podsignals import PodSignals, succeeded_pods_lister_watcher
 from zenflow.controller.settings import ControllerSettings
 from zenflow.controller.sharding.setup import add_sharder, shard_edges
+from zenflow.core.joboutcome import PodSuccess, decision_kept
 from zenflow.kube.rest import Rest
 from zenflow.kube.transport import Transport
 from zenflow.machinery.controller import Controller
@@ -145,7 +149,7 @@ def setup_controllers(
             cluster=informers.cluster_templates.store,
         ),
     )
-    route_events(flows=informers.jobflows, jobs=informers.jobs, queue=queue)
+    route_events(flows=informers.jobflows, jobs=informers.jobs, queue=queue, pod_of=signals.of)
     reconcile = reconciler.reconcile_safely
     controller = Controller(
         JOBFLOW_CONTROLLER,
@@ -191,6 +195,21 @@ def same_for_the_controller(old: dict[str, Any], new: dict[str, Any]) -> bool:
     }
 
 
+def changes_no_plan(
+    old: dict[str, Any], new: dict[str, Any], pod: PodSuccess | None = None
+) -> bool:
+    """A Job update no plan can tell from the version before: equal for the controller, or the
+    same metadata and the same decided outcome (``core.joboutcome.decision_kept``; ``pod``: the
+    Job's pod success, if seen)."""
+    if same_for_the_controller(old, new):
+        return True
+    return _metadata_but_version(old) == _metadata_but_version(new) and decision_kept(old, new, pod)
+
+
+def _metadata_but_version(job: dict[str, Any]) -> dict[str, Any]:
+    return {**job.get("metadata", {}), "resourceVersion": None}
+
+
 def queue_owner(queue: RateLimitingQueue[ObjectKey], job: dict[str, Any]) -> None:
     """Queue the JobFlow controlling ``job`` (a raw Job), if any."""
     key = owner_key(job, JOBFLOW_KIND, api_version=API_VERSION)
@@ -198,8 +217,15 @@ def queue_owner(queue: RateLimitingQueue[ObjectKey], job: dict[str, Any]) -> Non
         queue.add(key)
 
 
-def route_events(*, flows: Informer, jobs: Informer, queue: RateLimitingQueue[ObjectKey]) -> None:
-    """Informer event handlers that queue flow keys (handlers only enqueue)."""
+def route_events(
+    *,
+    flows: Informer,
+    jobs: Informer,
+    queue: RateLimitingQueue[ObjectKey],
+    pod_of: PodOf | None = None,
+) -> None:
+    """Informer event handlers that queue flow keys (handlers only enqueue); ``pod_of``: a
+    Job's pod success seen (``PodSignals.of``)."""
     flows.add_indexer(GROUP_INDEX, group_index)
 
     def queue_peers(obj: dict[str, Any]) -> None:
@@ -233,7 +259,7 @@ def route_events(*, flows: Informer, jobs: Informer, queue: RateLimitingQueue[Ob
             queue.add(key)
 
     def on_job_update(old: dict[str, Any], new: dict[str, Any]) -> None:
-        if not same_for_the_controller(old, new):
+        if not changes_no_plan(old, new, pod_of(new) if pod_of else None):
             on_job(new)
 
     def on_job_add(obj: dict[str, Any]) -> None:

@@ -30,7 +30,8 @@ the order they are trusted:
 Only successes are taken from pods: a failed pod may be retried by the Job (``backoffLimit``,
 ``podFailurePolicy`` Ignore/Count), so failures wait for ``FailureTarget`` or ``Failed``.
 Anything else is Running. ``finished`` is the interim condition's time when there is one (so it
-does not move when the final condition arrives), else the final one's, else the pod's end.
+does not move when the final condition arrives), else the final one's, else the pod's end (or,
+for a pod read as metadata only, the moment its success was first seen).
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ JOB_CONTROLLER: Final = "kubernetes.io/job-controller"
 @dataclass(frozen=True, slots=True)
 class PodSuccess:
     """A pod the Job controls (controller ownerReference: the Job's uid), seen ``Succeeded``
-    with no ``deletionTimestamp``; ``finished``: when its last container ended."""
+    with no ``deletionTimestamp``; ``finished``: when its last container ended, or, when only
+    the pod's metadata was read, when the success was first seen (``pod_success``)."""
 
     finished: datetime | None = None
 
@@ -107,6 +109,24 @@ def job_outcome(job: Mapping[str, Any], pod: PodSuccess | None = None) -> Outcom
     return RUNNING
 
 
+def decision_kept(
+    old: Mapping[str, Any], new: Mapping[str, Any], pod: PodSuccess | None = None
+) -> bool:
+    """Whether ``new``, a later version of the Job ``old`` (``pod``: its pod's success, if
+    seen), changes no outcome a plan reads: ``old`` was decided already, and ``new`` is decided
+    the same way (phase, reason, message) by a signal that is not the first final one after a
+    success (a step whose outputs are read from its Job waits for that). E.g. the interim
+    condition after the pod's success, or ``Failed`` after ``FailureTarget``: the step's time
+    is the first signal's either way (``planning.derive``)."""
+    before, after = job_outcome(old, pod), job_outcome(new, pod)
+    return (
+        before.phase != "Running"
+        and (before.phase, before.reason, before.message)
+        == (after.phase, after.reason, after.message)
+        and (before.final or not after.final or after.phase == "Failed")
+    )
+
+
 def pod_decides(job: Mapping[str, Any]) -> bool:
     """Whether one succeeded pod decides this Job's success (see the module docstring)."""
     spec = job.get("spec") or {}
@@ -121,12 +141,23 @@ def pod_decides(job: Mapping[str, Any]) -> bool:
     )
 
 
-def pod_success(pod: Mapping[str, Any]) -> tuple[str, PodSuccess] | None:
-    """``(uid of the Job controlling the pod, its success)`` for a raw pod that succeeded and was
-    never deleted; None for any other pod."""
+def pod_success(
+    pod: Mapping[str, Any], *, seen: datetime | None = None
+) -> tuple[str, PodSuccess] | None:
+    """``(uid of the Job controlling the pod, its success)`` for a pod that succeeded and was
+    never deleted; None for any other pod.
+
+    ``pod`` is a raw pod, or its metadata alone (``PartialObjectMetadata``, no ``status``) from
+    a source that delivers succeeded pods only (a watch with the field selector
+    ``status.phase=Succeeded``): a pod without a status is taken as succeeded. ``finished`` is
+    the last container's end when the pod tells it, else ``seen`` (when the success was seen)."""
     meta = pod.get("metadata") or {}
-    status = pod.get("status") or {}
-    if status.get("phase") != "Succeeded" or meta.get("deletionTimestamp"):
+    status = pod.get("status")
+    if status is not None and (
+        not isinstance(status, Mapping) or status.get("phase") != "Succeeded"
+    ):
+        return None
+    if meta.get("deletionTimestamp"):
         return None
     owner = next(
         (
@@ -140,8 +171,8 @@ def pod_success(pod: Mapping[str, Any]) -> tuple[str, PodSuccess] | None:
         return None
     ends = [
         parse_time(((c.get("state") or {}).get("terminated") or {}).get("finishedAt"))
-        for c in status.get("containerStatuses") or []
+        for c in (status or {}).get("containerStatuses") or []
         if isinstance(c, Mapping)
     ]
     known = [t for t in ends if t is not None]
-    return str(owner["uid"]), PodSuccess(max(known) if known else None)
+    return str(owner["uid"]), PodSuccess(max(known) if known else seen)
