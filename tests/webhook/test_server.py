@@ -278,6 +278,17 @@ async def test_full_queue_is_a_quick_busy_denial(
                 response = (await resp.json())["response"]
             assert (response["allowed"], response["status"]["code"]) == (False, 429)
             assert "queue is full" in response["status"]["message"]
+            assert resp.headers.get("Connection", "").lower() != "close"  # read whole: kept
+            # A body longer than what is read to answer it: the connection is closed rather
+            # than the rest read and thrown away.
+            padded = {
+                **flow(GOOD),
+                "metadata": {"name": "f", "annotations": {"pad": "x" * 300_000}},
+            }
+            async with s.post(url(server, "/validate"), data=review(padded)) as resp:
+                response = (await resp.json())["response"]
+                assert (response["allowed"], response["status"]["code"]) == (False, 429)
+                assert resp.headers.get("Connection", "").lower() == "close"
             release.set()
             async with await held as first:
                 assert (await first.json())["response"]["allowed"] is True

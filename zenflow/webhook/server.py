@@ -228,7 +228,10 @@ class WebhookServer:
                 message=f"{exc}; the review was not judged, retry later",
                 result="busy",
             )
-            return busy, False
+            # A body not read to its end would be read and thrown away before the connection
+            # could serve another request (aiohttp's lingering read): megabytes of TLS for
+            # nothing. Such a connection is closed instead; a small body was read whole.
+            return busy, not request.content.at_eof()
         with reservation:
             body = await self._read_body(request, deadline)
             if isinstance(body, Outcome):
