@@ -325,14 +325,15 @@ class Sharder:
         cache holds them when its first reconcile runs."""
         path = f"/apis/batch/v1/namespaces/{namespace}/jobs"
         body = {"metadata": {"labels": {LABEL_SHARD: shard}}}
-        for job in jobs:
-            if job.shard == shard:
-                continue
+
+        async def relabel(job: _Job) -> None:
             with contextlib.suppress(NotFoundError):
                 await self._rest.request(
                     "PATCH", f"{path}/{job.name}", query=self._manager, body=body,
                     content_type=MERGE_PATCH,
                 )  # fmt: skip
+
+        await asyncio.gather(*(relabel(job) for job in jobs if job.shard != shard))
 
     async def _collect_leases(
         self, leases: Informer, members: Members, placements: list[Any]
