@@ -4,8 +4,8 @@ carry, and a finished time that does not move when it arrives); the one succeede
 that needs one pod and that nothing else can fail — refused for every other Job shape
 (completions, successPolicy, activeDeadlineSeconds, suspend, managedBy, a Job being deleted);
 which pods count as succeeded (controlled by a Job, never deleted) and when they ended; which
-later versions of a Job keep its decided outcome (``decision_kept``: the Job informer then queues
-nothing). The
+later versions of a Job keep its decided outcome (``decision_kept``), and when a flow's status
+already records it (``recorded``): the Job informer then queues nothing. The
 real Job controller's side of these edges is tests/controller/jobflow/test_handoff.py."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from zenflow.core.joboutcome import (
     job_outcome,
     pod_decides,
     pod_success,
+    recorded,
 )
 from zenflow.core.observed import job_record
 
@@ -222,3 +223,37 @@ def test_a_later_version_keeps_the_decision_only_when_a_plan_reads_the_same(
     old: Any, new: Any, pod: PodSuccess | None, kept: bool
 ) -> None:
     assert decision_kept(old, new, pod) is kept
+
+
+STATUS = {
+    "steps": [
+        {"name": "a", "phase": "Succeeded", "jobRef": "f-a-1"},
+        {"name": "b", "phase": "Failed", "jobRef": "f-b-2"},
+        {"name": "c", "phase": "Running", "jobRef": "f-c-1"},
+        {
+            "name": "m",
+            "phase": "Running",
+            "jobRef": "f-m-0-1",
+            "shards": [{"index": 0, "phase": "Succeeded", "jobRef": "f-m-0-1"}],
+        },
+    ]
+}
+
+
+@pytest.mark.parametrize(
+    ("status", "job_name", "phase", "expected"),
+    [
+        pytest.param(STATUS, "f-a-1", "Succeeded", True, id="succeeded-step"),
+        pytest.param(STATUS, "f-b-2", "Failed", True, id="failed-step"),
+        pytest.param(STATUS, "f-a-1", "Failed", False, id="other-phase"),
+        pytest.param(STATUS, "f-a-2", "Succeeded", False, id="other-attempt"),
+        pytest.param(STATUS, "f-c-1", "Succeeded", False, id="still-running"),
+        pytest.param(STATUS, "f-c-1", "Running", False, id="running-is-never-recorded"),
+        pytest.param(STATUS, "f-m-0-1", "Succeeded", False, id="matrix-shard"),
+        pytest.param(None, "f-a-1", "Succeeded", False, id="no-status"),
+    ],
+)
+def test_recorded_only_for_a_step_ended_that_way_with_that_job(
+    status: Any, job_name: str, phase: Any, expected: bool
+) -> None:
+    assert recorded(status, job_name, phase) is expected

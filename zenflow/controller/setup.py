@@ -10,8 +10,10 @@ adds them to the manager, then the JobFlow controller: a rate-limited queue of f
     compact cache, ``jobcache``) queues the owning flow at once (owner reference → key; not
     delayed, not rate-limited), so a Job's completion reaches its flow's reconcile immediately;
     an update that keeps a decided Job's outcome (``core.joboutcome.decision_kept``: the
-    interim condition after the pod's success, ``Failed`` after ``FailureTarget``) queues
-    nothing: its reconcile would plan the same;
+    interim condition after the pod's success, ``Failed`` after ``FailureTarget``), or whose
+    outcome the flow's cached status already records for its step (``recorded``: the final
+    condition after the step was handed off), queues nothing: its reconcile would plan the
+    same;
   * pod signals (``zenflow.controller.podsignals``): a watch on zenflow's succeeded pods, no
     pod cache; the first success seen for an unfinished Job queues its flow, whose reconcile
     may hand off at once when that pod already decides the Job (``core.joboutcome``);
@@ -45,7 +47,7 @@ from zenflow.controller.notifications.setup import setup_notifications
 from zenflow.controller.podsignals import PodSignals, succeeded_pods_lister_watcher
 from zenflow.controller.settings import ControllerSettings
 from zenflow.controller.sharding.setup import add_sharder, shard_edges
-from zenflow.core.joboutcome import PodSuccess, decision_kept
+from zenflow.core.joboutcome import PodSuccess, decision_kept, job_outcome, recorded
 from zenflow.kube.rest import Rest
 from zenflow.kube.transport import Transport
 from zenflow.machinery.controller import Controller
@@ -196,14 +198,23 @@ def same_for_the_controller(old: dict[str, Any], new: dict[str, Any]) -> bool:
 
 
 def changes_no_plan(
-    old: dict[str, Any], new: dict[str, Any], pod: PodSuccess | None = None
+    old: dict[str, Any],
+    new: dict[str, Any],
+    pod: PodSuccess | None = None,
+    flow_status: dict[str, Any] | None = None,
 ) -> bool:
     """A Job update no plan can tell from the version before: equal for the controller, or the
-    same metadata and the same decided outcome (``core.joboutcome.decision_kept``; ``pod``: the
-    Job's pod success, if seen)."""
+    same metadata and either the same decided outcome (``core.joboutcome.decision_kept``;
+    ``pod``: the Job's pod success, if seen) or an outcome its flow's cached status already
+    records for the Job's step (``core.joboutcome.recorded``)."""
     if same_for_the_controller(old, new):
         return True
-    return _metadata_but_version(old) == _metadata_but_version(new) and decision_kept(old, new, pod)
+    if _metadata_but_version(old) != _metadata_but_version(new):
+        return False
+    if decision_kept(old, new, pod):
+        return True
+    name = str(new.get("metadata", {}).get("name", ""))
+    return recorded(flow_status, name, job_outcome(new, pod).phase)
 
 
 def _metadata_but_version(job: dict[str, Any]) -> dict[str, Any]:
@@ -259,8 +270,13 @@ def route_events(
             queue.add(key)
 
     def on_job_update(old: dict[str, Any], new: dict[str, Any]) -> None:
-        if not changes_no_plan(old, new, pod_of(new) if pod_of else None):
-            on_job(new)
+        key = owner_key(new, JOBFLOW_KIND, api_version=API_VERSION)
+        if key is None:
+            return
+        flow = flows.store.get(key)
+        status = flow.get("status") if flow is not None else None
+        if not changes_no_plan(old, new, pod_of(new) if pod_of else None, status):
+            queue.add(key)
 
     def on_job_add(obj: dict[str, Any]) -> None:
         # A Job that says nothing yet (no deciding condition) is one a reconcile of its flow

@@ -127,6 +127,23 @@ def decision_kept(
     )
 
 
+def recorded(flow_status: Mapping[str, Any] | None, job: str, phase: JobPhase) -> bool:
+    """Whether a flow's raw status already records the step whose current Job is ``job`` as
+    ended in ``phase`` (Succeeded or Failed): a later version of that Job decided the same way
+    changes no plan then (the step keeps its time and outputs; a step whose outputs are read
+    from its Job is recorded Succeeded only once the Job is final). Matrix steps are never
+    taken as recorded: a shard shows Succeeded before its Job is final."""
+    if phase == "Running" or not isinstance(flow_status, Mapping):
+        return False
+    return any(
+        isinstance(step, Mapping)
+        and step.get("jobRef") == job
+        and step.get("phase") == phase
+        and not step.get("shards")
+        for step in flow_status.get("steps") or []
+    )
+
+
 def pod_decides(job: Mapping[str, Any]) -> bool:
     """Whether one succeeded pod decides this Job's success (see the module docstring)."""
     spec = job.get("spec") or {}
