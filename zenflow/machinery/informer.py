@@ -168,7 +168,7 @@ class Informer:
 
     def apply(self, event_type: str, obj: dict[str, Any]) -> None:
         if self._metrics is not None:
-            self._metrics.informer_events.labels(self.resource, event_type).inc()
+            self._metrics.informer_event(self.resource, event_type)
         obj = self._admit(obj)
         if event_type == "DELETED":
             old = self.store.delete(key_of(obj))

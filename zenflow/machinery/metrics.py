@@ -95,6 +95,7 @@ class MachineryMetrics:
             ["resource", "type"],
             registry=r,
         )
+        self._informer_events: dict[tuple[str, str], Counter] = {}
         self.informer_relists = Counter(
             "zenflow_informer_relists", "Full lists done by an informer", ["resource"], registry=r
         )
@@ -116,6 +117,15 @@ class MachineryMetrics:
             ["verb"],
             registry=r,
         )
+
+    def informer_event(self, resource: str, event_type: str) -> None:
+        """Count one watch event of ``resource`` (``informer_events``); each labelled child is
+        looked up once (the label set is bounded: resources x event types), not per event."""
+        child = self._informer_events.get((resource, event_type))
+        if child is None:
+            child = self.informer_events.labels(resource, event_type)
+            self._informer_events[(resource, event_type)] = child
+        child.inc()
 
     def queue(self, name: str, *, clock: Clock | None = None) -> PrometheusQueueMetrics:
         return PrometheusQueueMetrics(self, name, clock=clock or RealClock())

@@ -88,7 +88,7 @@ class Watcher:
 
     def apply(self, event_type: str, obj: Obj) -> None:
         if self._metrics is not None:
-            self._metrics.informer_events.labels(self.resource, event_type).inc()
+            self._metrics.informer_event(self.resource, event_type)
         self._deliver(event_type, obj)
 
     # -- internals -----------------------------------------------------------------------------
