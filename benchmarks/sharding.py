@@ -1,9 +1,10 @@
 """Benchmark: scaling out with ``--sharding`` -- the same workload on 1, 2 and 3 active-active
 replicas, and on one unsharded controller for reference.
 
-Each run has a namespace of its own on one local control plane (pods finish at once: node agent
-annotation mode) and ``zenflow controller`` processes of its own (``benchmarks.process``: as the
-image runs them), each watching that namespace and holding its Leases there. Once the sharder
+Each run has a fresh local control plane of its own (so no run pays for the Jobs and pods of
+the one before; pods finish at once: node agent annotation mode) and ``zenflow controller``
+processes of its own (``benchmarks.process``: as the image runs them), each watching the run's
+namespace and holding its Leases there. Once the sharder
 counts every replica as a member (its ``zenflow_sharder_members`` gauge), 150 flows of 10 steps
 (``benchmarks.throughput.fan_flow``) are created at once; the run ends when the replicas'
 ``zenflow_jobflows`` gauges count them all Succeeded. Figures per run: wall time and total
@@ -130,12 +131,9 @@ def report(results: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-async def measure(plane: Any, *, flows: int, counts: list[int]) -> list[dict[str, Any]]:
+async def measure(plane: Any, *, replicas: int | None, flows: int) -> dict[str, Any]:
     async with harness.user_client(plane) as objects:
-        results = [await run(plane, objects, replicas=None, flows=flows)]
-        for n in counts:
-            results.append(await run(plane, objects, replicas=n, flows=flows))
-    return results
+        return await run(plane, objects, replicas=replicas, flows=flows)
 
 
 def main() -> None:
@@ -144,8 +142,12 @@ def main() -> None:
     parser.add_argument("--replicas", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--json-out", type=Path, default=None, help="write the result here")
     args = parser.parse_args()
-    with harness.control_plane() as plane:
-        results = asyncio.run(measure(plane, flows=args.flows, counts=args.replicas))
+    results = []
+    for replicas in [None, *args.replicas]:
+        # A fresh control plane per run: the Jobs and pods of an earlier run would slow the
+        # Job controller and the node agent for the next one.
+        with harness.control_plane() as plane:
+            results.append(asyncio.run(measure(plane, replicas=replicas, flows=args.flows)))
     print("\n".join(report(results)))
     if args.json_out is not None:
         args.json_out.write_text(json.dumps(results))
