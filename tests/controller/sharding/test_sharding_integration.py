@@ -13,12 +13,15 @@ Aspects:
     (``audit.FlowAudit``: the field manager of each status write, the shard and drain labels)
     shows each status write made by the flow's labelled owner, writers never interleaving, and
     every move either acknowledged by the old owner (drain) or made after it stopped; no flow is
-    stranded (all Succeed), and drains did happen.
+    stranded (all Succeed), and drains did happen; every replica's /metrics has the per-shard
+    series, the drains count, and the sharder counts four members.
 """
 
 from __future__ import annotations
 
+import re
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -109,6 +112,17 @@ class Replicas:
             # refused as stale, 409, is a warning: the sharder's label writes cause a few.)
             errors = [r for r in p.records if r.get("level") in ("error", "critical")]
             assert not errors, (p.name, errors[:3])
+
+
+def metrics(proc: ControllerProcess) -> str:
+    port = proc.events("http_server_listening")[-1]["port"]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+        return str(answer.read().decode())
+
+
+def sample(page: str, series: str) -> float:
+    found = re.search(rf"^{re.escape(series)} (\S+)$", page, re.M)
+    return float(found[1]) if found else 0.0
 
 
 @pytest.fixture
@@ -240,13 +254,32 @@ async def test_scaling_3_to_2_to_4_never_gives_a_flow_two_owners(
             await all_succeeded(audit, list(expected), within=240)
             await tracker.caught_up()
             exact_jobs(tracker, expected)
-            moves = audit.check(stopped=replicas.stopped)
-            acknowledged = sum(
-                len(p.events("shard_drain_acknowledged")) for p in replicas.procs.values()
-            )
-            print(f"\nmoves: {moves}, drains acknowledged: {acknowledged}")
+
+            def settled() -> dict[str, int] | None:
+                """The audit's moves once every drain the audit saw was logged by its owner
+                (finished flows are rebalanced too, so drains may still be under way)."""
+                moves = audit.check(stopped=replicas.stopped)
+                acknowledged = sum(
+                    len(p.events("shard_drain_acknowledged")) for p in replicas.procs.values()
+                )
+                assert acknowledged == moves["drained"], (acknowledged, moves)
+                return moves
+
+            moves = await eventually(settled, what="drains settled", within=60, interval=0.5)
+            print(f"\nmoves: {moves}")
             assert moves["dead"] > 0, moves  # r3's flows moved after it left
             assert moves["drained"] > 0, moves  # r4/r5 took flows from live owners
-            assert acknowledged == moves["drained"], (acknowledged, moves)
+            pages = {p.name: metrics(p) for p in replicas.live()}
+            for name, page in pages.items():  # per-shard metrics on every replica
+                assert "zenflow_shard_info{shard=" in page, name
+                assert 'zenflow_shard_objects_owned{kind="JobFlow"}' in page, name
+            drained = sum(
+                sample(page, 'zenflow_shard_drains_acknowledged_total{kind="JobFlow"}')
+                for page in pages.values()
+            )
+            assert drained > 0, drained
+            sharder = replicas.sharder()
+            assert sharder is not None
+            assert sample(pages[sharder.name], "zenflow_sharder_members") == 4
     finally:
         await api.close()
