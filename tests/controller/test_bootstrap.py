@@ -3,7 +3,9 @@ to zenflow's Jobs (MACHINERY.md #16) and indexed by owning JobFlow, JobFlows by 
 the manager gets an elector with the configured Lease and timings (none without leader
 election); the controller's own transport (no generated client) has its pool sized for the
 watches and workers and the client-side rate limit of the settings; the Event recorder's is a
-sibling with its own limit and pool."""
+sibling with its own limit and pool. With sharding, JobFlows, CronJobFlows and Jobs are selected
+by the replica's shard label (templates are not) and the manager's elector holds the replica's
+labelled membership Lease on a connection of its own."""
 
 from __future__ import annotations
 
@@ -94,3 +96,28 @@ async def test_transport_pool_and_rate_limit_follow_settings(api: HttpTransport)
     assert events.pool_size == 8
     assert events.bucket is not None
     assert (events.bucket._bucket.qps, events.bucket._bucket.burst) == (7.0, 9)
+
+
+async def test_sharded_informers_select_their_shard(api: HttpTransport) -> None:
+    informers = build_informers(api, namespace="team", registry=CollectorRegistry(), shard="r1")
+    selectors = [getattr(i.reflector._lw, "_selector", None) for i in informers.all()]
+    assert selectors == [
+        "workflow.zen.io/shard=r1",
+        "workflow.zen.io/shard=r1",
+        "app.kubernetes.io/managed-by=zenflow,workflow.zen.io/shard=r1",
+        None,  # templates are never sharded
+        None,
+    ]
+
+
+async def test_a_sharded_manager_holds_a_membership_lease(api: HttpTransport) -> None:
+    settings = _settings("--sharding", "--lease-name", "zf", "--leader-election-namespace", "ops")
+    manager = build_manager(settings, api, registry=CollectorRegistry(), identity="pod_1")
+    elector = manager.elector
+    assert elector is not None
+    assert elector.lease_name.startswith("zf-shard-pod-1-")
+    assert (elector.namespace, elector.identity) == ("ops", "pod_1")
+    store = elector._store
+    assert store._labels == {"workflow.zen.io/shard-lease": "zf"}  # type: ignore[attr-defined]
+    assert store._rest.transport is not api  # type: ignore[attr-defined]  # its own connection
+    await manager._cleanups[-1]()  # close the membership transport
