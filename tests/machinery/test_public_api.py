@@ -19,6 +19,8 @@ CORE_MODULES = [
     "controller",
     "expectations",
     "watcher",
+    "ring",
+    "sharding",
 ]
 
 

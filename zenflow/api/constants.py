@@ -22,6 +22,12 @@ LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE: Final = "zenflow"
 LABEL_CONCURRENCY_GROUP: Final = f"{GROUP}/concurrency-group"
 LABEL_CRONJOBFLOW: Final = f"{GROUP}/cronjobflow"
+# Sharding (``--sharding``, zenflow.controller.sharding): the replica that owns (reconciles) an
+# object, on JobFlows, CronJobFlows and a flow's Jobs; ``drain=true`` asks the owner to let the
+# object go (it acknowledges by removing both); the shard-lease label marks membership Leases.
+LABEL_SHARD: Final = f"{GROUP}/shard"
+LABEL_DRAIN: Final = f"{GROUP}/drain"
+LABEL_SHARD_LEASE: Final = f"{GROUP}/shard-lease"
 
 # Annotations users set on a JobFlow to act on it (also set by `kubectl jobflow …`).
 ANNOTATION_RETRY: Final = f"{GROUP}/retry"

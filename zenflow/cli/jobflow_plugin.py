@@ -45,14 +45,13 @@ from zenflow.api.actions import (
     suspend_patch,
     with_params,
 )
-from zenflow.api.constants import GROUP, JOBFLOW_PLURAL, VERSION
+from zenflow.api.constants import GROUP, JOBFLOW_PLURAL, LABEL_SHARD, VERSION
 from zenflow.api.formats import parse_time
 from zenflow.api.jobflow import JobFlowSpec
 from zenflow.api.templateref import CLUSTER_TEMPLATE_PLURAL, TEMPLATE_PLURAL
 from zenflow.cli import jobflow_logs, kubeflags
 from zenflow.cli.graph import render
 from zenflow.core.flowtemplates.stored import view
-from zenflow.core.sharding.keys import LABEL_SHARD
 from zenflow.display import flowview
 from zenflow.display.live import LiveView
 from zenflow.display.logreader import StepLogReader, api_message

@@ -13,11 +13,11 @@ from zenflow.api.constants import (
     GROUP,
     JOBFLOW_PLURAL,
     LABEL_MANAGED_BY,
+    LABEL_SHARD,
     MANAGED_BY_VALUE,
     VERSION,
 )
 from zenflow.api.templateref import CLUSTER_TEMPLATE_PLURAL, TEMPLATE_PLURAL
-from zenflow.core.sharding.keys import LABEL_SHARD
 from zenflow.kube.listwatch import KubeListerWatcher
 
 if TYPE_CHECKING:

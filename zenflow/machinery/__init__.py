@@ -11,6 +11,8 @@ client-go semantics they keep are listed in docs/MACHINERY.md):
 - ``store``/``reflector``/``informer``: list+watch into an indexed cache with event handlers;
   ``watcher``: a watch without a cache; ``expectations``: writes not yet seen in a cache.
 - ``leaderelection``: a coordination.k8s.io Lease lock.
+- ``ring`` → ``sharding``: a consistent-hash ring and the sharder's decision (which objects to
+  assign or drain), for active-active replicas.
 - ``controller``/``manager``/``http``: workers, runnables, probes and metrics endpoints.
 """
 
@@ -42,11 +44,14 @@ from zenflow.machinery.reconcile import (
     make_key,
     split_key,
 )
+from zenflow.machinery.ring import Ring, ring_point
+from zenflow.machinery.sharding import Action, Placement, decide
 from zenflow.machinery.store import Store
 from zenflow.machinery.watcher import Watcher
 
 __all__ = [
     "OWNER_INDEX",
+    "Action",
     "BucketRateLimiter",
     "Clock",
     "Controller",
@@ -65,15 +70,18 @@ __all__ = [
     "MaxOfRateLimiter",
     "ObjectKey",
     "Outcome",
+    "Placement",
     "RateLimiter",
     "RateLimitingQueue",
     "RealClock",
     "Result",
+    "Ring",
     "Runnable",
     "Store",
     "TerminalError",
     "Watcher",
     "WorkQueue",
+    "decide",
     "default_controller_rate_limiter",
     "default_identity",
     "handle_result",
@@ -82,5 +90,6 @@ __all__ = [
     "make_key",
     "owner_indexer",
     "owner_key",
+    "ring_point",
     "split_key",
 ]

@@ -26,9 +26,8 @@ from typing import Any
 
 from kubernetes_asyncio import client
 
-from zenflow.api.constants import FIELD_MANAGER
+from zenflow.api.constants import FIELD_MANAGER, LABEL_DRAIN, LABEL_SHARD
 from zenflow.controller.listwatch import jobflows_lister_watcher
-from zenflow.core.sharding.keys import LABEL_DRAIN, LABEL_SHARD
 from zenflow.machinery.informer import Informer
 
 PREFIX = f"{FIELD_MANAGER}/"

@@ -15,9 +15,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from tests.support.fake_transport import FakeTransport, reply, status_reply
+from zenflow.api.constants import LABEL_DRAIN, LABEL_SHARD
 from zenflow.controller.sharding.drain import drain_guard
 from zenflow.controller.sharding.metrics import shard_metrics
-from zenflow.core.sharding.keys import LABEL_DRAIN, LABEL_SHARD
 from zenflow.kube.rest import MERGE_PATCH
 from zenflow.machinery.reconcile import ObjectKey, Result
 from zenflow.machinery.store import Store

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from zenflow.api.constants import LABEL_CONCURRENCY_GROUP, LABEL_CRONJOBFLOW
+from zenflow.api.constants import (
+    LABEL_CONCURRENCY_GROUP,
+    LABEL_CRONJOBFLOW,
+    LABEL_DRAIN,
+    LABEL_SHARD,
+)
 from zenflow.controller.sharding.placements import placement_of, slim_cron, slim_flow
-from zenflow.core.sharding.assign import Placement
-from zenflow.core.sharding.keys import LABEL_DRAIN, LABEL_SHARD
+from zenflow.machinery.sharding import Placement
 
 
 def partial(name: str, labels: dict[str, str], *, status: bool) -> dict[str, Any]:

@@ -15,11 +15,11 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from tests.support.fake_transport import FakeTransport, reply, status_reply
+from zenflow.api.constants import LABEL_DRAIN, LABEL_SHARD
 from zenflow.controller.settings import ControllerSettings
 from zenflow.controller.sharding.metrics import shard_metrics
 from zenflow.controller.sharding.sharder import Sharder
-from zenflow.core.sharding.assign import Action, Placement
-from zenflow.core.sharding.keys import LABEL_DRAIN, LABEL_SHARD
+from zenflow.machinery.sharding import Action, Placement
 
 FLOWS = "/apis/workflow.zen.io/v1alpha1/namespaces/ns/jobflows"
 JOBS = "/apis/batch/v1/namespaces/ns/jobs"

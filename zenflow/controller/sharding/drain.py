@@ -15,9 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from zenflow.api.constants import GROUP, VERSION
+from zenflow.api.constants import GROUP, LABEL_DRAIN, LABEL_SHARD, VERSION
 from zenflow.controller.sharding.metrics import ShardMetrics
-from zenflow.core.sharding.keys import LABEL_DRAIN, LABEL_SHARD
 from zenflow.errors import ConflictError, NotFoundError
 from zenflow.kube.rest import MERGE_PATCH, Rest
 from zenflow.kube.transport import Transport

@@ -21,8 +21,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from zenflow.api.constants import LABEL_SHARD_LEASE
 from zenflow.controller.settings import ControllerSettings
-from zenflow.core.sharding.keys import LABEL_SHARD_LEASE
 from zenflow.kube.lease import KubeLeaseStore
 from zenflow.kube.transport import DEFAULT_REQUEST_TIMEOUT_S, Transport
 from zenflow.machinery.clock import Clock, RealClock

@@ -15,10 +15,12 @@ from zenflow.api.constants import (
     CRONJOBFLOW_KIND,
     LABEL_CONCURRENCY_GROUP,
     LABEL_CRONJOBFLOW,
+    LABEL_DRAIN,
+    LABEL_SHARD,
 )
-from zenflow.core.sharding.assign import Placement
-from zenflow.core.sharding.keys import LABEL_DRAIN, LABEL_SHARD, cron_shard_key, flow_shard_key
+from zenflow.controller.sharding.keys import cron_shard_key, flow_shard_key
 from zenflow.machinery.reconcile import key_of
+from zenflow.machinery.sharding import Placement
 
 KEPT_LABELS: Final = (LABEL_SHARD, LABEL_DRAIN, LABEL_CONCURRENCY_GROUP, LABEL_CRONJOBFLOW)
 HISTORY: Final = "zenflowHistory"

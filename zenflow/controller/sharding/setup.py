@@ -20,6 +20,7 @@ from zenflow.api.constants import (
     FIELD_MANAGER,
     JOBFLOW_KIND,
     JOBFLOW_PLURAL,
+    LABEL_SHARD,
 )
 from zenflow.controller.bootstrap import ZenflowInformers, sibling_client
 from zenflow.controller.settings import ControllerSettings
@@ -27,7 +28,6 @@ from zenflow.controller.sharding.drain import drain_guard
 from zenflow.controller.sharding.membership import shard_identity
 from zenflow.controller.sharding.metrics import ShardMetrics, shard_metrics
 from zenflow.controller.sharding.sharder import Sharder
-from zenflow.core.sharding.keys import LABEL_SHARD
 from zenflow.kube.transport import Transport
 from zenflow.machinery.controller import Reconcile
 from zenflow.machinery.manager import Manager

@@ -1,5 +1,5 @@
 """The sharder: whichever replica holds the sharder Lease labels every JobFlow and CronJobFlow
-with its owner (``workflow.zen.io/shard``), by the pure ``core.sharding.decide``.
+with its owner (``workflow.zen.io/shard``), by the pure ``machinery.sharding.decide``.
 
 While it holds the Lease (``--lease-name``, the leader election Lease of an unsharded
 controller, so a sharded and an unsharded controller never both act) it runs its own caches
@@ -34,7 +34,10 @@ from zenflow.api.constants import (
     GROUP,
     JOBFLOW_KIND,
     JOBFLOW_PLURAL,
+    LABEL_DRAIN,
     LABEL_JOBFLOW,
+    LABEL_SHARD,
+    LABEL_SHARD_LEASE,
     VERSION,
 )
 from zenflow.controller.settings import ControllerSettings
@@ -42,9 +45,6 @@ from zenflow.controller.sharding.membership import Members, shard_identity
 from zenflow.controller.sharding.metrics import ShardMetrics
 from zenflow.controller.sharding.placements import placement_of, slim_cron, slim_flow
 from zenflow.core.planning.jobspec import label_value
-from zenflow.core.sharding.assign import Action, decide
-from zenflow.core.sharding.keys import LABEL_DRAIN, LABEL_SHARD, LABEL_SHARD_LEASE
-from zenflow.core.sharding.ring import Ring
 from zenflow.errors import ConflictError, KubeError, NotFoundError
 from zenflow.kube.lease import KubeLeaseStore
 from zenflow.kube.listwatch import KubeListerWatcher
@@ -56,6 +56,8 @@ from zenflow.machinery.informer import Informer
 from zenflow.machinery.leaderelection import LeaderElector
 from zenflow.machinery.metrics import machinery_metrics
 from zenflow.machinery.reconcile import split_key
+from zenflow.machinery.ring import Ring
+from zenflow.machinery.sharding import Action, decide
 
 if TYPE_CHECKING:
     from kubernetes_asyncio import client

@@ -1,4 +1,4 @@
-"""Shard keys: which objects must be reconciled by the same replica, and the sharding labels.
+"""Shard keys: which JobFlows and CronJobFlows must be reconciled by the same replica.
 
 Precedence of a JobFlow's key (first match wins):
   1. its concurrency group (``concurrency_group``: the group label, else its ``generateName``
@@ -15,19 +15,10 @@ runs always share a key, and so do all flows of a concurrency group.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
 
-from zenflow.api.constants import GROUP, LABEL_CONCURRENCY_GROUP, LABEL_CRONJOBFLOW
+from zenflow.api.constants import LABEL_CONCURRENCY_GROUP, LABEL_CRONJOBFLOW
 from zenflow.core.planning.concurrency import concurrency_group
-
-LABEL_SHARD: Final = f"{GROUP}/shard"
-"""The identity of the replica that owns (reconciles) the object; on JobFlows, CronJobFlows
-and the Jobs of a flow. Each replica's caches select their own value."""
-LABEL_DRAIN: Final = f"{GROUP}/drain"
-"""``true``: the sharder asks the owner to let the object go. The owner acknowledges in a
-reconcile of the object by removing this label and ``LABEL_SHARD`` (resourceVersion-checked)."""
-LABEL_SHARD_LEASE: Final = f"{GROUP}/shard-lease"
-"""On each replica's membership Lease: the controller (sharder Lease) name the member joins."""
 
 
 def flow_shard_key(metadata: Mapping[str, Any]) -> str:

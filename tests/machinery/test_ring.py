@@ -1,4 +1,4 @@
-"""Tests of the consistent-hash ring (zenflow.core.sharding.ring).
+"""Tests of the consistent-hash ring (zenflow.machinery.ring).
 
 Aspects: an empty ring owns nothing; owners are deterministic (the same for a ring built in
 another order, and fixed values that would change if Python's salted hash() were used); three
@@ -13,7 +13,7 @@ from collections import Counter
 
 import pytest
 
-from zenflow.core.sharding.ring import Ring, point
+from zenflow.machinery.ring import Ring, ring_point
 
 KEYS = [f"ns/flow/flow-{i}" for i in range(30_000)]
 
@@ -31,7 +31,7 @@ def test_owner_is_deterministic_and_independent_of_member_order() -> None:
     b = Ring(["c", "a", "b"])
     assert owners(a) == owners(b)
     # sha256, not hash(): the same number in every process
-    assert point("x") == int.from_bytes(bytes.fromhex("2d711642b726b044"), "big")
+    assert ring_point("x") == int.from_bytes(bytes.fromhex("2d711642b726b044"), "big")
 
 
 def test_three_members_share_keys_evenly() -> None:

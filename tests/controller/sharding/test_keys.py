@@ -1,4 +1,4 @@
-"""Tests of shard keys (zenflow.core.sharding.keys).
+"""Tests of shard keys (zenflow.controller.sharding.keys).
 
 Aspects: the precedence group > cron > alone for JobFlows (group label, generateName prefix,
 cron label, plain name); a CronJobFlow's key is its template's group, else its own cron key; a
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from zenflow.api.constants import LABEL_CONCURRENCY_GROUP, LABEL_CRONJOBFLOW
-from zenflow.core.sharding.keys import cron_shard_key, flow_shard_key
+from zenflow.controller.sharding.keys import cron_shard_key, flow_shard_key
 
 
 @pytest.mark.parametrize(

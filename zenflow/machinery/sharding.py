@@ -1,6 +1,8 @@
 """The sharder's decision: given the live members and every object's placement, what to do.
+Generic: objects are opaque keys with a kind, a shard key and labels' values; which objects
+share a shard key is the caller's rule (zenflow.controller.sharding.keys).
 
-An object's *unit* is the set of objects sharing its shard key (``keys``); a unit's desired
+An object's *unit* is the set of objects sharing its shard key; a unit's desired
 owner is ``ring.owner(shard key)``. Invariants of ``decide``:
   * Never two owners: an object is assigned (labelled) only when it has no live owner -- it is
     unassigned (new, or its owner acknowledged a drain) or its owner is dead (membership Lease
@@ -21,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from zenflow.core.sharding.ring import Ring
+from zenflow.machinery.ring import Ring
 
 
 @dataclass(frozen=True, slots=True)

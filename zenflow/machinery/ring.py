@@ -21,7 +21,7 @@ DEFAULT_VIRTUAL_NODES: Final = 100
 """Points per member: with 100, three members each own a third within about ±10%."""
 
 
-def point(value: str) -> int:
+def ring_point(value: str) -> int:
     """A stable 64-bit position on the ring."""
     return int.from_bytes(hashlib.sha256(value.encode()).digest()[:8], "big")
 
@@ -38,7 +38,7 @@ class Ring:
             raise ValueError(f"virtual_nodes must be >= 1 (got {virtual_nodes})")
         self._members = frozenset(members)
         pairs = sorted(
-            (point(f"{member}#{i}"), member)
+            (ring_point(f"{member}#{i}"), member)
             for member in self._members
             for i in range(virtual_nodes)
         )
@@ -53,5 +53,5 @@ class Ring:
         """The member that owns ``key``, or None when the ring is empty."""
         if not self._points:
             return None
-        index = bisect.bisect_left(self._points, point(key))
+        index = bisect.bisect_left(self._points, ring_point(key))
         return self._owners[index % len(self._points)]

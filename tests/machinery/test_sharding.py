@@ -1,4 +1,4 @@
-"""Tests of the sharder's decision (zenflow.core.sharding.assign.decide).
+"""Tests of the sharder's decision (zenflow.machinery.sharding.decide).
 
 Aspects: new objects are assigned to the ring's owner of their key (no Job move); an object of
 a dead owner is assigned directly with its Jobs; an object of a live owner that is not the
@@ -10,8 +10,8 @@ decided without live members; objects already in place cost nothing.
 
 from __future__ import annotations
 
-from zenflow.core.sharding.assign import Action, Placement, decide
-from zenflow.core.sharding.ring import Ring
+from zenflow.machinery.ring import Ring
+from zenflow.machinery.sharding import Action, Placement, decide
 
 ALIVE = frozenset({"a", "b", "c"})
 RING = Ring(ALIVE)
