@@ -52,7 +52,7 @@ async def test_jobs_are_relabelled_before_their_flow() -> None:
     fake.answer("GET", JOBS, reply({"items": [job("f-a-1", "f", "gone"), job("f-b-1", "f", "b")]}))
     fake.route("PATCH", ".*", lambda request, match: reply({}))
     done: dict[tuple[str, str], str] = {}
-    await sharder(fake)._apply([assign("f", move_jobs=True)], done)
+    assert await sharder(fake)._apply([assign("f", move_jobs=True)], done)
     (listed,) = fake.sent("GET", JOBS)
     assert ("labelSelector", "workflow.zen.io/jobflow in (f)") in list(listed.query)
     patches = [r for r in fake.requests if r.method == "PATCH"]
@@ -87,7 +87,7 @@ async def test_no_flow_moves_without_its_jobs() -> None:
     fake.route("PATCH", ".*", lambda request, match: reply({}))
     done: dict[tuple[str, str], str] = {}
     actions = [assign("m", move_jobs=True), assign("n", move_jobs=False, reason="new")]
-    await sharder(fake)._apply(actions, done)
+    assert not await sharder(fake)._apply(actions, done)  # decided again soon
     assert [r.path for r in fake.sent("PATCH")] == [f"{FLOWS}/n"]
     assert done == {("ns/n", "JobFlow"): "4"}
 
@@ -96,5 +96,5 @@ async def test_a_conflict_is_left_for_the_next_pass() -> None:
     fake = FakeTransport()
     fake.answer("PATCH", f"{FLOWS}/n", status_reply(409, "Conflict", "modified"))
     done: dict[tuple[str, str], str] = {}
-    await sharder(fake)._apply([assign("n", move_jobs=False, reason="new")], done)
+    assert not await sharder(fake)._apply([assign("n", move_jobs=False, reason="new")], done)
     assert done == {}

@@ -3,8 +3,10 @@ with its owner (``workflow.zen.io/shard``), by the pure ``machinery.sharding.dec
 
 While it holds the Lease (``--lease-name``, the leader election Lease of an unsharded
 controller, so a sharded and an unsharded controller never both act) it runs its own caches
--- JobFlows metadata-only, CronJobFlows slimmed, the membership Leases -- and, whenever one of
-them changes or a member's Lease may have expired, decides and applies:
+-- JobFlows metadata-only, CronJobFlows slimmed, the membership Leases -- and, whenever an
+object comes or goes or its labels change (not for a status write), the live members change, a
+member's Lease may have expired, or a write failed (within a retry period), decides and
+applies:
 
   * assign: relabel the object's Jobs for the new owner first (when it may have Jobs), then
     label the object, carrying the resourceVersion the decision read (a 409 means the object
@@ -181,6 +183,15 @@ class Sharder:
         def on_change(*_objs: dict[str, Any]) -> None:
             changed.set()
 
+        def on_update(old: dict[str, Any], new: dict[str, Any]) -> None:
+            # A status write changes nothing the decision reads (the slim object keeps the
+            # labels and the history mark): no pass over every object for it.
+            if {**old, "metadata": {**old["metadata"], "resourceVersion": None}} != {
+                **new,
+                "metadata": {**new["metadata"], "resourceVersion": None},
+            }:
+                changed.set()
+
         def on_lease(*objs: dict[str, Any]) -> None:
             before = (members.alive(), members.ready())
             members.observe(objs[-1])
@@ -192,7 +203,7 @@ class Sharder:
             changed.set()
 
         for informer in (flows, crons):
-            informer.add_event_handler(on_change, on_change, on_change)
+            informer.add_event_handler(on_change, on_update, on_change)
         leases.add_event_handler(on_lease, on_lease, on_lease_gone)
         caches = [flows, crons, leases]
         async with asyncio.TaskGroup() as tg:
@@ -230,21 +241,25 @@ class Sharder:
                 for a in decide(placements, alive, ring)
                 if done.get((a.placement.key, a.placement.kind)) != a.placement.resource_version
             ]
-            if actions:
-                await self._apply(actions, done)
+            # A write that failed (a conflict, say) is decided again within a retry period.
+            failed = bool(actions) and not await self._apply(actions, done)
             await self._collect_leases(leases, members, placements)
             if len(done) > 4 * len(placements) + 1000:
                 done.clear()
             expiry = members.next_expiry()
             wait = self._settings.retry_period if expiry is None else min(expiry + 0.05, 60.0)
+            if failed:
+                wait = min(wait, self._settings.retry_period)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(wait):
                     await changed.wait()
             changed.clear()
             await self._clock.sleep(BATCH_S)
 
-    async def _apply(self, actions: list[Action], done: dict[tuple[str, str], str]) -> None:
+    async def _apply(self, actions: list[Action], done: dict[tuple[str, str], str]) -> bool:
+        """Apply ``actions``; False when any was not applied (the caller decides again)."""
         limit = asyncio.Semaphore(PARALLEL_WRITES)
+        total, applied = len(actions), [0]
         moving = [a for a in actions if a.move_jobs and a.placement.kind == JOBFLOW_KIND]
         try:
             jobs = await self._jobs_of(moving)
@@ -268,8 +283,10 @@ class Sharder:
                     return
                 p = action.placement
                 done[(p.key, p.kind)] = p.resource_version
+                applied[0] += 1
 
         await asyncio.gather(*(one(a) for a in actions))
+        return applied[0] == total
 
     async def _act(self, action: Action, jobs: dict[tuple[str, str], list[_Job]]) -> None:
         p = action.placement
