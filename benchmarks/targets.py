@@ -142,7 +142,16 @@ def bench_rows(output: dict[str, list[str]]) -> list[Row]:
     load = re.findall(r"p99 ([\d.]+) ms \(target <= 20 ms", webhook)
     rows.append(Row("webhook p99 under load", float(load[0]) if load else None, "ms", 20))
     attack = [float(x) for x in re.findall(r"p99 ([\d.]+) ms \(target <= 100 ms", webhook)]
-    rows.append(Row("webhook p99 under attack", max(attack) if attack else None, "ms", 100))
+    nice = re.findall(r"attacker \(nice (-?\d+)\)", webhook)
+    rows.append(
+        Row(
+            "webhook p99 under attack",
+            max(attack) if attack else None,
+            "ms",
+            100,
+            note=f"attacker at nice {nice[0]}" if nice else "",
+        )
+    )
     return rows
 
 
