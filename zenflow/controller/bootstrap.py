@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from zenflow.api.constants import API_VERSION, CRONJOBFLOW_KIND, JOBFLOW_KIND
 from zenflow.controller.jobcache import compact_job
+from zenflow.controller.leases import lease_elector
 from zenflow.controller.listwatch import (
     cluster_templates_lister_watcher,
     cronjobflows_lister_watcher,
@@ -25,14 +26,13 @@ from zenflow.controller.sharding.membership import membership_elector
 from zenflow.errors import KubeError
 from zenflow.kube.connection import HttpTransport
 from zenflow.kube.kubeconfig import KubeConfig
-from zenflow.kube.lease import KubeLeaseStore
 from zenflow.kube.rest import Rest
-from zenflow.kube.transport import DEFAULT_REQUEST_TIMEOUT_S, Transport
+from zenflow.kube.transport import Transport
 from zenflow.logging import get_logger
 from zenflow.machinery.backoff import Backoff
 from zenflow.machinery.clock import Clock, RealClock
 from zenflow.machinery.informer import OWNER_INDEX, Informer, owner_indexer
-from zenflow.machinery.leaderelection import LeaderElector, default_identity
+from zenflow.machinery.leaderelection import default_identity
 from zenflow.machinery.manager import Manager
 from zenflow.machinery.metrics import machinery_metrics
 from zenflow.machinery.transform import SpecSharing, Transform, strip_unused_metadata
@@ -176,20 +176,11 @@ def build_manager(
         )
     elif settings.leader_election:
         identity = identity or default_identity()
-        elector = LeaderElector(
-            settings.lease_name,
-            settings.leader_election_namespace,
-            identity,
-            settings.lease_duration,
-            settings.renew_deadline,
-            settings.retry_period,
-            store=KubeLeaseStore(
-                api,
-                namespace=settings.leader_election_namespace,
-                name=settings.lease_name,
-                identity=identity,
-                request_timeout=min(DEFAULT_REQUEST_TIMEOUT_S, settings.renew_deadline),
-            ),
+        elector = lease_elector(
+            settings,
+            api,
+            name=settings.lease_name,
+            identity=identity,
             metrics=machinery_metrics(registry),
         )
     manager = Manager(

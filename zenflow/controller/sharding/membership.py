@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from zenflow.api.constants import LABEL_SHARD_LEASE
+from zenflow.controller.leases import lease_elector
 from zenflow.controller.settings import ControllerSettings
-from zenflow.kube.lease import KubeLeaseStore
-from zenflow.kube.transport import DEFAULT_REQUEST_TIMEOUT_S, Transport
+from zenflow.kube.transport import Transport
 from zenflow.machinery.clock import Clock, RealClock
 from zenflow.machinery.leaderelection import LeaderElector
 from zenflow.machinery.metrics import MachineryMetrics
@@ -61,21 +61,12 @@ def membership_elector(
 ) -> LeaderElector:
     """The elector that holds this replica's membership Lease (the manager's elector)."""
     name = membership_lease_name(settings.lease_name, identity)
-    return LeaderElector(
-        name,
-        settings.leader_election_namespace,
-        identity,
-        settings.lease_duration,
-        settings.renew_deadline,
-        settings.retry_period,
-        store=KubeLeaseStore(
-            api,
-            namespace=settings.leader_election_namespace,
-            name=name,
-            identity=identity,
-            request_timeout=min(DEFAULT_REQUEST_TIMEOUT_S, settings.renew_deadline),
-            labels={LABEL_SHARD_LEASE: settings.lease_name},
-        ),
+    return lease_elector(
+        settings,
+        api,
+        name=name,
+        identity=identity,
+        labels={LABEL_SHARD_LEASE: settings.lease_name},
         metrics=metrics,
     )
 

@@ -42,20 +42,19 @@ from zenflow.api.constants import (
     LABEL_SHARD_LEASE,
     VERSION,
 )
+from zenflow.controller.leases import lease_elector
 from zenflow.controller.settings import ControllerSettings
 from zenflow.controller.sharding.membership import Members, shard_identity
 from zenflow.controller.sharding.metrics import ShardMetrics
 from zenflow.controller.sharding.placements import placement_of, slim_cron, slim_flow
 from zenflow.core.planning.jobspec import label_value
 from zenflow.errors import ConflictError, KubeError, NotFoundError
-from zenflow.kube.lease import KubeLeaseStore
 from zenflow.kube.listwatch import KubeListerWatcher
 from zenflow.kube.rest import MERGE_PATCH, Rest
-from zenflow.kube.transport import DEFAULT_REQUEST_TIMEOUT_S, Transport
+from zenflow.kube.transport import Transport
 from zenflow.logging import get_logger
 from zenflow.machinery.clock import Clock, RealClock
 from zenflow.machinery.informer import Informer
-from zenflow.machinery.leaderelection import LeaderElector
 from zenflow.machinery.metrics import machinery_metrics
 from zenflow.machinery.reconcile import split_key
 from zenflow.machinery.ring import Ring
@@ -105,20 +104,11 @@ class Sharder:
         self._metrics = metrics
         self._registry = registry
         self._clock: Clock = clock or RealClock()
-        self.elector = LeaderElector(
-            settings.lease_name,
-            settings.leader_election_namespace,
-            identity,
-            settings.lease_duration,
-            settings.renew_deadline,
-            settings.retry_period,
-            store=KubeLeaseStore(
-                lease_api,
-                namespace=settings.leader_election_namespace,
-                name=settings.lease_name,
-                identity=identity,
-                request_timeout=min(DEFAULT_REQUEST_TIMEOUT_S, settings.renew_deadline),
-            ),
+        self.elector = lease_elector(
+            settings,
+            lease_api,
+            name=settings.lease_name,
+            identity=identity,
             clock=self._clock,
             metrics=machinery_metrics(registry),
         )
