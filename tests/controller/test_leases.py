@@ -31,7 +31,7 @@ async def test_elector_takes_the_settings_and_creates_the_labelled_lease() -> No
 
     await elector.acquire()
 
-    assert elector.is_leader
+    assert elector.is_leader()
     (create,) = api.sent("POST", LEASES)
     assert create.body["metadata"]["name"] == "member-a"
     assert create.body["metadata"]["labels"] == {"team": "ops"}
