@@ -9,7 +9,6 @@ order), instead of giving the watch some time.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import secrets
 from collections.abc import AsyncIterator
@@ -17,6 +16,7 @@ from typing import Any
 
 from kubernetes_asyncio import client
 
+from tests.support.informers import synced
 from tests.support.wait import eventually
 from zenflow.api.constants import LABEL_MANAGED_BY, MANAGED_BY_VALUE
 from zenflow.controller.listwatch import jobs_lister_watcher
@@ -40,15 +40,8 @@ class JobTracker:
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[JobTracker]:
         """Run the informer (synced on entry) until the block ends."""
-        task = asyncio.create_task(self.informer.run())
-        try:
-            async with asyncio.timeout(30):
-                await self.informer.wait_synced()
+        async with synced(self.informer):
             yield self
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     async def seen(self, at_least: int, *, within: float = 60.0) -> int:
         """Wait until at least ``at_least`` Job names were seen; how many were."""

@@ -16,7 +16,6 @@ Invariants checked by ``check``:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import time
@@ -26,6 +25,7 @@ from typing import Any
 
 from kubernetes_asyncio import client
 
+from tests.support.informers import synced
 from zenflow.api.constants import FIELD_MANAGER, LABEL_DRAIN, LABEL_SHARD
 from zenflow.controller.listwatch import jobflows_lister_watcher
 from zenflow.machinery.informer import Informer
@@ -77,15 +77,8 @@ class FlowAudit:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[FlowAudit]:
-        task = asyncio.create_task(self.informer.run())
-        try:
-            async with asyncio.timeout(30):
-                await self.informer.wait_synced()
+        async with synced(self.informer):
             yield self
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     def shards(self) -> dict[str, str | None]:
         """Each flow's shard label now (as last seen)."""
