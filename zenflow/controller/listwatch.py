@@ -31,30 +31,30 @@ def shard_selector(shard: str | None) -> str | None:
     return None if shard is None else f"{LABEL_SHARD}={shard}"
 
 
-def jobflows_lister_watcher(
-    api: KubeApi, *, namespace: str | None, shard: str | None = None
+def _zenflow_lister_watcher(
+    api: KubeApi, plural: str, *, namespace: str | None, shard: str | None
 ) -> KubeListerWatcher:
+    """One of zenflow's own kinds, of one shard when sharding."""
     return KubeListerWatcher(
         api,
         group=GROUP,
         version=VERSION,
-        plural=JOBFLOW_PLURAL,
+        plural=plural,
         namespace=namespace,
         label_selector=shard_selector(shard),
     )
+
+
+def jobflows_lister_watcher(
+    api: KubeApi, *, namespace: str | None, shard: str | None = None
+) -> KubeListerWatcher:
+    return _zenflow_lister_watcher(api, JOBFLOW_PLURAL, namespace=namespace, shard=shard)
 
 
 def cronjobflows_lister_watcher(
     api: KubeApi, *, namespace: str | None, shard: str | None = None
 ) -> KubeListerWatcher:
-    return KubeListerWatcher(
-        api,
-        group=GROUP,
-        version=VERSION,
-        plural=CRONJOBFLOW_PLURAL,
-        namespace=namespace,
-        label_selector=shard_selector(shard),
-    )
+    return _zenflow_lister_watcher(api, CRONJOBFLOW_PLURAL, namespace=namespace, shard=shard)
 
 
 def jobs_lister_watcher(
