@@ -82,6 +82,14 @@ class Replicas:
         )
         return str(record["identity"])
 
+    async def start_members(self, *names: str) -> dict[str, str]:
+        """Start ``names`` and wait until the sharder sees them all; their shard identities."""
+        for name in names:
+            self.start(name)
+        shards = {name: await self.shard(name) for name in names}
+        await self.members_seen(len(names))
+        return shards
+
     def live(self) -> list[ControllerProcess]:
         return [p for p in self.procs.values() if p.proc.poll() is None]
 
@@ -164,10 +172,7 @@ async def test_three_replicas_share_300_flows_and_take_over_a_killed_ones(
     tracker, audit = JobTracker(api, namespace), FlowAudit(api, namespace)
     try:
         async with tracker.running(), audit.running():
-            for name in ("r1", "r2", "r3"):
-                replicas.start(name)
-            shards = {name: await replicas.shard(name) for name in ("r1", "r2", "r3")}
-            await replicas.members_seen(3)
+            shards = await replicas.start_members("r1", "r2", "r3")
             expected: dict[str, set[str]] = {}
             for i in range(300):
                 name = f"f{i:03d}"
@@ -230,10 +235,7 @@ async def test_scaling_3_to_2_to_4_never_gives_a_flow_two_owners(
     ]
     try:
         async with tracker.running(), audit.running():
-            for name in ("r1", "r2", "r3"):
-                replicas.start(name)
-            shards = {name: await replicas.shard(name) for name in ("r1", "r2", "r3")}
-            await replicas.members_seen(3)
+            shards = await replicas.start_members("r1", "r2", "r3")
             expected: dict[str, set[str]] = {}
             for i in range(120):
                 name = f"s{i:03d}"
