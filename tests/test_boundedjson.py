@@ -4,13 +4,16 @@ Aspects: ``json_depth`` equals the real nesting depth of any JSON value (hypothe
 full of brackets, quotes and backslashes) and stops counting past the limit; ``loads`` refuses
 text deeper than the bound with ``JSONDepthError`` (10,000 levels, past what the interpreter's
 own decoder survives) and never lets a ``RecursionError`` out; ``loads_truncated`` keeps the
-shallow fields of an over-deep object; ``array_items`` splits a Kubernetes list into its raw
+shallow fields of an over-deep object; at orjson's own bound it refuses deeper text without a
+scan; ``dumps`` writes compact JSON and falls back to the standard encoder for what orjson
+refuses; ``array_items`` splits a Kubernetes list into its raw
 items, whatever those items hold.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -18,16 +21,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from zenflow.boundedjson import (
+    DECODER_DEPTH,
     JSONDepthError,
     array_items,
+    dumps,
     json_depth,
     loads,
     loads_truncated,
 )
 
 TRICKY_TEXT = st.text(alphabet='[]{}"\\,:ab \n\u00e9', max_size=12)
+INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+"""The integers an API server answer can hold (it decodes numbers into int64 or float64)."""
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | TRICKY_TEXT,
+    st.none() | st.booleans() | INT64 | TRICKY_TEXT,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TRICKY_TEXT, inner, max_size=4),
     max_leaves=30,
 )
@@ -57,6 +64,14 @@ def test_loads_round_trips_what_fits(value: Any) -> None:
     assert loads(json.dumps(value), max_depth=depth_of(value)) == value
 
 
+def test_loads_reads_integers_past_64_bits_as_floats() -> None:
+    # orjson's reading; no API server answer holds one (see INT64).
+    assert loads("[9223372036854775807, 99999999999999999999]", max_depth=1) == [
+        9223372036854775807,
+        1e20,
+    ]
+
+
 @pytest.mark.parametrize("depth", [65, 2_000, 10_000])
 def test_loads_refuses_what_is_deeper_than_the_bound(depth: int) -> None:
     with pytest.raises(JSONDepthError, match="more than 64 levels") as caught:
@@ -65,8 +80,41 @@ def test_loads_refuses_what_is_deeper_than_the_bound(depth: int) -> None:
     assert json_depth(nested(depth), limit=64) == 65
 
 
+@pytest.mark.parametrize("bound", [DECODER_DEPTH, 5_000])
+def test_loads_at_the_decoders_own_bound_refuses_deeper_text_without_scanning(bound: int) -> None:
+    assert loads(nested(DECODER_DEPTH), max_depth=bound) == json.loads(nested(DECODER_DEPTH))
+    with pytest.raises(JSONDepthError, match=f"more than {DECODER_DEPTH} levels"):
+        loads(nested(10_000), max_depth=bound)
+
+
+def test_loads_skips_the_scan_when_the_text_has_fewer_brackets_than_the_bound() -> None:
+    # A string full of brackets inflates the count: the scan then runs and finds depth 1.
+    text = json.dumps({"a": "[" * 100})
+    assert loads(text, max_depth=1) == {"a": "[" * 100}
+    assert loads('{"a": [1]}', max_depth=2) == {"a": [1]}
+
+
+def test_dumps_writes_compact_json_with_keys_sorted_on_request() -> None:
+    value = {"b": [1, "é"], "a": {"c": None}, 3: True}
+    assert dumps(value) == '{"b":[1,"é"],"a":{"c":null},"3":true}'.encode()
+    assert dumps(value, sort_keys=True) == '{"3":true,"a":{"c":null},"b":[1,"é"]}'.encode()
+
+
+def test_dumps_falls_back_to_the_standard_encoder_for_what_orjson_refuses() -> None:
+    deep: list[Any] = []
+    inner = deep
+    for _ in range(300):  # orjson stops at 254 levels
+        inner.append([])
+        inner = inner[0]
+    assert json.loads(dumps(deep)) == deep
+    assert dumps({"n": 2**70}) == b'{"n":1180591620717411303424}'
+    with pytest.raises(TypeError):
+        dumps({"x": object()})
+    assert dumps({"x": object()}, default=lambda _: "o") == b'{"x":"o"}'
+
+
 def test_loads_reports_text_that_is_not_json_as_a_value_error() -> None:
-    with pytest.raises(ValueError, match="Expecting"):
+    with pytest.raises(ValueError, match=re.escape("expected ',' or ']'")):
         loads(b'{"a": [1, 2}', max_depth=10)
 
 

@@ -3,16 +3,24 @@
 CPython's ``json`` decoder and pydantic's serializer recurse once per level of nesting, and the
 API server stores objects up to 10,000 levels deep: relying on the interpreter's recursion limit
 means a ``RecursionError`` somewhere in the middle of a list or a validation. Here the depth is
-measured first, on the text, without recursion, and refused when it is over the caller's bound.
+measured first, on the text, without recursion, and refused when it is over the caller's bound;
+decoding is orjson's (about three times faster than ``json.loads`` on a Kubernetes object),
+which refuses text over ``DECODER_DEPTH`` levels by itself.
 
 - ``json_depth(text, limit=)``: how deeply ``text`` nests (``limit + 1`` means "deeper than
   ``limit``"), in a few C-speed passes over the text (about half the time ``json.loads``
   takes): strings removed, everything but brackets removed, then innermost ``[]``/``{}``
   pairs removed once per level.
-- ``loads(text, max_depth=)``: ``json.loads`` after that check (``JSONDepthError`` otherwise).
+- ``loads(text, max_depth=)``: decoded by orjson after that check (``JSONDepthError``
+  otherwise). The check is skipped when the text cannot nest that deep (fewer opening brackets
+  than the bound) and when the bound is orjson's own (``DECODER_DEPTH``): orjson refuses deeper
+  text by itself, without recursion, and that refusal is reported as ``JSONDepthError`` too.
 - ``loads_truncated(text, keep_depth=)``: decode with every container deeper than
   ``keep_depth`` replaced by ``null``: what is left of an over-deep object is its shallow fields
   (``metadata``, ``status.phase``), enough to name it and report on it.
+- ``dumps(value, default=, sort_keys=)``: JSON bytes by orjson (about ten times faster than
+  ``json.dumps``); what orjson refuses (nesting over its 254 levels, integers over 64 bits)
+  falls back to ``json.dumps``, which refuses only what JSON cannot hold.
 - ``array_items(text, field=)``: the raw items of a top-level object's array field (a
   Kubernetes list's ``items``) and the object without them, so each item is decoded alone and
   one bad item cannot spoil the others.
@@ -25,13 +33,20 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any, Final
+
+import orjson
 
 _ONLY_BRACKETS_AND_QUOTES: Final = bytes(sorted(set(range(256)) - set(b'[]{}"')))
 _BRACES_AS_BRACKETS: Final = bytes.maketrans(b"{}", b"[]")
 _STRING: Final = re.compile(rb'"[^"]*"')
 _TOKEN: Final = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
 _OPEN: Final = frozenset(b"[{")
+
+DECODER_DEPTH: Final = 1024
+"""orjson's own bound: it refuses text nested deeper (a ``JSONDecodeError``) without
+recursing per level, so a bound at or above it needs no scan of the text."""
 
 
 class JSONDepthError(ValueError):
@@ -76,15 +91,39 @@ def json_depth(text: bytes | str, *, limit: int) -> int:
 
 
 def loads(text: bytes | str, *, max_depth: int) -> Any:
-    """``json.loads(text)`` when ``text`` nests at most ``max_depth`` levels; raises
-    ``JSONDepthError`` when deeper and ``ValueError`` when it is not JSON."""
-    depth = json_depth(text, limit=max_depth)
-    if depth > max_depth:
-        raise JSONDepthError(depth, max_depth)
+    """The decoded ``text`` when it nests at most ``max_depth`` levels (at most
+    ``DECODER_DEPTH``, whatever the bound); raises ``JSONDepthError`` when deeper and
+    ``ValueError`` when it is not JSON."""
+    data = _bytes(text)
+    # Fewer opening brackets than the bound cannot nest deeper than it (brackets inside
+    # strings only make the count larger): no scan needed.
+    if max_depth < DECODER_DEPTH and data.count(b"[") + data.count(b"{") > max_depth:
+        depth = json_depth(data, limit=max_depth)
+        if depth > max_depth:
+            raise JSONDepthError(depth, max_depth)
     try:
-        return json.loads(text)
-    except RecursionError:  # cannot happen below the interpreter's limit; never let it out
-        raise JSONDepthError(max_depth + 1, max_depth) from None
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        # Over orjson's bound, or not JSON: the (rare) failure is told apart by measuring.
+        depth = json_depth(data, limit=DECODER_DEPTH)
+        if depth > DECODER_DEPTH:
+            raise JSONDepthError(depth, min(max_depth, DECODER_DEPTH)) from None
+        raise
+
+
+def dumps(
+    value: Any, *, default: Callable[[Any], Any] | None = None, sort_keys: bool = False
+) -> bytes:
+    """``value`` as compact JSON bytes (keys sorted when asked); ``TypeError`` for what
+    ``default`` cannot turn into JSON."""
+    option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_SORT_KEYS if sort_keys else 0)
+    try:
+        return orjson.dumps(value, default=default, option=option)
+    except orjson.JSONEncodeError:
+        text = json.dumps(
+            value, default=default, sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=False
+        )
+        return text.encode()
 
 
 def loads_truncated(text: bytes | str, *, keep_depth: int) -> Any:

@@ -2,22 +2,39 @@
 compact form give the same Job record, the same outcome (with and without a pod success), the
 same owner key; the pod template, status counters and undeciding conditions are gone; an
 unfinished Job keeps the spec fields that decide whether its pod decides it, a finished one
-none; the retry count survives; an object that is not a Job is cached as it came."""
+none; the retry count survives; an object that is not a Job is cached as it came; a Job deep
+only in managedFields is decoded at the decoder's own bound and compacted, one past it becomes
+a placeholder."""
 
 from __future__ import annotations
 
 import copy
+import json
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
 
 from zenflow.api.constants import API_VERSION, JOBFLOW_KIND
+from zenflow.boundedjson import DECODER_DEPTH
 from zenflow.controller.jobcache import compact_job
+from zenflow.controller.listwatch import jobs_lister_watcher
 from zenflow.core.joboutcome import PodSuccess, job_outcome, pod_decides
 from zenflow.core.observed import job_record
+from zenflow.kube.listwatch import decode_event
+from zenflow.kube.transport import Reply, Request, Streamed, Transport
 from zenflow.machinery.informer import owner_key
+from zenflow.machinery.listwatch import undecodable_reason
 
 FLOW_UID = "flow-uid"
+
+
+class _NoServer(Transport):
+    async def send(self, request: Request) -> Reply:
+        raise AssertionError("no request expected")
+
+    def open(self, request: Request) -> AbstractAsyncContextManager[Streamed]:
+        raise AssertionError("no request expected")
 
 
 def full_job(*conditions: dict[str, Any], retry: str = "0", **spec: Any) -> dict[str, Any]:
@@ -161,3 +178,36 @@ def test_an_unfinished_job_keeps_what_decides_whether_its_pod_decides() -> None:
 
 def test_an_object_without_metadata_is_cached_as_it_came() -> None:
     assert compact_job({"kind": "Job"}) == {"kind": "Job"}
+
+
+def test_a_job_deep_only_where_the_cache_does_not_read_is_cached_without_a_depth_scan() -> None:
+    # The Job watch decodes at the decoder's own bound (controller/listwatch.py): a Job nests
+    # deeply only in free-form managedFields, which compact_job drops without recursing.
+    deep: dict[str, Any] = {}
+    for _ in range(500):
+        deep = {"f:x": deep}
+    job = full_job()
+    job["metadata"]["managedFields"] = [{"manager": "m", "fieldsV1": deep}]
+    line = json.dumps({"type": "MODIFIED", "object": job}).encode()
+    bound = jobs_lister_watcher(_NoServer(), namespace=None).max_depth
+    assert bound == DECODER_DEPTH
+    event = decode_event(line, max_depth=bound)
+    assert isinstance(event, dict)
+    compact = compact_job(event["object"])
+    assert "managedFields" not in compact["metadata"]
+    assert compact == compact_job(full_job())
+
+
+def test_a_job_past_the_decoders_bound_becomes_a_placeholder() -> None:
+    deep: dict[str, Any] = {}
+    for _ in range(DECODER_DEPTH + 10):
+        deep = {"f:x": deep}
+    job = full_job()
+    job["metadata"]["managedFields"] = [{"manager": "m", "fieldsV1": deep}]
+    line = json.dumps({"type": "MODIFIED", "object": job}).encode()
+    event = decode_event(line, max_depth=DECODER_DEPTH)
+    assert isinstance(event, dict)
+    reason = undecodable_reason(event["object"])
+    assert reason is not None
+    assert "levels deep" in reason
+    assert event["object"]["metadata"]["name"] == "f-a-2"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from zenflow import boundedjson
 from zenflow.api.constants import (
     CRONJOBFLOW_PLURAL,
     GROUP,
@@ -72,6 +73,10 @@ def jobs_lister_watcher(
         plural="jobs",
         namespace=namespace,
         label_selector=selector,
+        # The Job cache's transform (jobcache.compact_job) reads fixed, shallow fields and drops
+        # the rest, so nothing recurses into a Job: the decoder's own bound is enough, and the
+        # text of each of the ~4 watch events per step is not scanned for its depth first.
+        max_depth=boundedjson.DECODER_DEPTH,
     )
 
 

@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
+from zenflow import boundedjson
 from zenflow.api.constants import LABEL_MANAGED_BY, MANAGED_BY_VALUE
 from zenflow.core.joboutcome import PodSuccess, job_outcome, pod_success
 from zenflow.kube.listwatch import KubeListerWatcher
@@ -55,6 +56,9 @@ def succeeded_pods_lister_watcher(
         label_selector=MANAGED_PODS_SELECTOR,
         field_selector=SUCCEEDED_FIELD_SELECTOR,
         metadata_only=True,
+        # Only owner references and the deletion timestamp are read (no recursion into the
+        # object): the decoder's own bound is enough, the text is not scanned for its depth.
+        max_depth=boundedjson.DECODER_DEPTH,
     )
 
 

@@ -29,6 +29,7 @@ from typing import Any, Final
 
 import aiohttp
 
+from zenflow import boundedjson
 from zenflow.kube.kubeconfig import KubeConfig
 from zenflow.kube.transport import Reply, Request, Streamed, Transport
 from zenflow.machinery.clock import Clock, RealClock
@@ -121,6 +122,8 @@ class HttpTransport(Transport):
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.pool_size, ssl=self._ssl),
                 trust_env=any(os.environ.get(v) for v in PROXY_VARS),
+                # The API server sets no cookies; a jar would be consulted on every request.
+                cookie_jar=aiohttp.DummyCookieJar(),
                 json_serialize=json.dumps,
             )
         return self._session
@@ -135,7 +138,7 @@ class HttpTransport(Transport):
         data = None
         if request.body is not None:
             headers["Content-Type"] = request.content_type
-            data = json.dumps(request.body, default=_json_default).encode()
+            data = boundedjson.dumps(request.body, default=_json_default)
         token = self._tokens.get()
         if token:
             headers["Authorization"] = f"Bearer {token}"

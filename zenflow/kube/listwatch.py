@@ -84,7 +84,8 @@ class KubeListerWatcher(ListerWatcher):
         self._selector = label_selector
         self._fields = field_selector
         self._page_size = page_size
-        self._max_depth = max_depth
+        self.max_depth = max_depth
+        """Deepest object decoded; deeper ones become placeholders."""
 
     def connected(self) -> None:
         """Called whenever the API server accepted a list or watch request (a 2xx answer, even
@@ -118,7 +119,7 @@ class KubeListerWatcher(ListerWatcher):
             if not 200 <= reply.status <= 299:
                 raise status_error(reply.status, reply.reason, reply.body, what=what)
             self.connected()
-            page, meta = decode_list(reply.body, max_depth=self._max_depth)
+            page, meta = decode_list(reply.body, max_depth=self.max_depth)
             if page is None or meta is None:
                 raise GoneError(f"list {self.resource}: malformed list response", status=0)
             items.extend(page)
@@ -148,7 +149,7 @@ class KubeListerWatcher(ListerWatcher):
         )
         try:
             async for line in lines:
-                yield decode_event(line, max_depth=self._max_depth)
+                yield decode_event(line, max_depth=self.max_depth)
         finally:
             await lines.aclose()
 

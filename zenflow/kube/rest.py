@@ -40,10 +40,11 @@ if TYPE_CHECKING:
     from kubernetes_asyncio import client
 
 MERGE_PATCH: Final = "application/merge-patch+json"
-MAX_ANSWER_DEPTH: Final = 1000
-"""Deepest JSON answer decoded. The API server stores objects up to 10,000 levels deep, past
-what the interpreter's decoder survives; an answer deeper than this is a ``KubeError``, never a
-``RecursionError`` (the informers bound objects far lower, see ``zenflow.kube.listwatch``)."""
+MAX_ANSWER_DEPTH: Final = boundedjson.DECODER_DEPTH
+"""Deepest JSON answer decoded (the decoder's own bound, so an answer is never scanned for its
+depth first). The API server stores objects up to 10,000 levels deep; an answer deeper than
+this is a ``KubeError``, never a ``RecursionError`` (the informers of zenflow's own kinds bound
+objects far lower, see ``zenflow.kube.listwatch``)."""
 
 
 class Rest:

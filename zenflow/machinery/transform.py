@@ -30,10 +30,11 @@ it must be cheap (it runs on the event path) and keep ``metadata.name``/``namesp
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Final
+
+from zenflow import boundedjson
 
 Obj = dict[str, Any]
 Transform = Callable[[Obj], Obj]
@@ -98,7 +99,7 @@ class SpecSharing:
 
     def __init__(self, size: int = 4096) -> None:
         self._size = size
-        self._specs: OrderedDict[str, Any] = OrderedDict()
+        self._specs: OrderedDict[bytes, Any] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._specs)
@@ -108,7 +109,7 @@ class SpecSharing:
         if not isinstance(spec, dict):
             return strip_unused_metadata(obj)
         _strip(obj)
-        key = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
+        key = boundedjson.dumps(spec, sort_keys=True, default=str)
         shared_spec = self._specs.get(key)
         if shared_spec is None:
             shared_spec = _INTERNER.strings(spec)

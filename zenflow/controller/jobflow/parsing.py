@@ -17,13 +17,13 @@ one, so a thousand such flows cost one copy, not a thousand.
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Final
 
 import pydantic
 
+from zenflow import boundedjson
 from zenflow.api.formats import clip
 from zenflow.api.jobflow import JobFlow, JobFlowSpec
 from zenflow.api.status import FLOW_TERMINAL_PHASES, JobFlowStatus
@@ -113,14 +113,14 @@ class SharedSpecs:
 
     def __init__(self, size: int = SHARED_SPECS) -> None:
         self._size = size
-        self._specs: OrderedDict[str, JobFlowSpec] = OrderedDict()
+        self._specs: OrderedDict[bytes, JobFlowSpec] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._specs)
 
     def parse(self, spec: Any) -> JobFlowSpec:
         """The parsed ``spec`` (raises ``pydantic.ValidationError`` as ``model_validate``)."""
-        key = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
+        key = boundedjson.dumps(spec, sort_keys=True, default=str)
         found = self._specs.get(key)
         if found is not None:
             self._specs.move_to_end(key)
