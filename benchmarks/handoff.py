@@ -19,11 +19,11 @@ nothing.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 from typing import Any
 
 from benchmarks import harness
+from zenflow.cli import eventloop
 
 NAMESPACE = "default"
 STEPS, RUNS = 20, 3
@@ -98,7 +98,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=RUNS)
     args = parser.parse_args()
     with harness.control_plane() as plane:
-        result = asyncio.run(measure(plane, steps=args.steps, runs=args.runs))
+        result = eventloop.run(measure(plane, steps=args.steps, runs=args.runs))
     print("\n".join(report(result)))
 
 

@@ -20,7 +20,6 @@ every figure and the targets as JSON, so runs can be compared.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import subprocess
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import handoff, harness, targets, throughput
+from zenflow.cli import eventloop
 
 SEPARATE = ("memory", "scale", "sharding")
 """Benchmarks of ours run in a process of their own (``--json-out`` gives their result)."""
@@ -82,11 +82,11 @@ def main() -> None:
     print(f"machine: {harness.machine()}; load average {os.getloadavg()[0]:.1f} at the start")
     with harness.control_plane() as plane:
         runs = 1 if args.quick else handoff.RUNS
-        hand = asyncio.run(handoff.measure(plane, steps=handoff.STEPS, runs=runs))
+        hand = eventloop.run(handoff.measure(plane, steps=handoff.STEPS, runs=runs))
         print("\n== benchmarks.handoff")
         print("\n".join(handoff.report(hand)))
         sizes = [50] if args.quick else [50, 200]
-        tp = asyncio.run(throughput.measure(plane, sizes=sizes, qps=None, burst=None))
+        tp = eventloop.run(throughput.measure(plane, sizes=sizes, qps=None, burst=None))
         print("\n== benchmarks.throughput")
         print("\n".join(throughput.report(tp)))
     lines, memory = run_module("memory", "--cache", "1000" if args.quick else "5000")

@@ -32,6 +32,7 @@ from benchmarks import harness
 from benchmarks.memory import flows_by_phase
 from benchmarks.process import ControllerProcess, controller_process
 from zenflow.api.constants import LABEL_ATTEMPT, LABEL_JOBFLOW, LABEL_STEP
+from zenflow.cli import eventloop
 from zenflow.envtest.nodeagent.spec import ANNOTATION_EXIT_CODE
 
 NAMESPACE = "default"
@@ -172,7 +173,7 @@ def main() -> None:
     parser.add_argument("--json-out", type=Path, default=None, help="write the result here")
     args = parser.parse_args()
     with harness.control_plane() as plane:
-        result = asyncio.run(measure(plane, flows=args.flows))
+        result = eventloop.run(measure(plane, flows=args.flows))
     print("\n".join(report(result)))
     if args.json_out is not None:
         args.json_out.write_text(json.dumps(result))

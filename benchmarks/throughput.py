@@ -20,11 +20,12 @@ Prints figures; asserts nothing. (The memory figures are ``benchmarks.memory``.)
 from __future__ import annotations
 
 import argparse
-import asyncio
+import os
 import time
 from typing import Any
 
 from benchmarks import harness
+from zenflow.cli import eventloop
 
 NAMESPACE = "default"
 STEPS_PER_FLOW = 10
@@ -52,6 +53,7 @@ async def batch(
     requests_before = ctl.requests()
     events_before = ctl.probe.events
     cpu_before = time.process_time()
+    times_before = os.times()
     others_before = harness.cpu_seconds(pids or {})
     began = time.perf_counter()
     await harness.create_flows(objects, NAMESPACE, [fan_flow(n) for n in sorted(names)])
@@ -71,6 +73,9 @@ async def batch(
     except TimeoutError:
         events_settled = None
     cpu = time.process_time() - cpu_before
+    times_after = os.times()
+    cpu_user = times_after.user - times_before.user
+    cpu_system = times_after.system - times_before.system
     probe = ctl.probe
     in_kube = [
         probe.decided[k] - probe.created[k]
@@ -107,6 +112,8 @@ async def batch(
         "rss_mb": harness.rss_mb(),
         "cpu_s": cpu,
         "cpu_ms_per_step": cpu / steps * 1000,
+        "cpu_user_s": cpu_user,
+        "cpu_system_s": cpu_system,
         "plane_cpu_s": others,
         "decided_after_create_s": in_kube,
     }
@@ -156,7 +163,9 @@ def report(result: dict[str, Any]) -> list[str]:
             f"Events); writes: {detail}; Event writes {b['events']}; reads {b['reads']}",
             f"      Events: all stored {settled} after the last flow ended; per flow, last Event "
             f"write after its end p50 {_seconds(lag['p50'])}, max {_seconds(lag['max'])}",
-            f"      controller CPU {b['cpu_ms_per_step']:.1f} ms/step; process RSS "
+            f"      controller CPU {b['cpu_ms_per_step']:.1f} ms/step (user "
+            f"{b['cpu_user_s'] * 1000 / b['steps']:.1f}, system "
+            f"{b['cpu_system_s'] * 1000 / b['steps']:.1f}); process RSS "
             f"{b['rss_mb']:.0f} MiB (controller + harness)",
             "      CPU during the batch (s): "
             + ", ".join(
@@ -180,7 +189,7 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=None, help="controller client burst")
     args = parser.parse_args()
     with harness.control_plane() as plane:
-        result = asyncio.run(
+        result = eventloop.run(
             measure(plane, sizes=args.flows or [50], qps=args.qps, burst=args.burst)
         )
     print("\n".join(report(result)))

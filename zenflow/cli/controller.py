@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 
+from zenflow.cli import eventloop
 from zenflow.controller.bootstrap import (
     build_manager,
     new_controller_api_client,
@@ -151,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     configure_logging(settings.log_level, settings.log_format)
     try:
-        return asyncio.run(_main(settings, webhook))
+        return eventloop.run(_main(settings, webhook))
     except LeadershipLostError as exc:
         log.error("controller_exiting", reason=str(exc))
         return 1

@@ -11,6 +11,7 @@ import asyncio
 import signal
 import sys
 
+from zenflow.cli import eventloop
 from zenflow.errors import ConfigError, ZenflowError
 from zenflow.kube.client import load_configuration, new_api_client
 from zenflow.logging import LEVELS, configure_logging, get_logger
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"zenflow webhook: {exc}", file=sys.stderr)
         return 2
     try:
-        return asyncio.run(_serve(options, kubeconfig=args.kubeconfig, context=args.context))
+        return eventloop.run(_serve(options, kubeconfig=args.kubeconfig, context=args.context))
     except ConfigError as exc:
         print(f"zenflow webhook: {exc}", file=sys.stderr)
         return 2
