@@ -21,7 +21,14 @@ def format_time(value: datetime) -> str:
     """RFC 3339 in UTC with a ``Z`` and whole seconds, as Kubernetes writes ``metav1.Time``."""
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    elif value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    # Formatted by hand: strftime costs twice as much, and this runs for every time in every
+    # status written and Event recorded.
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+        f"T{value.hour:02d}:{value.minute:02d}:{value.second:02d}Z"
+    )
 
 
 def parse_time(value: object) -> datetime | None:

@@ -8,8 +8,6 @@ client library and of the connection (``UnreachableError``).
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import aiohttp
 
@@ -72,14 +70,29 @@ def translate(exc: BaseException, *, what: str) -> KubeError:
     return KubeError(f"{what}: {exc!r}")
 
 
-@asynccontextmanager
-async def wrapped(what: str) -> AsyncIterator[None]:
-    """Run the body, re-raising client-library errors as zenflow errors (cause chained)."""
-    try:
-        yield
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        raise translate(exc, what=what) from exc
-    except Exception as exc:
-        if not is_api_exception(exc):
-            raise
-        raise translate(exc, what=what) from exc
+class _Wrapped:
+    """The context manager ``wrapped`` returns: a plain class, not a generator-based one, as it
+    wraps every chunk of every watch."""
+
+    __slots__ = ("what",)
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        # Never suppresses: an error passes through as it is, or as its zenflow error.
+        if isinstance(exc, aiohttp.ClientError | TimeoutError | OSError) or (
+            isinstance(exc, Exception) and is_api_exception(exc)
+        ):
+            raise translate(exc, what=self.what) from exc
+
+
+def wrapped(what: str) -> _Wrapped:
+    """``async with wrapped(what)``: run the body, re-raising client-library errors as zenflow
+    errors (cause chained)."""
+    return _Wrapped(what)
