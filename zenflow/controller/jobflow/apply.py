@@ -116,7 +116,7 @@ class PlanApplier:
         self.status_writes += 1
         self._metrics.status_writes.inc()
         if updated.get("metadata"):
-            self._memory.written.wrote(flow.uid, strip_unused_metadata(updated))
+            self._memory.written.wrote(flow.uid, written_copy(obj, updated))
         self._metrics.observe_step_durations(flow.status, result.status)
 
     def record(self, obj: dict[str, Any], uid: str, result: Plan) -> None:
@@ -134,3 +134,17 @@ class PlanApplier:
         await self._client.delete_flow(namespace=namespace, name=name, uid=str(meta.get("uid", "")))
         log.info("flow_deleted_ttl")
         return Result()
+
+
+def written_copy(obj: dict[str, Any], updated: dict[str, Any]) -> dict[str, Any]:
+    """What the reconciler keeps of a status patch's answer until the cache has it.
+
+    The patch carried ``obj``'s resourceVersion as a precondition, so the answer is ``obj``
+    with the new status and resourceVersion (and managedFields, which caches drop): built from
+    ``obj``'s parts, already stripped and shared, rather than stripping and sharing the whole
+    answer again. Without that precondition (no resourceVersion) the answer is taken whole."""
+    meta = obj.get("metadata") or {}
+    rv = (updated.get("metadata") or {}).get("resourceVersion")
+    if not meta.get("resourceVersion") or not isinstance(rv, str):
+        return strip_unused_metadata(updated)
+    return {**obj, "metadata": {**meta, "resourceVersion": rv}, "status": updated.get("status")}
