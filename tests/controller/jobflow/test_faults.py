@@ -3,8 +3,10 @@
 One ``zenflow controller`` process (leader election off) drives 100 flows on the real control
 plane while the test, in order: SIGKILLs and restarts the controller, restarts kube-apiserver
 (every watch cut, every connection refused for a moment), and expires resourceVersions (etcd
-compacted + apiserver restarted: every informer's watch gets 410 Gone and relists). Each fault
-is injected only once some Jobs exist and flows are still running.
+compacted + apiserver restarted: every watch is cut; one whose resourceVersion is older than
+the restarted apiserver's window gets 410 Gone and relists, one that had seen the latest version
+(no write since its last event or bookmark) resumes). Each fault is injected only once some Jobs
+exist and flows are still running.
 
 Aspects tested:
   * every flow reaches the phase its shape dictates (a diamond whose one branch fails once and
@@ -168,7 +170,7 @@ async def _run_through_faults(
     await asyncio.to_thread(start_apiserver_and_recover, plane)
 
     seen_at_fault["expire"] = await tracker.seen(220, within=90)
-    lists_before = reflector.lists
+    watches_before = reflector.watches
     await asyncio.to_thread(plane.expire_resource_versions)
     await asyncio.to_thread(wait_for_controller_manager, plane)
 
@@ -187,8 +189,11 @@ async def _run_through_faults(
         return all(p in ("Succeeded", "Failed") for p in phases)
 
     await eventually(all_done, within=150, what="every flow finished")
-    # The tracker relisted after the 410 (its watch could not resume from a compacted version).
-    assert reflector.lists > lists_before
+    # The expiry cut the tracker's watch and it watched again: relisting after a 410 when its
+    # version was older than the restarted apiserver's window, resuming when nothing had been
+    # written since the version it last saw (which of the two is a matter of timing; the relist
+    # after a 410 is tested in tests/machinery/test_informer_integration.py).
+    assert reflector.watches > watches_before
 
 
 async def _check(tracker: JobTracker, zf: Running, expected: dict[str, Expected]) -> None:
