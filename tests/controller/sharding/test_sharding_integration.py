@@ -6,8 +6,9 @@ Aspects:
   * three replicas share 300 flows: each owns roughly a third (measured from the shard labels);
     the flows of a concurrency group share one owner; every flow Succeeds with exactly one Job
     per (step, attempt) (the test's own Job informer records every uid a Job name ever had);
-  * SIGKILL one replica mid-run: its flows are labelled for the survivors within the lease
-    duration (plus a margin for the sharder's pass), they finish, still one Job per attempt;
+  * SIGKILL one replica mid-run: its flows are labelled for the survivors, none before the
+    victim's Lease could have expired; they finish, still one Job per attempt (how soon they
+    move is printed, and measured by ``benchmarks.sharding``, not asserted);
   * scale 3 -> 2 -> 4 while flows run (a SIGTERM, then two new replicas: rebalancing by drain):
     no flow was reconciled by two replicas at once -- an audit of every version of every flow
     (``audit.FlowAudit``: the field manager of each status write, the shard and drain labels)
@@ -43,11 +44,9 @@ from zenflow.kube.client import new_api_client
 pytestmark = pytest.mark.integration
 
 LEASE, RENEW, RETRY = 8.0, 6.0, 1.0
-SLACK = 3.0
-"""Seconds beyond the lease duration for the sharder to see the expiry and start moving."""
-PER_FLOW_MOVE = 0.1
-"""Seconds per flow moved (its Jobs relabelled, then itself), on a loaded 2-core machine: about
-0.04-0.07 s measured with 16 writes in flight."""
+CLOCK_SKEW = 0.5
+"""Seconds of tolerance between the test's clock reading before the kill and the replicas' log
+timestamps (one host clock; the reading and the kill are not one instant)."""
 
 
 class Replicas:
@@ -214,10 +213,12 @@ async def test_three_replicas_share_300_flows_and_take_over_a_killed_ones(
             assert len(taken) == moves["dead"], (len(taken), moves)
             first, last = ((t - killed_wall).total_seconds() for t in (min(taken), max(taken)))
             print(f"takeover of {len(taken)} flows: {first:.2f}s to {last:.2f}s after the kill")
-            # The takeover starts once the victim's Lease has expired (plus one sharder pass);
-            # moving each flow (its Jobs, then itself) costs a few requests on a loaded machine.
-            assert first <= LEASE + SLACK, (first, last)
-            assert last <= LEASE + SLACK + PER_FLOW_MOVE * len(taken), (first, last)
+            # Safety: no flow of the victim moved before its Lease could have expired (its last
+            # renewal was at most a retry period before the kill, and the sharder counts the
+            # lease duration from when it saw that renewal). How soon after that the moves come
+            # depends on the machine: a benchmark's figure (benchmarks.sharding), printed above,
+            # not asserted; that they all come is all_succeeded's.
+            assert first >= LEASE - RETRY - CLOCK_SKEW, (first, last)
     finally:
         await api.close()
 
