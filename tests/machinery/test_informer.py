@@ -3,7 +3,8 @@ handlers get the previous cached object; deletes of unknown keys are dropped; re
 reach on_delete with the last known object; unchanged objects on relist are not re-delivered;
 has_synced only after the first list is fully delivered; late handlers get the cache replayed;
 a raising handler never stops delivery; owner references map a Job to its JobFlow key; objects
-that could not be decoded or transformed are cached as placeholders, and counted."""
+that could not be decoded or transformed are cached as placeholders, and counted;
+``without_version`` compares two versions but for their resourceVersion."""
 
 from __future__ import annotations
 
@@ -19,7 +20,13 @@ from zenflow.api.constants import API_VERSION
 from zenflow.errors import UnreachableError
 from zenflow.machinery.backoff import Backoff
 from zenflow.machinery.clock import FakeClock
-from zenflow.machinery.informer import OWNER_INDEX, Informer, owner_indexer, owner_key
+from zenflow.machinery.informer import (
+    OWNER_INDEX,
+    Informer,
+    owner_indexer,
+    owner_key,
+    without_version,
+)
 from zenflow.machinery.listwatch import UNDECODABLE, placeholder
 from zenflow.machinery.metrics import machinery_metrics
 from zenflow.machinery.store import Obj
@@ -256,3 +263,12 @@ def test_an_object_the_transform_chokes_on_becomes_a_placeholder() -> None:
     assert bad["metadata"]["resourceVersion"] == "2"
     assert bad[UNDECODABLE].startswith("transform failed: RecursionError(")
     assert informer.store.get("ns/good") == obj("good", "1")
+
+
+def test_without_version_blanks_only_the_resource_version_and_edits_nothing() -> None:
+    old = {"metadata": {"name": "a", "resourceVersion": "1"}, "status": {"x": 1}}
+    new = {"metadata": {"name": "a", "resourceVersion": "2"}, "status": {"x": 1}}
+    assert without_version(old) == without_version(new)
+    assert without_version(old) != without_version({**new, "status": {"x": 2}})
+    assert old["metadata"]["resourceVersion"] == "1"
+    assert without_version({"kind": "X"}) == {"kind": "X", "metadata": {"resourceVersion": None}}

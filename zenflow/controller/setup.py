@@ -51,7 +51,7 @@ from zenflow.core.joboutcome import PodSuccess, decision_kept, job_outcome, reco
 from zenflow.kube.rest import Rest
 from zenflow.kube.transport import Transport
 from zenflow.machinery.controller import Controller
-from zenflow.machinery.informer import Informer, owner_key
+from zenflow.machinery.informer import Informer, owner_key, without_version
 from zenflow.machinery.manager import Manager
 from zenflow.machinery.ratelimiting import RateLimitingQueue
 from zenflow.machinery.reconcile import ObjectKey, key_of
@@ -191,10 +191,7 @@ def same_for_the_controller(old: dict[str, Any], new: dict[str, Any]) -> bool:
     """Two cached versions of a Job that differ in nothing the controller reads: the Job cache
     keeps only that (``jobcache``), so they are equal but for the resourceVersion. The Job
     controller's updates of its counters (active, ready, uncounted pods) then queue nothing."""
-    return {**old, "metadata": {**old.get("metadata", {}), "resourceVersion": None}} == {
-        **new,
-        "metadata": {**new.get("metadata", {}), "resourceVersion": None},
-    }
+    return without_version(old) == without_version(new)
 
 
 def changes_no_plan(
@@ -209,16 +206,12 @@ def changes_no_plan(
     records for the Job's step (``core.joboutcome.recorded``)."""
     if same_for_the_controller(old, new):
         return True
-    if _metadata_but_version(old) != _metadata_but_version(new):
+    if without_version(old)["metadata"] != without_version(new)["metadata"]:
         return False
     if decision_kept(old, new, pod):
         return True
     name = str(new.get("metadata", {}).get("name", ""))
     return recorded(flow_status, name, job_outcome(new, pod).phase)
-
-
-def _metadata_but_version(job: dict[str, Any]) -> dict[str, Any]:
-    return {**job.get("metadata", {}), "resourceVersion": None}
 
 
 def queue_owner(queue: RateLimitingQueue[ObjectKey], job: dict[str, Any]) -> None:

@@ -238,6 +238,15 @@ class Informer:
             self._metrics.informer_watch_errors.labels(self.resource, reason).inc()
 
 
+def without_version(obj: Obj) -> Obj:
+    """``obj`` with ``metadata.resourceVersion`` blanked (a shallow copy): two cached versions
+    compare equal this way when an update changed nothing else the cache keeps -- for a cache
+    that keeps only what its controller reads, an update that controller can ignore."""
+    meta = obj.get("metadata")
+    kept = meta if isinstance(meta, dict) else {}
+    return {**obj, "metadata": {**kept, "resourceVersion": None}}
+
+
 def _rv(obj: Obj) -> object:
     meta = obj.get("metadata")
     return meta.get("resourceVersion") if isinstance(meta, dict) else None

@@ -54,7 +54,7 @@ from zenflow.kube.rest import MERGE_PATCH, Rest
 from zenflow.kube.transport import Transport
 from zenflow.logging import get_logger
 from zenflow.machinery.clock import Clock, RealClock
-from zenflow.machinery.informer import Informer
+from zenflow.machinery.informer import Informer, without_version
 from zenflow.machinery.metrics import machinery_metrics
 from zenflow.machinery.reconcile import split_key
 from zenflow.machinery.ring import Ring
@@ -176,10 +176,7 @@ class Sharder:
         def on_update(old: dict[str, Any], new: dict[str, Any]) -> None:
             # A status write changes nothing the decision reads (the slim object keeps the
             # labels and the history mark): no pass over every object for it.
-            if {**old, "metadata": {**old["metadata"], "resourceVersion": None}} != {
-                **new,
-                "metadata": {**new["metadata"], "resourceVersion": None},
-            }:
+            if without_version(old) != without_version(new):
                 changed.set()
 
         def on_lease(*objs: dict[str, Any]) -> None:
