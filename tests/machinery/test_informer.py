@@ -266,8 +266,8 @@ def test_an_object_the_transform_chokes_on_becomes_a_placeholder() -> None:
 
 
 def test_without_version_blanks_only_the_resource_version_and_edits_nothing() -> None:
-    old = {"metadata": {"name": "a", "resourceVersion": "1"}, "status": {"x": 1}}
-    new = {"metadata": {"name": "a", "resourceVersion": "2"}, "status": {"x": 1}}
+    old: dict[str, Any] = {"metadata": {"name": "a", "resourceVersion": "1"}, "status": {"x": 1}}
+    new: dict[str, Any] = {"metadata": {"name": "a", "resourceVersion": "2"}, "status": {"x": 1}}
     assert without_version(old) == without_version(new)
     assert without_version(old) != without_version({**new, "status": {"x": 2}})
     assert old["metadata"]["resourceVersion"] == "1"
