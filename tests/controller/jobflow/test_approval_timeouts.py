@@ -1,5 +1,5 @@
 """An approval gate's timeout on the real control plane, with the controller running: nobody
-approves, and ``timeoutSeconds`` after the gate started waiting ``onTimeout`` acts.
+approves, and ``timeoutSeconds`` (5 s) after the gate started waiting ``onTimeout`` acts.
 
 Aspects: Fail fails the gate (reason ApprovalTimeout, message saying how long and how many
 approvals it had) and the flow; Skip skips the gate and so its dependent, and the flow succeeds;
@@ -14,12 +14,16 @@ import pytest
 
 from tests.support.jobflows import Running, jobflow, step, step_status
 
+TIMEOUT_S = 5
+"""Long enough for the test's polling to see the gate Waiting before the timeout acts (at 1 s
+the window was missed once on a busy machine)."""
+
 
 def gated(name: str, on_timeout: str) -> dict[str, Any]:
     gate = {
         "name": "gate",
         "type": "Manual",
-        "approval": {"required": 2, "timeoutSeconds": 1, "onTimeout": on_timeout},
+        "approval": {"required": 2, "timeoutSeconds": TIMEOUT_S, "onTimeout": on_timeout},
     }
     return jobflow(name, [gate, step("after", "gate")])
 
@@ -46,6 +50,6 @@ async def test_timeout_acts_per_on_timeout(
     done = await zf.wait_phase(name, within=30)
     gate = step_status(done, "gate")
     assert (gate["phase"], gate["reason"]) == (gate_phase, "ApprovalTimeout")
-    assert gate["message"].startswith("no approval within 1s (0/2)")
+    assert gate["message"].startswith(f"no approval within {TIMEOUT_S}s (0/2)")
     assert step_status(done, "after")["phase"] == after_phase
     assert done["status"]["phase"] == flow_phase
