@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import os
 import platform
+import sysconfig
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -75,8 +76,22 @@ def machine() -> str:
                 mem_kb = int(line.split()[1])
     return (
         f"{os.cpu_count()} CPUs ({cpu}), {mem_kb / 1024 / 1024:.1f} GiB RAM, "
-        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()} "
+        f"({interpreter_build()})"
     )
+
+
+def interpreter_build() -> str:
+    """How this CPython was compiled, as far as it changes speed: profile-guided and link-time
+    optimisation (the official images' builds have both; pyenv's default build neither)."""
+    args = str(sysconfig.get_config_var("CONFIG_ARGS") or "")
+    pgo = "--enable-optimizations" in args
+    lto = "--with-lto" in args
+    if pgo and lto:
+        return "PGO+LTO build"
+    if pgo or lto:
+        return "PGO build" if pgo else "LTO build"
+    return "no PGO/LTO"
 
 
 def rss_mb() -> float:
