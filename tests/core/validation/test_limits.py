@@ -2,24 +2,26 @@
 
 Aspects: a spec nested deeper than MAX_SPEC_DEPTH (250 levels, where pydantic's serializer gave
 up, and 10,000, as the API server stores it) is one error naming the first too-deep path and
-nothing downstream walks it; a deep ``when`` is an error on that field; Jobs per run count
-matrix shards (a matrix over an output at its cap); the status estimate refuses the oversized
-matrix flows of issue 9 (70 and 300 matrix steps) while a 1,020-step flow with outputs passes;
-a step whose Job renders past MAX_RENDERED_JOB_BYTES (a 61 KB spec inflated 35x by one param,
-spec.env copied into many containers) is named with the reason; an exception inside a check
-becomes an error naming the part checked, never a crash.
+nothing downstream walks it; the spec's JSON (``compact_json``: orjson, pydantic-core for what
+orjson refuses) is byte for byte what pydantic-core writes; a deep ``when`` is an error on that
+field; Jobs per run count matrix shards (a matrix over an output at its cap); the status
+estimate refuses the oversized matrix flows of issue 9 (70 and 300 matrix steps) while a
+1,020-step flow with outputs passes; a step whose Job renders past MAX_RENDERED_JOB_BYTES (a
+61 KB spec inflated 35x by one param, spec.env copied into many containers) is named with the
+reason; an exception inside a check becomes an error naming the part checked, never a crash.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import pydantic_core
 import pytest
 
 from tests.core.planning.flows import cron, flow, job, template
 from zenflow.api import limits
 from zenflow.core.validation import refs
-from zenflow.core.validation.sizes import SHARD_ENTRY_BYTES, STEP_ENTRY_BYTES
+from zenflow.core.validation.sizes import SHARD_ENTRY_BYTES, STEP_ENTRY_BYTES, compact_json
 from zenflow.core.validation.validator import validate_object
 
 
@@ -62,6 +64,28 @@ def test_a_spec_at_the_depth_limit_is_fine() -> None:
     # template(4) metadata(5) annotations(6): 26 more levels reach 32 exactly
     step = job("a", run=None, template={**template(), "metadata": {"labels": deep(26)}})
     assert not any("levels deep" in e for e in errors(flow(step)))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {
+            "steps": [
+                {"name": "a", "run": {"image": "busybox", "command": ["echo", 'é \u2028 \\ "']}}
+            ]
+        },
+        {"n": [0, -1, 1.5, 1e20, True, None, "x"], "nested": {"a": [{"b": []}]}},
+    ],
+)
+def test_compact_json_is_what_pydantic_core_writes(raw: dict[str, Any]) -> None:
+    assert compact_json(raw) == pydantic_core.to_json(raw, fallback=str)
+
+
+def test_compact_json_hands_what_orjson_refuses_to_pydantic_core() -> None:
+    # integers past 64 bits (JSON allows them; YAML-read specs can hold them)
+    assert compact_json({"n": 2**70}) == b'{"n":1180591620717411303424}'
+    with pytest.raises(pydantic_core.PydanticSerializationError):
+        compact_json(deep(300))  # past both serializers' nesting limits: spec_json reports it
 
 
 def test_a_when_with_250_nested_parentheses_is_an_error_on_that_field() -> None:

@@ -17,8 +17,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import pydantic_core
-
 from zenflow.api import limits
 from zenflow.api.constants import API_VERSION, CRONJOBFLOW_KIND, JOBFLOW_KIND
 from zenflow.api.cronjobflow import CronJobFlow
@@ -35,7 +33,7 @@ from zenflow.core.validation.problems import (
 )
 from zenflow.core.validation.refs import check_references
 from zenflow.core.validation.shell import check_shell_use
-from zenflow.core.validation.sizes import check_budget, spec_json
+from zenflow.core.validation.sizes import check_budget, compact_json, spec_json
 from zenflow.core.validation.steps import GraphStep, check_graph, check_steps
 from zenflow.core.validation.structure import parse_model
 from zenflow.core.validation.templaterefs import check_flow_template_ref
@@ -129,7 +127,7 @@ def check_spec(
     """``raw``: the spec as received, when available (serializing it is cheaper, and it is
     what the API server stores); ``text``: its compact JSON, if already made."""
     if text is None and raw is not None:
-        text = pydantic_core.to_json(raw, fallback=str)
+        text = compact_json(raw)
     elif text is None:
         # As stored: the API server applies no defaults (the CRD has none).
         text = spec.model_dump_json(
