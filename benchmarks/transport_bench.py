@@ -2,11 +2,11 @@
 the floor under it — where the fixed cost of a message goes (docs/BENCHMARKS.md, "Controller CPU
 per step").
 
-A server process of its own (aiohttp over TLS on loopback) streams Job-like watch events of
-~3.3 KB, one per chunk and ``--gap-ms`` apart (each its own segment and wake-up, as the API
-server sends them), and answers POSTs with a Job-like object. The client (this process, on the
-controller's event loop, ``zenflow.cli.eventloop``) reads them three ways and reports its own CPU
-time per message:
+A server process of its own (aiohttp over TLS on loopback) streams Job-like watch events (about
+1.7 KB; the first line prints the size), one chunk each and ``--gap-ms`` apart, so that each
+arrives on its own as the API server's do, and answers POSTs with a Job-like object. The client
+(this process, on the controller's event loop, ``zenflow.cli.eventloop``) reads them three ways
+and reports its own CPU time per message:
 
 * watch: a bare asyncio ``Protocol`` over TLS counting bytes (the floor: kernel, TLS and event
   loop), aiohttp reading the chunked answer, and zenflow's ``KubeListerWatcher.watch`` (lines
@@ -14,9 +14,9 @@ time per message:
 * request: aiohttp's POST with a prepared body, and zenflow's ``Rest.create`` (encode, send,
   status check, decode).
 
-Run: ``.venv/bin/python -m benchmarks.transport_bench [--events N] [--requests N]``. Prints
-figures; asserts nothing. The machine's other load changes the figures: compare the lines of one
-run with each other.
+Run: ``.venv/bin/python -m benchmarks.transport_bench [--events N] [--requests N]
+[--gap-ms MS]``. Prints figures; asserts nothing. The machine's other load changes the figures:
+compare the lines of one run with each other.
 """
 
 from __future__ import annotations
