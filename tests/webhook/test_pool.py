@@ -6,7 +6,8 @@ with its uid) while the worker stays usable; a normal review is answered while a
 holds the slow lane; a full lane is ``Busy`` at once; a worker killed mid-review refuses that
 review (``error``) and is replaced; a stopped (SIGSTOP) worker's review is still answered by its
 deadline, and the worker is killed and replaced after the grace period; a worker over its
-memory ceiling retires after answering and is replaced; ``stop`` leaves no worker behind.
+memory ceiling retires after answering and is replaced; ``stop`` leaves no worker behind, nor
+does a worker cancelled while it starts (a replacement when the pool stops).
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from tests.support.wait import eventually
 from tests.webhook.hostile import expensive_flow, review_of
 from zenflow.webhook.executor import Busy
-from zenflow.webhook.pool import LaneSettings, PoolSettings, ProcessReviews
+from zenflow.webhook.pool import LaneSettings, PoolSettings, ProcessReviews, WorkerProcess
 
 SMALL = {
     "apiVersion": "workflow.zen.io/v1alpha1",
@@ -38,6 +41,18 @@ def alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def children() -> set[int]:
+    """Process ids whose parent is this process (from /proc)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid():
+                    found.add(int(entry.name))
+    return found
 
 
 def deadline(seconds: float) -> float:
@@ -177,6 +192,24 @@ async def test_stop_leaves_no_worker_behind(restarts: Restarts) -> None:
     await reviews.stop()
     assert not any(alive(pid) for pid in pids)
     assert restarts == []
+
+
+async def test_a_worker_cancelled_while_it_starts_is_killed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # What a replacement worker meets when the pool stops while it starts: a worker that has
+    # not said it is ready yet (this one never does).
+    silent = tmp_path / "silent-worker"
+    silent.write_text("#!/bin/sh\nexec sleep 300\n")
+    silent.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(silent))
+    before = children()
+    spawning = asyncio.create_task(WorkerProcess.spawn(nice=0, max_rss_mib=64))
+    (pid,) = await eventually(lambda: children() - before, what="the worker process", within=30)
+    spawning.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await spawning
+    assert not alive(pid)
 
 
 async def test_a_stuck_worker_still_answers_by_the_deadline_then_is_replaced(

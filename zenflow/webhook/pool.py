@@ -102,6 +102,11 @@ class WorkerProcess:
         except (TimeoutError, asyncio.IncompleteReadError) as exc:
             await worker.kill()
             raise WorkerLost(f"the review worker did not start: {exc!r}") from exc
+        except BaseException:
+            # Cancelled before it was ready (the pool stopping while a replacement starts): the
+            # process is nobody's yet, so it dies here rather than outlive the pool.
+            await worker.kill()
+            raise
         if ready != READY:
             await worker.kill()
             raise WorkerLost(f"the review worker said {ready!r} instead of ready")
