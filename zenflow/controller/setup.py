@@ -187,13 +187,6 @@ def setup_controllers(
     )
 
 
-def same_for_the_controller(old: dict[str, Any], new: dict[str, Any]) -> bool:
-    """Two cached versions of a Job that differ in nothing the controller reads: the Job cache
-    keeps only that (``jobcache``), so they are equal but for the resourceVersion. The Job
-    controller's updates of its counters (active, ready, uncounted pods) then queue nothing."""
-    return without_version(old) == without_version(new)
-
-
 def changes_no_plan(
     old: dict[str, Any],
     new: dict[str, Any],
@@ -204,9 +197,12 @@ def changes_no_plan(
     same metadata and either the same decided outcome (``core.joboutcome.decision_kept``;
     ``pod``: the Job's pod success, if seen) or an outcome its flow's cached status already
     records for the Job's step (``core.joboutcome.recorded``)."""
-    if same_for_the_controller(old, new):
+    before, after = without_version(old), without_version(new)
+    # Equal for the controller: the Job cache keeps only what it reads (``jobcache``), so the
+    # Job controller's updates of its counters (active, ready, uncounted pods) queue nothing.
+    if before == after:
         return True
-    if without_version(old)["metadata"] != without_version(new)["metadata"]:
+    if before["metadata"] != after["metadata"]:
         return False
     if decision_kept(old, new, pod):
         return True
