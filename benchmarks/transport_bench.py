@@ -151,6 +151,23 @@ def serve(ready: Any, cert: str, key: str, events: int, gap_s: float) -> None:
     asyncio.run(main())
 
 
+MARKER = b'"MODIFIED"'
+
+
+class MarkerCount:
+    """Counts ``MARKER`` in a byte stream read in pieces (one split between two reads too)."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+        self._tail = b""
+
+    def feed(self, data: bytes) -> int:
+        joined = self._tail + data
+        self.seen += joined.count(MARKER)
+        self._tail = joined[-(len(MARKER) - 1) :]  # too short to hold a whole marker again
+        return self.seen
+
+
 async def cpu_per(count: int, run: Callable[[], Awaitable[int]]) -> float:
     """µs of this process's CPU per message while ``run`` reads ``count`` of them."""
     began = time.process_time()
@@ -167,15 +184,14 @@ async def measure(config: KubeConfig, *, events: int, requests: int) -> list[str
     async def floor() -> int:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
-        seen = [0]
+        counted = MarkerCount()
 
         class Reader(asyncio.Protocol):
             def connection_made(self, transport: Any) -> None:
                 transport.write(b"GET /watch HTTP/1.1\r\nHost: bench\r\n\r\n")
 
             def data_received(self, data: bytes) -> None:
-                seen[0] += data.count(b'"MODIFIED"')
-                if seen[0] >= events and not done.done():
+                if counted.feed(data) >= events and not done.done():
                     done.set_result(None)
 
             def connection_lost(self, exc: BaseException | None) -> None:
@@ -188,14 +204,14 @@ async def measure(config: KubeConfig, *, events: int, requests: int) -> list[str
         )
         await done
         transport.close()
-        return seen[0]
+        return counted.seen
 
     async def aiohttp_watch() -> int:
-        seen = 0
+        counted = MarkerCount()
         async with api._session_now().get(url) as resp:
             async for chunk in resp.content.iter_any():
-                seen += chunk.count(b'"MODIFIED"')
-        return seen
+                counted.feed(chunk)
+        return counted.seen
 
     async def zenflow_watch() -> int:
         lister = KubeListerWatcher(api, group="batch", version="v1", plural="jobs")
