@@ -18,7 +18,12 @@ from zenflow.api.limits import MAX_STEP_NAME_LENGTH
 from zenflow.api.naming import step_name_problem
 from zenflow.core.dag import Dag
 from zenflow.core.validation.problems import Collector
-from zenflow.core.validation.template import check_env, check_job_template, check_run
+from zenflow.core.validation.template import (
+    check_env,
+    check_job_template,
+    check_run,
+    template_is_plainly_valid,
+)
 from zenflow.core.validation.templaterefs import check_step_template_ref
 from zenflow.core.validation.values import IDENTIFIER, check_params, check_resource_templates
 
@@ -58,23 +63,7 @@ def check_steps(spec: JobFlowSpec, *, path: str, out: Collector) -> StepGraph:
     pod_failure_policy = spec.execution_policy.pod_failure_policy is not None
     for section, steps in (("steps", spec.steps), ("finally", spec.finally_)):
         for i, step in enumerate(steps):
-            run = step.run
-            if (  # the common plain `run` step: nothing below could find a problem
-                run is not None
-                and step.template is None
-                and step.type == "Job"
-                and step.message is None
-                and step.retry_policy is None
-                and step.matrix is None
-                and step.metadata is None
-                and not step.inputs
-                and step.template_ref is None
-                and not step.params
-                and run.script is None
-                and run.env is None
-                and run.image.strip()
-                and (not step.outputs or _plain_outputs(step))
-            ):
+            if _plain_step(step, pod_failure_policy=pod_failure_policy):
                 continue
             _check_step_fields(
                 step, path=f"{path}.{section}[{i}]", pod_failure_policy=pod_failure_policy, out=out
@@ -301,6 +290,32 @@ def _check_step_fields(step: Step, *, path: str, pod_failure_policy: bool, out: 
         for key, label in step.metadata.labels.items():
             if len(label) > 63:
                 out.error(f"{path}.metadata.labels.{key}", "label values are at most 63 chars")
+
+
+def _plain_step(step: Step, *, pod_failure_policy: bool) -> bool:
+    """True when ``_check_step_fields`` would report nothing about ``step``: a Job step with
+    only a plain ``run`` or a plainly valid ``template`` (the common steps), decided without
+    building the step's field paths. False means "run the full check"."""
+    if (
+        step.type != "Job"
+        or step.message is not None
+        or step.retry_policy is not None
+        or step.matrix is not None
+        or step.metadata is not None
+        or step.inputs
+        or step.template_ref is not None
+        or step.params
+        or (step.outputs and not _plain_outputs(step))
+    ):
+        return False
+    run, template = step.run, step.template
+    if template is None:
+        return (
+            run is not None and run.script is None and run.env is None and bool(run.image.strip())
+        )
+    return run is None and template_is_plainly_valid(
+        template, pod_failure_policy=pod_failure_policy
+    )
 
 
 def _plain_outputs(step: Step) -> bool:

@@ -17,6 +17,7 @@ from zenflow.core.validation.problems import Collector
 JOB_RESTART_POLICIES: Final = ("Never", "OnFailure")
 _NON_NEGATIVE_JOB_FIELDS: Final = ("parallelism", "completions", "backoffLimit")
 _JOB_INT_FIELDS: Final = (*((k, 0) for k in _NON_NEGATIVE_JOB_FIELDS), ("activeDeadlineSeconds", 1))
+_JOB_INT_KEYS: Final = frozenset(key for key, _ in _JOB_INT_FIELDS)
 _OWNED_METADATA: Final = frozenset({"name", "generateName", "namespace"})
 
 
@@ -78,10 +79,11 @@ def template_is_plainly_valid(template: Mapping[str, Any], *, pod_failure_policy
     spec = template.get("spec")
     if type(spec) is not dict or "selector" in spec or spec.get("manualSelector"):
         return False
-    for key, minimum in _JOB_INT_FIELDS:
-        value = spec.get(key)
-        if value is not None and (type(value) is not int or value < minimum):
-            return False
+    if not _JOB_INT_KEYS.isdisjoint(spec):  # most templates set none of them
+        for key, minimum in _JOB_INT_FIELDS:
+            value = spec.get(key)
+            if value is not None and (type(value) is not int or value < minimum):
+                return False
     pod = spec.get("template")
     pod_spec = pod.get("spec") if type(pod) is dict else None
     if type(pod_spec) is not dict or "initContainers" in pod_spec:
