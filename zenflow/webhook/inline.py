@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from zenflow.webhook.admission import Outcome, Validator, handle_review, refusal
 from zenflow.webhook.executor import Busy, Mode, Reservation
 from zenflow.webhook.mutation import handle_mutation
+from zenflow.webhook.warmup import warm_up_reviews
 
 
 class ThreadReviews:
@@ -42,6 +43,12 @@ class ThreadReviews:
     async def start(self) -> None:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="webhook-review")
+            # As the review workers do: the validator's lazily loaded parts (the CEL compiler)
+            # load now, not in the first review.
+            loop = asyncio.get_running_loop()
+            for review in warm_up_reviews():
+                warm_up = functools.partial(handle_review, review, validate=self._validate)
+                await loop.run_in_executor(self._pool, warm_up)
 
     async def stop(self) -> None:
         if self._pool is not None:

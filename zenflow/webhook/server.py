@@ -329,10 +329,13 @@ class WebhookServer:
 
     async def start(self) -> None:
         """Get the certificate, start the review workers, bind, and start serving; returns once
-        listening (the workers are warmed up by then: the first review is not slow)."""
+        listening (the workers, and the template checker of this process, are warmed up by
+        then: the first review is not slow)."""
         self._load(await self._source.refresh())
         await self._reviews.start()
         try:
+            if self._templates is not None:
+                await self._templates.warm_up()
             runner = web.AppRunner(
                 self._app(),
                 access_log=None,

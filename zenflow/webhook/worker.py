@@ -34,7 +34,7 @@ from typing import BinaryIO, Final
 from zenflow.core.validation.validator import validate_object
 from zenflow.webhook.admission import Outcome, handle_review
 from zenflow.webhook.mutation import handle_mutation
-from zenflow.webhook.warmup import warm_up_review
+from zenflow.webhook.warmup import warm_up_reviews
 
 REQUEST: Final = struct.Struct(">BddI")
 RESPONSE: Final = struct.Struct(">BI")
@@ -107,7 +107,8 @@ def serve(inp: BinaryIO, out: BinaryIO, *, max_rss_mib: float) -> None:
     """Answer frames from ``inp`` on ``out`` until end of input."""
     signal.signal(signal.SIGALRM, _on_timer)
     signal.signal(signal.SIGVTALRM, _on_timer)
-    review_once(MODE_VALIDATE, warm_up_review(), 0)  # load the validator's lazy parts first
+    for review in warm_up_reviews():  # load the validator's lazy parts first
+        review_once(MODE_VALIDATE, review, 0)
     out.write(READY)
     out.flush()
     while True:
