@@ -113,6 +113,16 @@ def test_dumps_falls_back_to_the_standard_encoder_for_what_orjson_refuses() -> N
     assert dumps({"x": object()}, default=lambda _: "o") == b'{"x":"o"}'
 
 
+def test_dumps_refuses_a_value_too_deep_for_both_encoders_with_a_type_error() -> None:
+    deep: list[Any] = []
+    inner = deep
+    for _ in range(100_000):  # past orjson's 254 levels and the standard encoder's recursion
+        inner.append([])
+        inner = inner[0]
+    with pytest.raises(TypeError, match="nests too deep"):
+        dumps(deep)
+
+
 def test_loads_reports_text_that_is_not_json_as_a_value_error() -> None:
     with pytest.raises(ValueError, match=re.escape("expected ',' or ']'")):
         loads(b'{"a": [1, 2}', max_depth=10)

@@ -115,14 +115,21 @@ def dumps(
     value: Any, *, default: Callable[[Any], Any] | None = None, sort_keys: bool = False
 ) -> bytes:
     """``value`` as compact JSON bytes (keys sorted when asked); ``TypeError`` for what
-    ``default`` cannot turn into JSON."""
+    ``default`` cannot turn into JSON, and for a value nested too deep for either encoder."""
     option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_SORT_KEYS if sort_keys else 0)
     try:
         return orjson.dumps(value, default=default, option=option)
     except orjson.JSONEncodeError:
-        text = json.dumps(
-            value, default=default, sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=False
-        )
+        try:
+            text = json.dumps(
+                value,
+                default=default,
+                sort_keys=sort_keys,
+                separators=(",", ":"),
+                ensure_ascii=False,
+            )
+        except RecursionError:  # the standard encoder recurses: ~1,000 levels at most
+            raise TypeError("the value nests too deep to be written as JSON") from None
         return text.encode()
 
 
