@@ -112,6 +112,13 @@ def main() -> None:
         f"controller RSS idle {idle.get('rss_mb', 0):.1f} MiB, "
         f"in the {b['flows']} x 10 batch {b['rss_mb']:.0f} MiB (with the harness)"
     )
+    floor = targets.transport_floor(output)
+    if floor is not None:
+        # The same code's CPU figures differ by up to 1.5x between sittings on shared cores.
+        print(
+            f"  machine speed: {floor:.1f} µs of CPU per TLS watch event at the floor "
+            "(benchmarks.transport_bench): compare CPU figures of runs at a similar floor"
+        )
     load = os.getloadavg()[0]
     print(f"  load average {load:.1f} at the end; {datetime.now(UTC) - began} in all")
     if args.json is not None:
@@ -119,6 +126,7 @@ def main() -> None:
             "when": began.isoformat(),
             "machine": harness.machine(),
             "load_average_end": load,
+            "transport_floor_us": floor,
             "handoff": hand,
             "throughput": tp,
             "memory": memory,

@@ -155,6 +155,13 @@ def bench_rows(output: dict[str, list[str]]) -> list[Row]:
     return rows
 
 
+def transport_floor(output: dict[str, list[str]]) -> float | None:
+    """µs of client CPU per TLS watch event at the floor (``benchmarks.transport_bench``): how
+    fast this machine is during the run, to compare CPU figures of runs in different sittings."""
+    found = re.findall(r"\(the floor\)\s+([\d.]+)", "\n".join(output.get("transport_bench", [])))
+    return float(found[0]) if found else None
+
+
 def table(rows: list[Row]) -> list[str]:
     width = max(len(r.target) for r in rows)
     return [r.line(width) for r in rows]
