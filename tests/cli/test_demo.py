@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import descendants
 from tests.support.wait import eventually_sync
 from zenflow.cli import controller as controller_cli
 from zenflow.cli import demo as demo_cli
@@ -126,25 +127,6 @@ def test_load_flow(tmp_path: Path) -> None:
 
 
 # -- integration --------------------------------------------------------------------------------
-
-
-def descendants(pid: int) -> set[int]:
-    """Every live descendant of ``pid`` (children in new sessions included), from /proc."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
 
 
 def alive(pid: int) -> bool:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import descendants
 from tests.support.wait import eventually
 from tests.webhook.hostile import expensive_flow, review_of
 from zenflow.webhook.executor import Busy
@@ -41,18 +42,6 @@ def alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
-
-
-def children() -> set[int]:
-    """Process ids whose parent is this process (from /proc)."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                stat = (entry / "stat").read_text()
-                if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid():
-                    found.add(int(entry.name))
-    return found
 
 
 def deadline(seconds: float) -> float:
@@ -203,9 +192,11 @@ async def test_a_worker_cancelled_while_it_starts_is_killed(
     silent.write_text("#!/bin/sh\nexec sleep 300\n")
     silent.chmod(0o755)
     monkeypatch.setattr(sys, "executable", str(silent))
-    before = children()
+    before = descendants(os.getpid())
     spawning = asyncio.create_task(WorkerProcess.spawn(nice=0, max_rss_mib=64))
-    (pid,) = await eventually(lambda: children() - before, what="the worker process", within=30)
+    (pid,) = await eventually(
+        lambda: descendants(os.getpid()) - before, what="the worker process", within=30
+    )
     spawning.cancel()
     with pytest.raises(asyncio.CancelledError):
         await spawning
