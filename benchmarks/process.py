@@ -9,7 +9,8 @@ only. With ``runtime_only`` (the default) it runs as the image does, with the ru
 dependencies only (``requirements/runtime.lock``): packages the development environment adds
 and that a runtime dependency imports when present — ``rich``, which structlog loads for pretty
 tracebacks, about 4 MiB — are hidden from it by a stub on its ``PYTHONPATH``. RSS and peak RSS
-(``VmHWM``) and CPU time come from ``/proc/<pid>``.
+(``VmHWM``) and CPU time come from ``/proc/<pid>``. ``source`` runs the controller of another
+source tree (``benchmarks.paired``: an older revision, with this tree's virtualenv).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class ControllerProcess:
         log: Path | None = None,
         runtime_only: bool = True,
         election: Sequence[str] = ("--no-leader-election",),
+        source: Path = REPO,
     ):
         self.port = _free_port()
         args = [
@@ -74,8 +76,8 @@ class ControllerProcess:
                 (stub / "__init__.py").write_text(
                     f"raise ImportError('{name} is not a runtime dependency of zenflow')\n"
                 )
-            env["PYTHONPATH"] = os.pathsep.join([self._stubs.name, str(REPO)])
-        self.proc = subprocess.Popen(args, cwd=REPO, stdout=self._log, stderr=self._log, env=env)
+            env["PYTHONPATH"] = os.pathsep.join([self._stubs.name, str(source)])
+        self.proc = subprocess.Popen(args, cwd=source, stdout=self._log, stderr=self._log, env=env)
 
     @property
     def pid(self) -> int:

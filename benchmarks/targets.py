@@ -53,6 +53,7 @@ def _batch(tp: dict[str, Any] | None, flows: int) -> dict[str, Any] | None:
 def controller_rows(
     hand: dict[str, Any] | None,
     tp: dict[str, Any] | None,
+    cpu: dict[str, Any] | None,
     memory: dict[str, Any] | None,
     scale: dict[str, Any] | None,
 ) -> list[Row]:
@@ -76,7 +77,14 @@ def controller_rows(
     b = _batch(tp, 200)
     label = f"{b['flows']} x 10" if b else "200 x 10"
     rows.append(
-        Row(f"controller CPU per step, {label}", b["cpu_ms_per_step"] if b else None, "ms", 3)
+        Row(
+            f"controller CPU per step, {cpu['flows'] if cpu else 200} x 10",
+            cpu["cpu_ms_per_step"] if cpu else None,
+            "ms",
+            3,
+            note="its own process, Event writes included"
+            + (f"; in-process with the harness {b['cpu_ms_per_step']:.2f} ms" if b else ""),
+        )
     )
     rows.append(
         Row(
