@@ -146,8 +146,9 @@ class Outcome:
     requester: Requester | None = None
     access: AccessPlan | None = None
     templates: TemplateUse | None = None
-    """Set on an admitted flow whose spec refers to templates: the server resolves them and
-    validates what the flow will run (``zenflow.webhook.templates``)."""
+    """Set on an admitted flow whose spec refers to templates: the server reads them
+    (``zenflow.webhook.templates``) and has what the flow will run validated
+    (``zenflow.webhook.templatejudge``)."""
 
 
 def status_body(code: int, reason: str, message: str) -> dict[str, Any]:
@@ -267,6 +268,21 @@ def forbidden(outcome: Outcome, problems: Sequence[str]) -> Outcome:
         body=review_body(outcome.uid, False, warnings=outcome.warnings, status=status),
         result="forbidden",
         messages=tuple(problems),
+    )
+
+
+def failed(
+    outcome: Outcome, *, code: int, reason: str, message: str, result: Result, error: str = ""
+) -> Outcome:
+    """``outcome`` (an allowed review) refused because judging it could not be finished (a
+    worker lost, the time budget spent, no room): like ``refusal``, for a decoded review."""
+    status = {"status": "Failure", "code": code, "reason": reason, "message": message}
+    return replace(
+        outcome,
+        body=review_body(outcome.uid, False, warnings=outcome.warnings, status=status),
+        result=result,
+        messages=(message,),
+        error=error,
     )
 
 

@@ -9,8 +9,8 @@ Invariants:
 - ``reserve`` answers at once: a ``Reservation`` (a place in a bounded queue, held while the body
   is read and the review waits and runs) or ``Busy``. So the memory held by bodies in flight is
   bounded by the places, and a full queue costs a caller nothing but a quick refusal.
-- ``review`` never raises (bar cancellation): past its deadline, or when a worker fails, it
-  answers the refusal itself (result ``timeout`` / ``error``).
+- ``review`` and ``judge_templates`` never raise (bar cancellation): past the deadline, or when
+  a worker fails, they answer the refusal themselves (result ``timeout`` / ``error``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Literal, Protocol
 
 from zenflow.webhook.admission import Outcome
+from zenflow.webhook.templatejudge import Found
 
 Mode = Literal["validate", "mutate"]
 
@@ -61,6 +62,13 @@ class ReviewExecutor(Protocol):
         self, reservation: Reservation, mode: Mode, body: bytes, *, deadline: float
     ) -> Outcome:
         """The answer to ``body`` by ``deadline`` (event-loop time), or a refusal saying why not."""
+
+    async def judge_templates(
+        self, reservation: Reservation, outcome: Outcome, found: Found, *, deadline: float
+    ) -> Outcome:
+        """``outcome`` (an admitted review whose flow uses templates) judged against the
+        ``found`` templates (``zenflow.webhook.templatejudge.judge``) by ``deadline``, where the
+        reviews run, under the review's ``reservation``; or a refusal saying why not."""
 
     async def start(self) -> None:
         """Ready to review (workers started and warmed up)."""

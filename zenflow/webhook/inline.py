@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from zenflow.webhook.admission import Outcome, Validator, handle_review, refusal
 from zenflow.webhook.executor import Busy, Mode, Reservation
 from zenflow.webhook.mutation import handle_mutation
+from zenflow.webhook.templatejudge import Found, judge, timed_out
 from zenflow.webhook.warmup import warm_up_reviews
 
 
@@ -58,6 +60,22 @@ class ThreadReviews:
     async def review(
         self, reservation: Reservation, mode: Mode, body: bytes, *, deadline: float
     ) -> Outcome:
+        call = (
+            functools.partial(handle_mutation, body)
+            if mode == "mutate"
+            else functools.partial(handle_review, body, validate=self._validate)
+        )
+        answer = await self._run(call, deadline=deadline)
+        return answer if answer is not None else _timeout(body)
+
+    async def judge_templates(
+        self, reservation: Reservation, outcome: Outcome, found: Found, *, deadline: float
+    ) -> Outcome:
+        answer = await self._run(functools.partial(judge, outcome, found), deadline=deadline)
+        return answer if answer is not None else timed_out(outcome)
+
+    async def _run(self, call: Callable[[], Outcome], *, deadline: float) -> Outcome | None:
+        """``call``'s answer from a pool thread, or None past ``deadline``."""
         await self.start()
         assert self._pool is not None
         loop = asyncio.get_running_loop()
@@ -65,19 +83,14 @@ class ThreadReviews:
             async with asyncio.timeout_at(deadline):
                 await self._slots.acquire()
         except TimeoutError:
-            return _timeout(body)
-        call = (
-            functools.partial(handle_mutation, body)
-            if mode == "mutate"
-            else functools.partial(handle_review, body, validate=self._validate)
-        )
+            return None
         future = loop.run_in_executor(self._pool, call)
         future.add_done_callback(lambda _f: self._slots.release())
         try:
             async with asyncio.timeout_at(deadline):
                 return await asyncio.shield(future)
         except TimeoutError:
-            return _timeout(body)
+            return None
 
 
 def _timeout(body: bytes) -> Outcome:

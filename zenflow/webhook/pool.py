@@ -10,7 +10,8 @@
 
 A normal review (a few KiB, milliseconds) therefore waits at most one slice behind anything, however
 expensive or large the other reviews are; the expensive ones share the slow lane and, past the
-budget, get a clear ``timeout`` refusal.
+budget, get a clear ``timeout`` refusal. A flow that uses templates is judged with them
+(``judge_templates``, once the server has read them) in the same lane, the same way.
 
 Invariants:
 - A lane admits at most ``workers + max_waiting`` reviews at once (``reserve``); others are
@@ -34,15 +35,18 @@ import pickle
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from zenflow.logging import get_logger
 from zenflow.machinery.backoff import Backoff
 from zenflow.machinery.clock import RealClock
+from zenflow.webhook import templatejudge
 from zenflow.webhook.admission import Outcome, refusal
 from zenflow.webhook.executor import Busy, Mode, Reservation
+from zenflow.webhook.templatejudge import Found
 from zenflow.webhook.worker import (
     MODE_MUTATE,
+    MODE_TEMPLATES,
     MODE_VALIDATE,
     READY,
     REQUEST,
@@ -56,6 +60,14 @@ log = get_logger(__name__)
 
 GRACE: Final = 5.0  # seconds a worker may overrun its alarm before it is killed
 SPAWN_TIMEOUT: Final = 60.0
+
+Job = Literal["validate", "mutate", "templates"]
+"""What a worker is asked: a review to validate or mutate, or a flow to judge with its templates."""
+CODES: Final[dict[Job, int]] = {
+    "validate": MODE_VALIDATE,
+    "mutate": MODE_MUTATE,
+    "templates": MODE_TEMPLATES,
+}
 
 
 class WorkerLost(Exception):
@@ -113,11 +125,11 @@ class WorkerProcess:
         return worker
 
     async def review(
-        self, mode: Mode, body: bytes, *, alarm: float, cpu_slice: float
+        self, job: Job, body: bytes, *, alarm: float, cpu_slice: float
     ) -> tuple[Outcome | None, bool, bool]:
         """(answer or None if a timer fired, whether it was the CPU slice, retiring).
         Raises WorkerLost (and kills the process) past ``alarm + GRACE`` or when it dies."""
-        code = MODE_MUTATE if mode == "mutate" else MODE_VALIDATE
+        code = CODES[job]
         try:
             async with asyncio.timeout(alarm + GRACE):
                 self._stdin.write(REQUEST.pack(code, alarm, cpu_slice, len(body)))
@@ -245,7 +257,7 @@ class Lane:
                 log.error("webhook_worker_spawn_failed", lane=self.name, error=str(exc))
                 await backoff.wait()
 
-    async def run(self, mode: Mode, body: bytes, *, deadline: float) -> tuple[Outcome | None, bool]:
+    async def run(self, job: Job, body: bytes, *, deadline: float) -> tuple[Outcome | None, bool]:
         """(answer or None when out of time, whether the lane's CPU slice cut it short).
         The caller holds a reservation of this lane. Raises WorkerLost."""
         loop = asyncio.get_running_loop()
@@ -259,7 +271,7 @@ class Lane:
             self._idle.put_nowait(worker)
             return None, False
         cpu_slice = self.settings.slice or 0.0
-        task = asyncio.create_task(worker.review(mode, body, alarm=alarm, cpu_slice=cpu_slice))
+        task = asyncio.create_task(worker.review(job, body, alarm=alarm, cpu_slice=cpu_slice))
         task.add_done_callback(lambda done: self._settle(worker, done))
         self._track(task)
         try:
@@ -318,39 +330,66 @@ class ProcessReviews:
     async def review(
         self, reservation: Reservation, mode: Mode, body: bytes, *, deadline: float
     ) -> Outcome:
-        lane = self.slow if reservation.lane == self.slow.name else self.fast
-        try:
-            outcome, sliced = await lane.run(mode, body, deadline=deadline)
-            if outcome is None and sliced:
-                # Too expensive for the fast lane: start over in the slow one, if it has room.
-                try:
-                    with self.slow.reserve():
-                        outcome, _ = await self.slow.run(mode, body, deadline=deadline)
-                except Busy:
-                    return refusal(
-                        body,
-                        code=429,
-                        reason="TooManyRequests",
-                        message="the review needs more than a fast-lane slice and the webhook's "
-                        "queue for long reviews is full; retry later",
-                        result="busy",
-                    )
-        except WorkerLost as exc:
+        answer = await self._run(reservation, mode, body, deadline=deadline)
+        if isinstance(answer, Outcome):
+            return answer
+        failure, error = answer
+        if failure == "busy":
+            return refusal(
+                body,
+                code=429,
+                reason="TooManyRequests",
+                message="the review needs more than a fast-lane slice and the webhook's "
+                "queue for long reviews is full; retry later",
+                result="busy",
+            )
+        if failure == "error":
             return refusal(
                 body,
                 code=503,
                 reason="ServiceUnavailable",
                 message="the review's worker process failed; retry",
                 result="error",
-                error=str(exc),
+                error=error,
             )
-        if outcome is None:
-            return refusal(
-                body,
-                code=504,
-                reason="Timeout",
-                message="the review took longer than the webhook's time budget and was "
-                "abandoned; the object is refused (make it smaller or simpler)",
-                result="timeout",
-            )
-        return outcome
+        return refusal(
+            body,
+            code=504,
+            reason="Timeout",
+            message="the review took longer than the webhook's time budget and was "
+            "abandoned; the object is refused (make it smaller or simpler)",
+            result="timeout",
+        )
+
+    async def judge_templates(
+        self, reservation: Reservation, outcome: Outcome, found: Found, *, deadline: float
+    ) -> Outcome:
+        # Our own objects to our own worker (the Outcome it answered, the templates we read).
+        body = pickle.dumps((outcome, dict(found)), protocol=pickle.HIGHEST_PROTOCOL)
+        answer = await self._run(reservation, "templates", body, deadline=deadline)
+        if isinstance(answer, Outcome):
+            return answer
+        failure, error = answer
+        if failure == "busy":
+            return templatejudge.busy(outcome)
+        if failure == "error":
+            return templatejudge.lost(outcome, error)
+        return templatejudge.timed_out(outcome)
+
+    async def _run(
+        self, reservation: Reservation, job: Job, body: bytes, *, deadline: float
+    ) -> Outcome | tuple[Literal["busy", "error", "timeout"], str]:
+        """The worker's answer, in the reservation's lane (a fast-lane job cut short by its
+        slice starts over in the slow lane, if that has room), or why there is none."""
+        lane = self.slow if reservation.lane == self.slow.name else self.fast
+        try:
+            outcome, sliced = await lane.run(job, body, deadline=deadline)
+            if outcome is None and sliced:
+                try:
+                    with self.slow.reserve():
+                        outcome, _ = await self.slow.run(job, body, deadline=deadline)
+                except Busy:
+                    return "busy", ""
+        except WorkerLost as exc:
+            return "error", str(exc)
+        return outcome if outcome is not None else ("timeout", "")

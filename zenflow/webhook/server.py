@@ -26,6 +26,7 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import ssl
 import time
@@ -237,8 +238,12 @@ class WebhookServer:
             if isinstance(body, Outcome):
                 return body, True
             outcome = await self._reviews.review(reservation, mode, body, deadline=deadline)
-        if mode == "validate" and self._templates is not None:
-            outcome = await self._templates.check(outcome, deadline=deadline)
+            if mode == "validate" and self._templates is not None:
+                # Judged where the reviews run, in this review's place (never on this loop).
+                judge = functools.partial(
+                    self._reviews.judge_templates, reservation, deadline=deadline
+                )
+                outcome = await self._templates.check(outcome, deadline=deadline, judge=judge)
         if mode == "validate" and self._authorizer is not None:
             outcome = await self._authorizer.check(outcome, deadline=deadline)
         return outcome, False
@@ -329,13 +334,10 @@ class WebhookServer:
 
     async def start(self) -> None:
         """Get the certificate, start the review workers, bind, and start serving; returns once
-        listening (the workers, and the template checker of this process, are warmed up by
-        then: the first review is not slow)."""
+        listening (the workers are warmed up by then: the first review is not slow)."""
         self._load(await self._source.refresh())
         await self._reviews.start()
         try:
-            if self._templates is not None:
-                await self._templates.warm_up()
             runner = web.AppRunner(
                 self._app(),
                 access_log=None,

@@ -4,7 +4,9 @@ Run as ``python -m zenflow.webhook.worker [--nice N] [--max-rss-mib M]`` by
 ``zenflow.webhook.pool``, which talks to it over its stdin/stdout with length-prefixed frames:
 
     parent -> worker   header ``>BddI`` (mode, alarm: wall-clock seconds, slice: CPU seconds,
-                       body length), then the body
+                       body length), then the body: an AdmissionReview (validate, mutate), or
+                       for ``MODE_TEMPLATES`` the parent's pickle of (``Outcome``, templates
+                       read), judged by ``zenflow.webhook.templatejudge``
     worker -> parent   one byte ``READY`` once warmed up; then per review a header ``>BI``
                        (status, length) and, for status OK/RETIRING, a pickled ``Outcome``
 
@@ -34,6 +36,7 @@ from typing import BinaryIO, Final
 from zenflow.core.validation.validator import validate_object
 from zenflow.webhook.admission import Outcome, handle_review
 from zenflow.webhook.mutation import handle_mutation
+from zenflow.webhook.templatejudge import judge
 from zenflow.webhook.warmup import warm_up_reviews
 
 REQUEST: Final = struct.Struct(">BddI")
@@ -41,6 +44,7 @@ RESPONSE: Final = struct.Struct(">BI")
 READY: Final = b"R"
 MODE_VALIDATE: Final = 0
 MODE_MUTATE: Final = 1
+MODE_TEMPLATES: Final = 2
 STATUS_OK: Final = 0
 STATUS_EXPIRED: Final = 1
 STATUS_RETIRING: Final = 2
@@ -94,6 +98,11 @@ def review_once(mode: int, body: bytes, alarm: float, cpu_slice: float = 0.0) ->
             signal.setitimer(signal.ITIMER_VIRTUAL, cpu_slice)
         if mode == MODE_MUTATE:
             return handle_mutation(body)
+        if mode == MODE_TEMPLATES:
+            # The parent's own pickle (its review's Outcome and the templates it read), not
+            # bytes from the network.
+            outcome, found = pickle.loads(body)
+            return judge(outcome, found)
         return handle_review(body, validate=validate_object)
     except _Expired as expired:
         return expired.sliced
