@@ -175,6 +175,22 @@ def test_references_that_do_not_fit_the_template() -> None:
     ]
 
 
+def test_a_refusal_lists_at_most_ten_of_a_large_templates_steps() -> None:
+    template = scan_template()
+    run = {"image": "busybox", "command": ["true"]}
+    template["spec"]["steps"] = [{"name": f"s{i}", "run": run} for i in range(1000)]
+    spec = {"steps": [{"name": "a", "templateRef": {"name": "scan"}}]}
+    result = resolve_spec(spec, namespace="ci", templates={KEY: template})
+    what = 'JobFlowTemplate "scan" in namespace "ci"'
+    first = ", ".join(f"s{i}" for i in range(10))
+    assert result.problems == [
+        (
+            "spec.steps[0].templateRef.step",
+            f"required: {what} has 1000 steps ({first}, … and 990 more)",
+        )
+    ]
+
+
 def test_a_whole_flow_from_a_template() -> None:
     spec = {
         "templateRef": {"name": "scan"},

@@ -98,6 +98,19 @@ def describe(key: TemplateKey) -> str:
     return f'{kind} "{name}"' + (f' in namespace "{namespace}"' if namespace else "")
 
 
+LISTED: Final = 10
+"""Names a message lists before saying how many more there are (a template may have 2,000
+steps; a refusal must stay readable)."""
+
+
+def listed(names: Sequence[str]) -> str:
+    """``a, b, c``; past ``LISTED`` names, the first ones and ``… and N more``; ``none``."""
+    if not names:
+        return "none"
+    shown = ", ".join(names[:LISTED])
+    return shown if len(names) <= LISTED else f"{shown}, … and {len(names) - LISTED} more"
+
+
 def uses_templates(spec: Any) -> bool:
     """True when the raw spec refers to a template anywhere."""
     spec = _mapping(spec)
@@ -240,7 +253,7 @@ class _Resolver:
                 return steps[0]
             self.problem(
                 f"{path}.templateRef.step",
-                f"required: {describe(key)} has {len(steps)} steps ({', '.join(names)})",
+                f"required: {describe(key)} has {len(steps)} steps ({listed(names)})",
             )
             return None
         for candidate in steps:
@@ -248,7 +261,7 @@ class _Resolver:
                 return candidate
         self.problem(
             f"{path}.templateRef.step",
-            f'{describe(key)} has no step "{wanted}" (steps: {", ".join(names) or "none"})',
+            f'{describe(key)} has no step "{wanted}" (steps: {listed(names)})',
         )
         return None
 
@@ -269,7 +282,7 @@ class _Resolver:
             item = _mapping(item)
             name = str(item.get("name"))
             if name not in params:
-                known = ", ".join(sorted(params)) or "none"
+                known = listed(sorted(params))
                 self.problem(
                     f"{path}.params[{j}].name",
                     f'{what} declares no param "{name}" (declared: {known})',
@@ -334,7 +347,7 @@ class _Resolver:
                 self.problem(
                     f"{path}.params[{j}].name",
                     f'{what} declares no param "{item.get("name")}" (declared: '
-                    f"{', '.join(sorted(known)) or 'none'})",
+                    f"{listed(sorted(known))})",
                 )
         values = {str(p.get("name")): p.get("value") for p in given if p.get("value") is not None}
         resolved: dict[str, Any] = {
