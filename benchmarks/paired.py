@@ -36,12 +36,18 @@ def worktree(revision: str) -> Iterator[Path]:
     """``revision`` checked out in a temporary directory, removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="zenflow-paired-") as tmp:
         path = Path(tmp) / "tree"
-        subprocess.run(
+        added = subprocess.run(
             ["git", "worktree", "add", "--detach", str(path), revision],
             cwd=REPO,
-            check=True,
+            check=False,
             capture_output=True,
+            text=True,
         )
+        if added.returncode != 0:
+            raise SystemExit(
+                f"benchmarks.paired: cannot check out {revision!r} ({added.stderr.strip()}); "
+                "give a commit, tag or branch of this repository"
+            )
         try:
             yield path
         finally:
@@ -83,11 +89,18 @@ def report(runs: dict[str, list[dict[str, Any]]]) -> list[str]:
     return lines
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--against", required=True, help="the git revision to compare with")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--flows", type=int, default=200)
+    parser.add_argument("--rounds", type=_positive, default=3)
+    parser.add_argument("--flows", type=_positive, default=200)
     args = parser.parse_args()
     rev_parse = ["git", "rev-parse", "--short", "HEAD"]
     head = subprocess.run(rev_parse, cwd=REPO, check=True, capture_output=True, text=True)
