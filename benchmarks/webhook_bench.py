@@ -16,9 +16,11 @@ server here, so this run has ``--no-authorize-flows``.
 
 *Attack.* A local control plane, and ``zenflow controller``
 as the Deployment runs it: leader election on, the webhook in the same process, authorizing
-flows with SubjectAccessReviews. The same normal load runs for ``--seconds`` alone (baseline),
-then for ``--attack-seconds`` while ``benchmarks.webhook_attack`` (its own process) sends 8
-parallel 3 MB reviews that each cost seconds of validation, and holds 200 half-open connections.
+flows with SubjectAccessReviews; the examples' JobFlowTemplates exist in the reviews' namespace,
+so the flows using them are judged with them. The same normal load runs for ``--seconds`` alone
+(baseline), then for ``--attack-seconds`` while ``benchmarks.webhook_attack`` (its own process)
+sends 8 parallel 3 MB reviews that each cost seconds of validation, and holds 200 half-open
+connections.
 The Lease is read every 0.25 s: each new renewTime is a renewal; a gap between two renewals
 longer than 1.5 retry periods counts the renewals missed in it.
 
@@ -64,6 +66,7 @@ EXAMPLES = REPO / "examples"
 MAX_REQUESTS = 5_000  # per phase, hard bound whatever the flags say
 RETRY_PERIOD = 2.0  # the controller's default --retry-period
 LEASE = ("default", "zenflow-controller")
+REVIEW_NAMESPACE = "bench"
 
 
 def _review(
@@ -80,7 +83,7 @@ def _review(
         },
         "operation": operation,
         "name": obj["metadata"].get("name", ""),
-        "namespace": "bench",
+        "namespace": REVIEW_NAMESPACE,
         "userInfo": {"username": user, "groups": groups},
         "object": obj,
         "oldObject": obj if operation == "UPDATE" else None,
@@ -117,6 +120,20 @@ def request_mix(
         if i % 9 == 8:
             mix.append(_review(broken, operation="CREATE", uid=i, user=user, groups=list(groups)))
     return mix
+
+
+async def create_templates(api: client.ApiClient) -> None:
+    """The namespace the reviews name, and in it the examples' JobFlowTemplates, so the flows
+    that use them are judged with them, as in a cluster that has them."""
+    namespace = client.V1Namespace(metadata=client.V1ObjectMeta(name=REVIEW_NAMESPACE))
+    await client.CoreV1Api(api).create_namespace(namespace)
+    objects = client.CustomObjectsApi(api)
+    for path in sorted(EXAMPLES.glob("*.y*ml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if isinstance(doc, dict) and doc.get("kind") == "JobFlowTemplate":
+                await objects.create_namespaced_custom_object(
+                    "workflow.zen.io", "v1alpha1", REVIEW_NAMESPACE, "jobflowtemplates", doc
+                )
 
 
 def free_port() -> int:
@@ -346,6 +363,7 @@ async def _attack(
             stdout=sink, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
     api = new_api_client(await plane.load_client_configuration())
+    await create_templates(api)
     stop_watch = asyncio.Event()
     watch = LeaseWatch(api)
     watcher = asyncio.create_task(watch.run(stop_watch))

@@ -39,6 +39,7 @@ from zenflow.webhook.flags import add_webhook_arguments as add_webhook_arguments
 from zenflow.webhook.pool import LaneSettings, PoolSettings
 from zenflow.webhook.server import WebhookServer, default_validator
 from zenflow.webhook.serving import ServingLimits
+from zenflow.webhook.templatecache import TemplateCache
 from zenflow.webhook.templates import TemplateChecker
 
 MAX_REVIEW_BUDGET = 29.0  # the API server's timeoutSeconds is at most 30
@@ -149,8 +150,9 @@ def build_server(
             owned_client=sar_client,
             protected_namespaces=[options.controller_namespace],
         )
-    # Flows using templates are validated resolved (templates read with the webhook's own client).
-    templates = TemplateChecker(Rest(api)) if api is not None else None
+    # Flows using templates are validated resolved, with the templates from informer caches
+    # (on the webhook's own client; a template not cached yet is read).
+    templates = TemplateChecker(Rest(api), cache=TemplateCache(api)) if api is not None else None
     if options.isolation == "thread" and validate is None:
         validate = default_validator()
     return WebhookServer(

@@ -359,6 +359,8 @@ class WebhookServer:
             raise
         self._runner = runner
         self.port = site.bound_port
+        if self._templates is not None:
+            self._templates.start()  # its cache fills while we serve (misses are read)
         self._sync_task = asyncio.create_task(self._sync_loop(), name="webhook-cert-sync")
         log.info(
             "webhook_started",
@@ -401,6 +403,8 @@ class WebhookServer:
             await runner.cleanup()
             await self._reviews.stop()
             log.info("webhook_stopped", port=self.port)
+        if self._templates is not None:
+            await self._templates.stop()
         if self._authorizer is not None:
             await self._authorizer.close()
 
