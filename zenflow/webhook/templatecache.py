@@ -1,7 +1,6 @@
 """The templates flows refer to, cached for the webhook by watching them: JobFlowTemplates in every
-namespace and ClusterJobFlowTemplates, one informer each — the caches the controller resolves
-flows from too (``controller/jobflow/templates.py``), so the webhook judges a flow with the
-templates the controller will run it with, without a GET per review.
+namespace and ClusterJobFlowTemplates, one informer each — as the controller resolves flows from
+caches of its own (``controller/jobflow/templates.py``) — so a review needs no GET per template.
 
 Invariants: ``get`` answers only from a synced cache, and only objects the API server sent (less
 the metadata nobody reads); a template it does not hold — the cache not synced yet, or a
