@@ -141,7 +141,8 @@ async def test_stop_ends_the_informers(api_client: client.ApiClient) -> None:
         lambda: cache.templates.has_synced() and cache.cluster_templates.has_synced(),
         what="both informers synced",
     )
-    tasks = {t for t in asyncio.all_tasks() if "webhook-" in t.get_name()}
+    names = {"webhook-jobflowtemplates-informer", "webhook-clusterjobflowtemplates-informer"}
+    tasks = {t for t in asyncio.all_tasks() if t.get_name() in names}
     assert len(tasks) == 2
     await cache.stop()
     assert all(t.done() for t in tasks)
