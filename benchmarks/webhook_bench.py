@@ -363,11 +363,11 @@ async def _attack(
             stdout=sink, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
     api = new_api_client(await plane.load_client_configuration())
-    await create_templates(api)
     stop_watch = asyncio.Event()
     watch = LeaseWatch(api)
     watcher = asyncio.create_task(watch.run(stop_watch))
     try:
+        await create_templates(api)
         core = client.CoreV1Api(api)
         deadline = time.monotonic() + 120
         while True:
