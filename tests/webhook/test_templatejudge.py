@@ -109,7 +109,7 @@ async def test_worker_processes_judge_as_judge_does_and_refuse_past_the_deadline
     expected = judge(outcome, found())
     # From here on, validating a resolved flow in this process fails: the pool's workers, fresh
     # processes, have the real validator.
-    monkeypatch.setattr(templatejudge, "validate_with_templates", _not_here)
+    monkeypatch.setattr(templatejudge, "validate_resolved", _not_here)
     settings = PoolSettings(
         fast=LaneSettings(workers=1, max_waiting=2, slice=0.05),
         slow=LaneSettings(workers=1, max_waiting=0),

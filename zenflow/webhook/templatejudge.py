@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from zenflow.core.flowtemplates.resolve import TemplateKey
-from zenflow.core.validation.templated import resolve_object, validate_with_templates, with_spec
+from zenflow.core.validation.templated import validate_resolved, with_spec
 from zenflow.webhook.access import required_access
 from zenflow.webhook.admission import Outcome, failed, invalid
 
@@ -32,10 +32,9 @@ def judge(outcome: Outcome, found: Found) -> Outcome:
     use = outcome.templates
     if outcome.result != "allowed" or use is None:
         return outcome
-    report = validate_with_templates(use.obj, found, namespace=use.namespace)
+    report, resolution = validate_resolved(use.obj, found, namespace=use.namespace)
     if not report.ok:
         return invalid(outcome, [str(p) for p in report.errors])
-    resolution = resolve_object(use.obj, found, namespace=use.namespace)
     if resolution is None or resolution.spec is None:
         return outcome
     resolved = required_access(outcome.kind, use.namespace, with_spec(use.obj, resolution.spec))

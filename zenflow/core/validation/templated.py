@@ -4,7 +4,8 @@ validator, so a flow is judged by what it will run. Used by ``zenflow validate``
 the files given), the webhook (templates from the API server) and the controller (from its
 caches), each passing the templates it has.
 
-- ``validate_with_templates(obj, templates)``: ``validate_object`` first; then, when the spec
+- ``validate_with_templates(obj, templates)`` (``validate_resolved``: with the resolution):
+  ``validate_object`` first; then, when the spec
   refers to templates, a missing template or a reference that does not fit it (an unknown step
   or param, a required param without value) is an error naming the referring field, and (when
   the object is otherwise valid) the resolved object's problems are reported at their paths,
@@ -84,15 +85,25 @@ def with_spec(obj: Mapping[str, Any], spec: Mapping[str, Any]) -> dict[str, Any]
 def validate_with_templates(
     obj: Mapping[str, Any], templates: Templates, *, namespace: str | None = None
 ) -> ValidationReport:
+    return validate_resolved(obj, templates, namespace=namespace)[0]
+
+
+def validate_resolved(
+    obj: Mapping[str, Any], templates: Templates, *, namespace: str | None = None
+) -> tuple[ValidationReport, Resolution | None]:
+    """``validate_with_templates``'s report, and the resolution it judged (None when the object
+    uses no template, or resolving it failed: the report says so), for a caller that needs the
+    resolved flow too without resolving it twice."""
     report = validate_object(obj)
     if not isinstance(obj, Mapping):
-        return report
+        return report, None
     out = Collector(list(report.errors), list(report.warnings))
+    resolution = None
     with guarded(out, "spec", "template references"):
         resolution = resolve_object(obj, templates, namespace=namespace)
         if resolution is not None:
             _check_resolved(obj, resolution, out, whole=report.ok)
-    return out.report()
+    return out.report(), resolution
 
 
 def _check_resolved(
