@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from zenflow.webhook.admission import Outcome, Validator, handle_review, refusal
 from zenflow.webhook.executor import Busy, Mode, Reservation
 from zenflow.webhook.mutation import handle_mutation
-from zenflow.webhook.templatejudge import Found, judge, timed_out
+from zenflow.webhook.templatejudge import Found, judge, unjudged
 from zenflow.webhook.warmup import warm_up_reviews
 
 
@@ -72,7 +72,7 @@ class ThreadReviews:
         self, reservation: Reservation, outcome: Outcome, found: Found, *, deadline: float
     ) -> Outcome:
         answer = await self._run(functools.partial(judge, outcome, found), deadline=deadline)
-        return answer if answer is not None else timed_out(outcome)
+        return answer if answer is not None else unjudged(outcome, "timeout")
 
     async def _run(self, call: Callable[[], Outcome], *, deadline: float) -> Outcome | None:
         """``call``'s answer from a pool thread, or None past ``deadline``."""

@@ -40,10 +40,9 @@ from typing import Any, Final, Literal
 from zenflow.logging import get_logger
 from zenflow.machinery.backoff import Backoff
 from zenflow.machinery.clock import RealClock
-from zenflow.webhook import templatejudge
 from zenflow.webhook.admission import Outcome, refusal
 from zenflow.webhook.executor import Busy, Mode, Reservation
-from zenflow.webhook.templatejudge import Found
+from zenflow.webhook.templatejudge import Found, Unjudged, unjudged
 from zenflow.webhook.worker import (
     MODE_MUTATE,
     MODE_TEMPLATES,
@@ -68,6 +67,23 @@ CODES: Final[dict[Job, int]] = {
     "mutate": MODE_MUTATE,
     "templates": MODE_TEMPLATES,
 }
+
+REFUSALS: Final[dict[Unjudged, tuple[int, str, str]]] = {
+    "busy": (
+        429,
+        "TooManyRequests",
+        "the review needs more than a fast-lane slice and the webhook's queue for long reviews "
+        "is full; retry later",
+    ),
+    "error": (503, "ServiceUnavailable", "the review's worker process failed; retry"),
+    "timeout": (
+        504,
+        "Timeout",
+        "the review took longer than the webhook's time budget and was abandoned; the object "
+        "is refused (make it smaller or simpler)",
+    ),
+}
+"""A review's refusal (code, reason, message) when it could not be judged."""
 
 
 class WorkerLost(Exception):
@@ -333,33 +349,9 @@ class ProcessReviews:
         answer = await self._run(reservation, mode, body, deadline=deadline)
         if isinstance(answer, Outcome):
             return answer
-        failure, error = answer
-        if failure == "busy":
-            return refusal(
-                body,
-                code=429,
-                reason="TooManyRequests",
-                message="the review needs more than a fast-lane slice and the webhook's "
-                "queue for long reviews is full; retry later",
-                result="busy",
-            )
-        if failure == "error":
-            return refusal(
-                body,
-                code=503,
-                reason="ServiceUnavailable",
-                message="the review's worker process failed; retry",
-                result="error",
-                error=error,
-            )
-        return refusal(
-            body,
-            code=504,
-            reason="Timeout",
-            message="the review took longer than the webhook's time budget and was "
-            "abandoned; the object is refused (make it smaller or simpler)",
-            result="timeout",
-        )
+        why, error = answer
+        code, reason, message = REFUSALS[why]
+        return refusal(body, code=code, reason=reason, message=message, result=why, error=error)
 
     async def judge_templates(
         self, reservation: Reservation, outcome: Outcome, found: Found, *, deadline: float
@@ -367,18 +359,11 @@ class ProcessReviews:
         # Our own objects to our own worker (the Outcome it answered, the templates we read).
         body = pickle.dumps((outcome, dict(found)), protocol=pickle.HIGHEST_PROTOCOL)
         answer = await self._run(reservation, "templates", body, deadline=deadline)
-        if isinstance(answer, Outcome):
-            return answer
-        failure, error = answer
-        if failure == "busy":
-            return templatejudge.busy(outcome)
-        if failure == "error":
-            return templatejudge.lost(outcome, error)
-        return templatejudge.timed_out(outcome)
+        return answer if isinstance(answer, Outcome) else unjudged(outcome, *answer)
 
     async def _run(
         self, reservation: Reservation, job: Job, body: bytes, *, deadline: float
-    ) -> Outcome | tuple[Literal["busy", "error", "timeout"], str]:
+    ) -> Outcome | tuple[Unjudged, str]:
         """The worker's answer, in the reservation's lane (a fast-lane job cut short by its
         slice starts over in the slow lane, if that has room), or why there is none."""
         lane = self.slow if reservation.lane == self.slow.name else self.fast

@@ -9,15 +9,15 @@ needs recomputed from the resolved flow (a ServiceAccount or claim a template br
 
 It runs where the reviews run (``ReviewExecutor.judge_templates``): in a review worker process
 by default, so a resolved flow's validation never holds the server's event loop (or the
-controller sharing it); the server only reads the templates. ``timed_out``, ``busy`` and
-``lost`` are the refusals when it cannot finish (the flow is refused, never admitted unjudged).
+controller sharing it); the server only reads the templates. ``unjudged`` is the refusal when it
+cannot finish (the flow is refused, never admitted unjudged).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Final, Literal
 
 from zenflow.core.flowtemplates.resolve import TemplateKey
 from zenflow.core.validation.templated import validate_resolved, with_spec
@@ -55,34 +55,32 @@ Judge = Callable[[Outcome, Found], Awaitable[Outcome]]
 deadline)."""
 
 
-def timed_out(outcome: Outcome) -> Outcome:
-    return failed(
-        outcome,
-        code=504,
-        reason="Timeout",
-        message="the flow could not be validated with its templates within the webhook's time "
-        "budget; the object is refused, try again",
-        result="timeout",
-    )
+Unjudged = Literal["busy", "error", "timeout"]
+"""Why a review could not be judged: no room in the long-review lane, its worker failed, or its
+time budget ran out (also the ``Result`` the refusal is counted as)."""
+
+_UNJUDGED: Final[dict[Unjudged, tuple[int, str, str]]] = {
+    "timeout": (
+        504,
+        "Timeout",
+        "the flow could not be validated with its templates within the webhook's time budget; "
+        "the object is refused, try again",
+    ),
+    "busy": (
+        429,
+        "TooManyRequests",
+        "validating the flow with its templates needs more than a fast-lane slice and the "
+        "webhook's queue for long reviews is full; retry later",
+    ),
+    "error": (
+        503,
+        "ServiceUnavailable",
+        "the worker process validating the flow with its templates failed; retry",
+    ),
+}
 
 
-def busy(outcome: Outcome) -> Outcome:
-    return failed(
-        outcome,
-        code=429,
-        reason="TooManyRequests",
-        message="validating the flow with its templates needs more than a fast-lane slice and "
-        "the webhook's queue for long reviews is full; retry later",
-        result="busy",
-    )
-
-
-def lost(outcome: Outcome, error: str) -> Outcome:
-    return failed(
-        outcome,
-        code=503,
-        reason="ServiceUnavailable",
-        message="the worker process validating the flow with its templates failed; retry",
-        result="error",
-        error=error,
-    )
+def unjudged(outcome: Outcome, why: Unjudged, error: str = "") -> Outcome:
+    """``outcome`` refused because ``judge`` could not run to its end (never admitted unjudged)."""
+    code, reason, message = _UNJUDGED[why]
+    return failed(outcome, code=code, reason=reason, message=message, result=why, error=error)
