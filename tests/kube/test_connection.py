@@ -1,6 +1,7 @@
 """zenflow's own transport (zenflow.kube.connection.HttpTransport) through the request helper:
 over TLS to a local HTTPS server that requires a client certificate (the server sees the bearer
-token and the certificate's CN; a server signed by another CA is unreachable), requests counted
+token and the certificate's CN; a server signed by another CA is unreachable), paths and query
+values that need quoting arrive as sent (also when a request target repeats), requests counted
 by verb and held back by the token bucket, a sibling with its own limit; and on the real
 control plane: a kubeconfig's token, a create, a list and a watch that an informer syncs from.
 """
@@ -44,10 +45,15 @@ def pki() -> dict[str, bytes]:
     }
 
 
-async def serve(tmp_path: Path, files: dict[str, bytes]) -> tuple[web.AppRunner, int, list[Any]]:
+Served = tuple[web.AppRunner, int, list[Any], list[tuple[str, list[tuple[str, str]]]]]
+
+
+async def serve(tmp_path: Path, files: dict[str, bytes]) -> Served:
     seen: list[Any] = []
+    targets: list[tuple[str, list[tuple[str, str]]]] = []  # path and query, as decoded
 
     async def handler(request: web.Request) -> web.Response:
+        targets.append((request.path, list(request.query.items())))
         peer = request.transport.get_extra_info("peercert") if request.transport else None
         subject = dict(x[0] for x in (peer or {}).get("subject", ()))
         seen.append(
@@ -67,23 +73,24 @@ async def serve(tmp_path: Path, files: dict[str, bytes]) -> tuple[web.AppRunner,
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx)
     await site.start()
     port = runner.addresses[0][1]
-    return runner, port, seen
+    return runner, port, seen, targets
+
+
+Server = tuple[int, list[Any], dict[str, bytes], list[tuple[str, list[tuple[str, str]]]]]
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[tuple[int, list[Any], dict[str, bytes]]]:
+async def server(tmp_path: Path) -> AsyncIterator[Server]:
     files = pki()
-    runner, port, seen = await serve(tmp_path, files)
+    runner, port, seen, targets = await serve(tmp_path, files)
     try:
-        yield port, seen, files
+        yield port, seen, files, targets
     finally:
         await runner.cleanup()
 
 
-async def test_tls_with_a_client_certificate_and_a_token(
-    server: tuple[int, list[Any], dict[str, bytes]],
-) -> None:
-    port, seen, files = server
+async def test_tls_with_a_client_certificate_and_a_token(server: Server) -> None:
+    port, seen, files, _ = server
     config = KubeConfig(
         host=f"https://127.0.0.1:{port}",
         ca_data=files["ca"],
@@ -102,10 +109,8 @@ async def test_tls_with_a_client_certificate_and_a_token(
         await transport.close()
 
 
-async def test_a_server_of_another_ca_is_unreachable(
-    server: tuple[int, list[Any], dict[str, bytes]],
-) -> None:
-    port, seen, _ = server
+async def test_a_server_of_another_ca_is_unreachable(server: Server) -> None:
+    port, seen, _, _ = server
     other_ca, _ = generate_ca(now=NOW, common_name="other")
     transport = HttpTransport(KubeConfig(host=f"https://127.0.0.1:{port}", ca_data=other_ca))
     try:
@@ -116,10 +121,40 @@ async def test_a_server_of_another_ca_is_unreachable(
         await transport.close()
 
 
-async def test_the_bucket_holds_requests_back_and_a_sibling_has_its_own(
-    server: tuple[int, list[Any], dict[str, bytes]],
-) -> None:
-    port, _, files = server
+async def test_paths_and_query_values_arrive_as_sent(server: Server) -> None:
+    port, _, files, targets = server
+    config = KubeConfig(
+        host=f"https://127.0.0.1:{port}",
+        ca_data=files["ca"],
+        cert_data=files["client_cert"],
+        key_data=files["client_key"],
+    )
+    transport = HttpTransport(config)
+    selector = [("labelSelector", "tier in (web,db),app!=x y"), ("fieldSelector", "a=b&c=d")]
+    sent = [
+        ("/api/v1/namespaces/ns/pods", selector),
+        ("/api/v1/namespaces/ns/pods", selector),  # the same target again
+        ("/api/v1/namespaces/ns/pods", [("limit", "5"), ("continue", "eyJ2Ijo+/=")]),
+        ("/apis/x/v1/namespaces/ns/a%20b", []),
+        ("/api/v1/namespaces/ns/pods", []),
+    ]
+    try:
+        rest = Rest(transport)
+        for path, query in sent:
+            await rest.get(path, query)
+        assert targets == [
+            ("/api/v1/namespaces/ns/pods", selector),
+            ("/api/v1/namespaces/ns/pods", selector),
+            ("/api/v1/namespaces/ns/pods", [("limit", "5"), ("continue", "eyJ2Ijo+/=")]),
+            ("/apis/x/v1/namespaces/ns/a b", []),
+            ("/api/v1/namespaces/ns/pods", []),
+        ]
+    finally:
+        await transport.close()
+
+
+async def test_the_bucket_holds_requests_back_and_a_sibling_has_its_own(server: Server) -> None:
+    port, _, files, _ = server
     config = KubeConfig(
         host=f"https://127.0.0.1:{port}",
         ca_data=files["ca"],
