@@ -1,13 +1,14 @@
 """Work-queue metrics (MACHINERY.md #7) under client-go's names with label ``name``: depth, adds,
 queue latency (first add → get), work duration (get → done), unfinished work and longest running
-processor (computed at scrape time), retries — all on a fake clock and a private registry."""
+processor (computed at scrape time), retries — all on a fake clock and a private registry; and
+``labelled``, which remembers a family's children."""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
 from zenflow.machinery.clock import FakeClock
-from zenflow.machinery.metrics import machinery_metrics
+from zenflow.machinery.metrics import labelled, machinery_metrics
 from zenflow.machinery.ratelimiting import RateLimitingQueue
 
 
@@ -50,3 +51,17 @@ def test_families_are_created_once_per_registry() -> None:
     registry = CollectorRegistry()
     assert machinery_metrics(registry) is machinery_metrics(registry)
     assert machinery_metrics(CollectorRegistry()) is not machinery_metrics(registry)
+
+
+def test_labelled_children_are_the_exported_ones_and_appear_on_first_use() -> None:
+    registry = CollectorRegistry()
+    requests = machinery_metrics(registry).api_requests
+    by_verb = labelled(requests)
+    assert registry.get_sample_value("zenflow_api_requests_total", {"verb": "GET"}) is None
+    by_verb("GET").inc()
+    by_verb("GET").inc()
+    requests.labels("GET").inc()  # the family's own lookup reaches the same child
+    by_verb("POST").inc()
+    assert by_verb("GET") is requests.labels("GET")
+    assert registry.get_sample_value("zenflow_api_requests_total", {"verb": "GET"}) == 3
+    assert registry.get_sample_value("zenflow_api_requests_total", {"verb": "POST"}) == 1

@@ -34,7 +34,7 @@ from zenflow.machinery.clock import Clock, RealClock
 from zenflow.machinery.informer import OWNER_INDEX, Informer, owner_indexer
 from zenflow.machinery.leaderelection import default_identity
 from zenflow.machinery.manager import Manager
-from zenflow.machinery.metrics import machinery_metrics
+from zenflow.machinery.metrics import labelled, machinery_metrics
 from zenflow.machinery.transform import SpecSharing, Transform, strip_unused_metadata
 
 if TYPE_CHECKING:
@@ -122,13 +122,13 @@ def new_controller_api_client(
 ) -> HttpTransport:
     """The controller's transport: client-side rate limit ``qps``/``burst``, a pool sized for
     the watches and workers, requests counted in ``zenflow_api_requests_total``."""
-    counter = machinery_metrics(registry).api_requests
+    by_verb = labelled(machinery_metrics(registry).api_requests)
     return HttpTransport(
         config,
         qps=settings.qps,
         burst=settings.burst,
         pool_size=max(32, settings.workers * 4),  # each TLS connection holds ~200 KiB
-        on_request=lambda verb: counter.labels(verb).inc(),
+        on_request=lambda verb: by_verb(verb).inc(),
     )
 
 

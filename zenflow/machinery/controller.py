@@ -18,7 +18,7 @@ import structlog
 
 from zenflow.logging import get_logger
 from zenflow.machinery.clock import Clock, RealClock
-from zenflow.machinery.metrics import MachineryMetrics
+from zenflow.machinery.metrics import MachineryMetrics, labelled
 from zenflow.machinery.ratelimiting import RateLimitingQueue
 from zenflow.machinery.reconcile import (
     ObjectKey,
@@ -58,6 +58,12 @@ class Controller:
         self._clock: Clock = clock or RealClock()
         self._on_terminal = on_terminal
         self._metrics = metrics
+        if metrics is not None:
+            # Children looked up once each, on first use (as before: no series until then).
+            self._active_workers = labelled(metrics.active_workers)
+            self._reconcile_time = labelled(metrics.reconcile_time)
+            self._reconcile_errors = labelled(metrics.reconcile_errors)
+            self._reconcile_total = labelled(metrics.reconcile_total)
         self.reconciles = 0
         self.active = 0
 
@@ -89,7 +95,7 @@ class Controller:
         started = self._clock.now()
         self.active += 1
         if self._metrics is not None:
-            self._metrics.active_workers.labels(self.name).inc()
+            self._active_workers(self.name).inc()
         with structlog.contextvars.bound_contextvars(
             controller=self.name, namespace=namespace, name=name, reconcile_id=reconcile_id
         ):
@@ -108,7 +114,7 @@ class Controller:
             finally:
                 self.active -= 1
                 if self._metrics is not None:
-                    self._metrics.active_workers.labels(self.name).dec()
+                    self._active_workers(self.name).dec()
             outcome = handle_result(self.queue, key, outcome_value)
             elapsed = self._clock.now() - started
             self.reconciles += 1
@@ -119,10 +125,10 @@ class Controller:
     def _record(self, outcome: Outcome, elapsed: float) -> None:
         if self._metrics is None:
             return
-        self._metrics.reconcile_total.labels(self.name, outcome.value).inc()
-        self._metrics.reconcile_time.labels(self.name).observe(elapsed)
+        self._reconcile_total(self.name, outcome.value).inc()
+        self._reconcile_time(self.name).observe(elapsed)
         if outcome in (Outcome.ERROR, Outcome.TERMINAL):
-            self._metrics.reconcile_errors.labels(self.name).inc()
+            self._reconcile_errors(self.name).inc()
 
     async def _log_outcome(
         self, key: ObjectKey, outcome: Outcome, value: Result | BaseException, elapsed: float

@@ -7,14 +7,27 @@ created once per registry (``machinery_metrics``) so tests can use private regis
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from typing import Protocol
+import functools
+from collections.abc import Callable, Hashable
+from typing import Protocol, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 
 from zenflow.machinery.clock import Clock, RealClock
 
 _DURATION_BUCKETS = (1e-6, 1e-5, 1e-4, 1e-3, 5e-3, 1e-2, 5e-2, 0.1, 0.5, 1.0, 5.0, 10.0, 60.0)
+
+
+M = TypeVar("M", bound=MetricWrapperBase)
+
+
+def labelled(metric: M) -> Callable[..., M]:
+    """``metric.labels``, each child looked up once per label values and then remembered
+    (``labels`` checks and locks on every call; the hot paths call it per request or per
+    reconcile). Only for bounded label sets (verbs, phases, outcomes, controller names) and
+    children never removed: the remembered child is the one the family exports."""
+    return functools.cache(metric.labels)
 
 
 class MachineryMetrics:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from zenflow.api.status import FLOW_PHASES, JobFlowStatus
+from zenflow.machinery.metrics import labelled
 
 _STEP_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600)
 
@@ -41,17 +42,19 @@ class FlowMetrics:
             registry=registry,
         )
         self._phases: dict[str, str] = {}
+        self._flows = labelled(self.flows)  # children by phase, looked up once
+        self._step_duration = labelled(self.step_duration)
         for phase in FLOW_PHASES:
-            self.flows.labels(phase).set(0)
+            self._flows(phase).set(0)
 
     def set_phase(self, uid: str, phase: str | None) -> None:
         """Record the phase of flow ``uid`` (None: the flow is gone)."""
         old = self._phases.pop(uid, None)
         if old is not None:
-            self.flows.labels(old).dec()
+            self._flows(old).dec()
         if phase is not None:
             self._phases[uid] = phase
-            self.flows.labels(phase).inc()
+            self._flows(phase).inc()
 
     def observe_step_durations(self, old: JobFlowStatus | None, new: JobFlowStatus) -> None:
         """Observe the duration of each step that finished between ``old`` and ``new``."""
@@ -64,4 +67,4 @@ class FlowMetrics:
                 and st.completion_time is not None
             ):
                 seconds = (st.completion_time - st.start_time).total_seconds()
-                self.step_duration.labels(st.phase).observe(max(seconds, 0.0))
+                self._step_duration(st.phase).observe(max(seconds, 0.0))
