@@ -89,16 +89,20 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
         await runner.cleanup()
 
 
-async def test_tls_with_a_client_certificate_and_a_token(server: Server) -> None:
-    port, seen, files, _ = server
-    config = KubeConfig(
+def alice(port: int, files: dict[str, bytes], *, token: str | None = None) -> KubeConfig:
+    """The server's address, CA and alice's client certificate (and ``token`` when given)."""
+    return KubeConfig(
         host=f"https://127.0.0.1:{port}",
         ca_data=files["ca"],
         cert_data=files["client_cert"],
         key_data=files["client_key"],
-        token="t0k",
+        token=token,
     )
-    transport = HttpTransport(config, qps=1000, burst=10)
+
+
+async def test_tls_with_a_client_certificate_and_a_token(server: Server) -> None:
+    port, seen, files, _ = server
+    transport = HttpTransport(alice(port, files, token="t0k"), qps=1000, burst=10)
     try:
         rest = Rest(transport)
         assert await rest.get("/api/v1/namespaces") == {"kind": "Status", "ok": True}
@@ -123,13 +127,7 @@ async def test_a_server_of_another_ca_is_unreachable(server: Server) -> None:
 
 async def test_paths_and_query_values_arrive_as_sent(server: Server) -> None:
     port, _, files, targets = server
-    config = KubeConfig(
-        host=f"https://127.0.0.1:{port}",
-        ca_data=files["ca"],
-        cert_data=files["client_cert"],
-        key_data=files["client_key"],
-    )
-    transport = HttpTransport(config)
+    transport = HttpTransport(alice(port, files))
     selector = [("labelSelector", "tier in (web,db),app!=x y"), ("fieldSelector", "a=b&c=d")]
     sent = [
         ("/api/v1/namespaces/ns/pods", selector),
@@ -155,14 +153,8 @@ async def test_paths_and_query_values_arrive_as_sent(server: Server) -> None:
 
 async def test_the_bucket_holds_requests_back_and_a_sibling_has_its_own(server: Server) -> None:
     port, _, files, _ = server
-    config = KubeConfig(
-        host=f"https://127.0.0.1:{port}",
-        ca_data=files["ca"],
-        cert_data=files["client_cert"],
-        key_data=files["client_key"],
-    )
     counted: list[str] = []
-    slow = HttpTransport(config, qps=0.5, burst=1, on_request=counted.append)
+    slow = HttpTransport(alice(port, files), qps=0.5, burst=1, on_request=counted.append)
     fast = slow.sibling(qps=1000, burst=100)
     try:
         await Rest(slow).get("/a")  # the burst
