@@ -1,7 +1,7 @@
 """Work-queue metrics (MACHINERY.md #7) under client-go's names with label ``name``: depth, adds,
 queue latency (first add → get), work duration (get → done), unfinished work and longest running
-processor (computed at scrape time), retries — all on a fake clock and a private registry; and
-``labelled``, which remembers a family's children."""
+processor (computed at scrape time), retries — all on a fake clock and a private registry; watch
+events counted by resource and type; ``labelled``, which remembers a family's children."""
 
 from __future__ import annotations
 
@@ -65,3 +65,18 @@ def test_labelled_children_are_the_exported_ones_and_appear_on_first_use() -> No
     assert by_verb("GET") is requests.labels("GET")
     assert registry.get_sample_value("zenflow_api_requests_total", {"verb": "GET"}) == 3
     assert registry.get_sample_value("zenflow_api_requests_total", {"verb": "POST"}) == 1
+
+
+def test_informer_events_are_counted_by_resource_and_type() -> None:
+    registry = CollectorRegistry()
+    metrics = machinery_metrics(registry)
+    for event_type in ("ADDED", "MODIFIED", "MODIFIED"):
+        metrics.informer_event("jobs", event_type)
+    metrics.informer_event("pods", "MODIFIED")
+
+    def count(resource: str, event_type: str) -> float | None:
+        labels = {"resource": resource, "type": event_type}
+        return registry.get_sample_value("zenflow_informer_events_total", labels)
+
+    assert (count("jobs", "ADDED"), count("jobs", "MODIFIED")) == (1, 2)
+    assert (count("pods", "MODIFIED"), count("pods", "ADDED")) == (1, None)

@@ -108,7 +108,7 @@ class MachineryMetrics:
             ["resource", "type"],
             registry=r,
         )
-        self._informer_events: dict[tuple[str, str], Counter] = {}
+        self._informer_events = labelled(self.informer_events)
         self.informer_relists = Counter(
             "zenflow_informer_relists", "Full lists done by an informer", ["resource"], registry=r
         )
@@ -126,7 +126,7 @@ class MachineryMetrics:
         )
         self.api_requests = Counter(
             "zenflow_api_requests",
-            "API requests by verb and resource (as counted by the client-side limiter)",
+            "API requests by verb (as counted by the client-side limiter)",
             ["verb"],
             registry=r,
         )
@@ -134,11 +134,7 @@ class MachineryMetrics:
     def informer_event(self, resource: str, event_type: str) -> None:
         """Count one watch event of ``resource`` (``informer_events``); each labelled child is
         looked up once (the label set is bounded: resources x event types), not per event."""
-        child = self._informer_events.get((resource, event_type))
-        if child is None:
-            child = self.informer_events.labels(resource, event_type)
-            self._informer_events[(resource, event_type)] = child
-        child.inc()
+        self._informer_events(resource, event_type).inc()
 
     def queue(self, name: str, *, clock: Clock | None = None) -> PrometheusQueueMetrics:
         return PrometheusQueueMetrics(self, name, clock=clock or RealClock())
