@@ -82,6 +82,15 @@ def test_next_schedule_time(
         pytest.param(60, at(0), at(5.5), at(5), 1, id="deadline-limits-count"),
         pytest.param(10, at(0), at(5.5), None, 0, id="deadline-passed"),
         pytest.param(None, at(3), at(3), None, 0, id="earliest-is-now"),
+        # The last second before a schedule time: not due yet, however close (it once was).
+        pytest.param(
+            None, at(0), at(1) - timedelta(milliseconds=500), None, 0, id="half-second-early"
+        ),
+        pytest.param(
+            None, at(0), at(1) - timedelta(microseconds=1), None, 0, id="a-microsecond-early"
+        ),
+        pytest.param(None, at(0), at(1) + timedelta(microseconds=1), at(1), 1, id="just-after"),
+        pytest.param(None, at(1), at(2) - timedelta(milliseconds=300), None, 0, id="after-a-run"),
     ],
 )
 def test_most_recent_unmet(

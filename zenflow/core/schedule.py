@@ -205,8 +205,12 @@ def most_recent_unmet(
         return None, 0
     zone = _zone(spec.time_zone)
     expr = _expression(spec.schedule)
-    # The most recent time ≤ now: croniter's get_prev is strict, so start one second later.
-    latest = _step(expr, (now + timedelta(seconds=1)).astimezone(zone), forward=False)
+    # The most recent time ≤ now: croniter's get_prev is strict, so start one second after now
+    # cut to its whole second. Schedule times are whole seconds, so none lies in (floor, now];
+    # now + 1 s itself would cross into the next time during the last second before it (at
+    # 14:00:59.5 it made 14:01:00 due, half a second early).
+    start = now.replace(microsecond=0) + timedelta(seconds=1)
+    latest = _step(expr, start.astimezone(zone), forward=False)
     if latest <= earliest:
         return None, 0
     count = 0
