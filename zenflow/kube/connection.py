@@ -35,7 +35,7 @@ from yarl import URL
 
 from zenflow import boundedjson
 from zenflow.kube.kubeconfig import KubeConfig
-from zenflow.kube.transport import Query, Reply, Request, Streamed, Timeout, Transport
+from zenflow.kube.transport import Reply, Request, Streamed, Timeout, Transport
 from zenflow.machinery.clock import Clock, RealClock
 from zenflow.machinery.ratelimit import BucketRateLimiter
 
@@ -81,10 +81,6 @@ def _client_timeout(limits: Timeout) -> aiohttp.ClientTimeout:
         sock_connect=limits.connect,
         sock_read=limits.read,
     )
-
-
-def _query_key(query: Query) -> tuple[tuple[str, str], ...]:
-    return query if type(query) is tuple else tuple(query)
 
 
 def _json_default(value: object) -> str:
@@ -175,7 +171,7 @@ class HttpTransport(Transport):
             extra["server_hostname"] = self.config.tls_server_name
         return await self._session_now().request(
             request.method,
-            _url(self.host, request.path, _query_key(request.query)),
+            _url(self.host, request.path, tuple(request.query)),
             data=data,
             headers=headers,
             timeout=_client_timeout(request.timeout),
