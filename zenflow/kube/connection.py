@@ -25,8 +25,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, Final
 
@@ -35,7 +34,7 @@ from yarl import URL
 
 from zenflow import boundedjson
 from zenflow.kube.kubeconfig import KubeConfig
-from zenflow.kube.transport import Reply, Request, Streamed, Timeout, Transport
+from zenflow.kube.transport import AiohttpTransport, Request, client_timeout
 from zenflow.machinery.clock import Clock, RealClock
 from zenflow.machinery.ratelimit import BucketRateLimiter
 
@@ -72,24 +71,13 @@ def _url(host: str, path: str, query: tuple[tuple[str, str], ...]) -> URL:
     return url.extend_query(query) if query else url
 
 
-@functools.lru_cache(maxsize=32)
-def _client_timeout(limits: Timeout) -> aiohttp.ClientTimeout:
-    """aiohttp's form of ``limits`` (immutable, so one per distinct value)."""
-    return aiohttp.ClientTimeout(
-        total=limits.total,
-        connect=limits.connect,
-        sock_connect=limits.connect,
-        sock_read=limits.read,
-    )
-
-
 def _json_default(value: object) -> str:
     if isinstance(value, datetime | date):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-class HttpTransport(Transport):
+class HttpTransport(AiohttpTransport):
     """Requests on one aiohttp session to the server ``config`` names."""
 
     def __init__(
@@ -117,29 +105,10 @@ class HttpTransport(Transport):
             self.config, pool_size=pool_size, qps=qps, burst=burst, on_request=self._on_request
         )
 
-    async def send(self, request: Request) -> Reply:
-        resp = await self._call(request)
-        try:
-            body = await resp.read()
-        finally:
-            resp.release()
-        return Reply(resp.status, resp.reason or "", body)
-
-    def open(self, request: Request) -> AbstractAsyncContextManager[Streamed]:
-        return self._open(request)
-
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
-
-    @asynccontextmanager
-    async def _open(self, request: Request) -> AsyncIterator[Streamed]:
-        resp = await self._call(request)
-        try:
-            yield Streamed(resp.status, resp.reason or "", resp.content.iter_any())
-        finally:
-            resp.close()
 
     def _session_now(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -174,6 +143,6 @@ class HttpTransport(Transport):
             _url(self.host, request.path, tuple(request.query)),
             data=data,
             headers=headers,
-            timeout=_client_timeout(request.timeout),
+            timeout=client_timeout(request.timeout),
             **extra,
         )

@@ -3,10 +3,11 @@ the API server, and nothing else.
 
 ``Transport`` is the small interface a unit test replaces with a fake: ``send`` returns the whole
 answer of an ordinary request, ``open`` an answer read as it arrives (watches, logs).
-``zenflow.kube.connection.HttpTransport`` is the real one of the controller process (straight
-on aiohttp, no generated client loaded); ``ApiClientTransport`` runs on a kubernetes-asyncio
-``ApiClient`` (its credentials, TLS and connection pool) for the callers that have one — it only
-calls the client's methods, so this module never imports kubernetes-asyncio.
+Both real ones end in aiohttp and share ``AiohttpTransport``'s reading of answers:
+``zenflow.kube.connection.HttpTransport`` is the controller process's (straight on aiohttp, no
+generated client loaded); ``ApiClientTransport`` runs on a kubernetes-asyncio ``ApiClient`` (its
+credentials, TLS and connection pool) for the callers that have one — it only calls the client's
+methods, so this module never imports kubernetes-asyncio.
 
 Invariants: every request carries the ``Timeout`` its caller chose (kubernetes-asyncio sets none
 by default); a transport never judges a status code, never decodes a body and never translates
@@ -17,6 +18,7 @@ connection of every ordinary answer and closes every streamed one when its conte
 from __future__ import annotations
 
 import abc
+import functools
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -96,13 +98,24 @@ class Transport(abc.ABC):
         """Release what the transport owns (its connections); nothing by default."""
 
 
-class ApiClientTransport(Transport):
-    """Requests through ``ApiClient.call_api`` on raw bytes (no model classes), so the client's
-    authentication, TLS settings, connection pool and request hooks apply."""
+@functools.lru_cache(maxsize=32)
+def client_timeout(limits: Timeout) -> aiohttp.ClientTimeout:
+    """aiohttp's form of ``limits`` (immutable, so one per distinct value)."""
+    return aiohttp.ClientTimeout(
+        total=limits.total,
+        connect=limits.connect,
+        sock_connect=limits.connect,
+        sock_read=limits.read,
+    )
 
-    def __init__(self, api: client.ApiClient) -> None:
-        self.api = api
-        self.host = str(api.configuration.host)
+
+class AiohttpTransport(Transport):
+    """A transport whose requests end in an aiohttp answer (``_call``): an ordinary answer is
+    read whole and its connection released; a streamed one is closed when its context exits."""
+
+    @abc.abstractmethod
+    async def _call(self, request: Request) -> aiohttp.ClientResponse:
+        """Send ``request``; the answer's body is not read yet."""
 
     async def send(self, request: Request) -> Reply:
         resp = await self._call(request)
@@ -123,14 +136,16 @@ class ApiClientTransport(Transport):
         finally:
             resp.close()
 
+
+class ApiClientTransport(AiohttpTransport):
+    """Requests through ``ApiClient.call_api`` on raw bytes (no model classes), so the client's
+    authentication, TLS settings, connection pool and request hooks apply."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self.api = api
+        self.host = str(api.configuration.host)
+
     async def _call(self, request: Request) -> aiohttp.ClientResponse:
-        limits = request.timeout
-        timeout = aiohttp.ClientTimeout(
-            total=limits.total,
-            connect=limits.connect,
-            sock_connect=limits.connect,
-            sock_read=limits.read,
-        )
         headers = {"Accept": request.accept}
         if request.body is not None:
             headers["Content-Type"] = request.content_type
@@ -142,7 +157,7 @@ class ApiClientTransport(Transport):
             body=request.body,
             auth_settings=["BearerToken"],
             _preload_content=False,
-            _request_timeout=timeout,
+            _request_timeout=client_timeout(request.timeout),
         )
         return resp
 
