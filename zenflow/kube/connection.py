@@ -12,10 +12,11 @@ metric). ``sibling`` makes another transport on the same settings with its own p
 
 Invariants (``Transport``'s): every request carries the ``Timeout`` its caller chose; the
 transport never judges a status code or decodes an answer; an ordinary answer is read whole and
-its connection released; a streamed one is closed when its context exits. The aiohttp session is
-made on first use (inside the running loop) and closed by ``close``. A request target's URL
-(host, path and query, quoted as aiohttp would) and its aiohttp timeout are built once and kept in
-small LRU caches: most targets repeat (a namespace's Jobs, a flow's status). Proxy variables
+its connection released, a streamed one closed when its context exits (both by
+``AiohttpTransport``). The aiohttp session is made on first use (inside the running loop) and
+closed by ``close``. A request target's URL (host, path and query, quoted as aiohttp would) is
+built once and kept in a small LRU cache, as its aiohttp timeout is (``client_timeout``): most
+targets repeat (a namespace's Jobs, a flow's status). Proxy variables
 (``HTTPS_PROXY``…) are honoured only when set: otherwise aiohttp would look them and ``~/.netrc``
 up on every request.
 """
