@@ -45,12 +45,14 @@ def pki() -> dict[str, bytes]:
     }
 
 
-Served = tuple[web.AppRunner, int, list[Any], list[tuple[str, list[tuple[str, str]]]]]
+Target = tuple[str, list[tuple[str, str]]]
+"""A request's path and query, as the server decoded them."""
+Served = tuple[web.AppRunner, int, list[Any], list[Target]]
 
 
 async def serve(tmp_path: Path, files: dict[str, bytes]) -> Served:
     seen: list[Any] = []
-    targets: list[tuple[str, list[tuple[str, str]]]] = []  # path and query, as decoded
+    targets: list[Target] = []
 
     async def handler(request: web.Request) -> web.Response:
         targets.append((request.path, list(request.query.items())))
@@ -76,7 +78,7 @@ async def serve(tmp_path: Path, files: dict[str, bytes]) -> Served:
     return runner, port, seen, targets
 
 
-Server = tuple[int, list[Any], dict[str, bytes], list[tuple[str, list[tuple[str, str]]]]]
+Server = tuple[int, list[Any], dict[str, bytes], list[Target]]
 
 
 @pytest.fixture
